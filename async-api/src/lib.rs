@@ -1,0 +1,61 @@
+//! A fast, fair, lock-free pool of reusable objects for async code on any executor: the
+//! async front end of [cenote].
+//!
+//! Give it a [`Manager`] with `async fn create` (database connections, sockets, clients);
+//! [`Pool::get`]`.await` lends an idle object, creates one if the pool has room, or waits for a
+//! return, up to `acquire_timeout` (30 s by default). No runtime is a dependency: the same
+//! pool works on tokio (multi- or current-thread), smol, async-std, or a bare
+//! `futures_lite::future::block_on`, and its `get()` future is `Send` and cancel-safe.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use cenote_async::{Manager, Pool};
+//!
+//! struct Buffers;
+//!
+//! impl Manager for Buffers {
+//!     type Connection = Vec<u8>;
+//!     type Error = Infallible;
+//!     async fn create(&self) -> Result<Vec<u8>, Infallible> {
+//!         Ok(Vec::with_capacity(4096))
+//!     }
+//!     async fn reset(&self, buf: &mut Vec<u8>) -> Result<(), Infallible> {
+//!         buf.clear();
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # futures_lite::future::block_on(async {
+//! let pool = Pool::builder(Buffers).max_size(8).build()?;
+//! let mut buf = pool.get().await?;
+//! buf.extend_from_slice(b"hello");
+//! drop(buf); // back in the pool; reset before its next use
+//! assert!(pool.get().await?.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Relationship with peers
+//!
+//! Like deadpool and bb8 it pools objects for async code; unlike them it names no runtime,
+//! its hot path takes no lock and allocates nothing (not even while waiting), waiters are
+//! served fairly, and dropping a `Pooled` never spawns a task. For threads use `cenote-sync`,
+//! which has the same API without `.await`.
+//!
+//! [cenote]: https://github.com/cenote-rs/cenote
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod builder;
+mod manager;
+mod pool;
+mod pooled;
+mod timer;
+
+pub use builder::{Builder, DEFAULT_MAX_SIZE};
+pub use cenote_core::{
+    BuildError, ConfigError as ResizeError, Error, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
+};
+pub use manager::Manager;
+pub use pool::Pool;
+pub use pooled::Pooled;

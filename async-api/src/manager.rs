@@ -1,0 +1,66 @@
+//! The user's side of the pool: how to make and check objects, asynchronously.
+
+use core::fmt::{Debug, Display};
+use core::future::Future;
+
+/// Creates, checks and resets the pool's objects, with `async` methods.
+///
+/// Implement the methods with plain `async fn`: the trait uses native `async fn` in traits
+/// (no `#[async_trait]`, no boxed futures), and requires the futures to be `Send` so that
+/// `Pool::get` can be spawned on multi-threaded executors.
+///
+/// Only [`create`](Manager::create) is required. `has_broken` runs synchronously on return;
+/// `reset` runs in the *next* borrower's task, just before the object is lent again (a
+/// returned object is marked as needing a reset; nothing is spawned on drop).
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// struct Buffers;
+///
+/// impl cenote_async::Manager for Buffers {
+///     type Connection = Vec<u8>;
+///     type Error = Infallible;
+///
+///     async fn create(&self) -> Result<Vec<u8>, Infallible> {
+///         Ok(Vec::with_capacity(1024))
+///     }
+///
+///     async fn reset(&self, buf: &mut Vec<u8>) -> Result<(), Infallible> {
+///         buf.clear();
+///         Ok(())
+///     }
+/// }
+/// # let _pool = cenote_async::Pool::new(Buffers, 1);
+/// ```
+pub trait Manager: Send + Sync + 'static {
+    /// The pooled object (a connection, a client, a buffer).
+    type Connection: Send + 'static;
+    /// What `create` and `reset` fail with.
+    type Error: Debug + Display + Send + 'static;
+
+    /// Makes a new object.
+    fn create(&self) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
+
+    /// A health check, run before lending an idle object when the pool is configured to
+    /// validate. `false` drops the object.
+    fn is_valid(&self, conn: &mut Self::Connection) -> impl Future<Output = bool> + Send {
+        let _ = conn;
+        async { true }
+    }
+
+    /// Prepares a returned object for its next user; runs in the next borrower's task. An
+    /// error drops the object (and that borrower gets another).
+    fn reset(&self, conn: &mut Self::Connection) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// A cheap synchronous check run on return: `true` drops the object.
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        let _ = conn;
+        false
+    }
+}

@@ -1,0 +1,370 @@
+//! The pool handle and `get().await`.
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cenote_core::{Acquire, Acquired, Closed, Config, Core, Lease, Permit};
+
+use crate::timer::{sleep_until, timeout_after_pending, timeout_at};
+use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
+
+/// What one core carries besides its objects: the manager and the configuration.
+pub(crate) struct Shared<M> {
+    pub(crate) manager: M,
+    pub(crate) config: Config,
+    /// Whether any time-based option is set, so lending and returning read the clock.
+    pub(crate) clock: bool,
+    /// Slot time stamps are nanoseconds since this instant.
+    epoch: Instant,
+}
+
+impl<M> Shared<M> {
+    /// Nanoseconds since the pool was built.
+    pub(crate) fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
+pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
+
+/// Closes the core when the last `Pool` handle goes, so that idle objects are dropped then
+/// and in-use ones as they return.
+struct CloseOnDrop<M: Manager>(Arc<Inner<M>>);
+
+impl<M: Manager> Drop for CloseOnDrop<M> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// A pool of objects made by a [`Manager`], for async code on any executor. Cloning it is
+/// cheap (a handle).
+///
+/// No runtime is needed or assumed: waiting uses the pool's own wakeups, and timeouts use a
+/// small shared timer thread, so `get().await` works on tokio, smol, async-std or under a bare
+/// `futures_lite::future::block_on`.
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+/// use cenote_async::{Manager, Pool};
+///
+/// struct Numbers;
+/// impl Manager for Numbers {
+///     type Connection = u64;
+///     type Error = Infallible;
+///     async fn create(&self) -> Result<u64, Infallible> { Ok(42) }
+/// }
+///
+/// # futures_lite::future::block_on(async {
+/// let pool = Pool::new(Numbers, 4);
+/// let a = pool.get().await.unwrap();
+/// let b = pool.get().await.unwrap();
+/// assert_eq!(*a + *b, 84);
+/// assert_eq!(pool.status().in_use, 2);
+/// # });
+/// ```
+///
+/// # Memory ordering
+///
+/// What one holder writes to an object happens-before the next holder's `get` returns it.
+/// [`status`](Pool::status) is not a consistent snapshot.
+pub struct Pool<M: Manager> {
+    core: Arc<Inner<M>>,
+    _handle: Arc<CloseOnDrop<M>>,
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Self { core: Arc::clone(&self.core), _handle: Arc::clone(&self._handle) }
+    }
+}
+
+/// First pause between failed creates while `get` keeps trying; doubles up to the cap.
+const CREATE_BACKOFF_START: Duration = Duration::from_millis(5);
+const CREATE_BACKOFF_MAX: Duration = Duration::from_millis(500);
+
+/// Why one `create` produced no object.
+enum CreateFailed<E> {
+    Error(E),
+    Timeout,
+}
+
+impl<M: Manager> Pool<M> {
+    /// Starts configuring a pool of objects made by `manager`.
+    pub fn builder(manager: M) -> Builder<M> {
+        Builder::new(manager)
+    }
+
+    /// A pool of at most `max_size` objects with the defaults for everything else.
+    ///
+    /// # Panics
+    ///
+    /// If `max_size` is 0. Use [`Pool::builder`] to get a [`BuildError`](crate::BuildError)
+    /// instead.
+    #[track_caller]
+    pub fn new(manager: M, max_size: usize) -> Self {
+        match Self::builder(manager).max_size(max_size).build() {
+            Ok(pool) => pool,
+            Err(e) => panic!("Pool::new: {e}"),
+        }
+    }
+
+    pub(crate) fn from_config(manager: M, config: Config) -> Self {
+        let clock = config.needs_clock();
+        let shared = Shared { manager, clock, epoch: Instant::now(), config };
+        let core = Core::new(shared.config.slots(), shared.config.max_size, shared)
+            .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
+        let core = Arc::new(core);
+        Self { _handle: Arc::new(CloseOnDrop(Arc::clone(&core))), core }
+    }
+
+    /// Creates idle objects until there are `min_idle` (best effort: stops at the first
+    /// error or when the pool is full).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: an object being created when the future is dropped is dropped, and its
+    /// place freed.
+    pub async fn warm(&self) {
+        let shared = self.core.ext();
+        while self.core.status().idle < shared.config.min_idle {
+            let Some(permit) = self.core.try_reserve() else { break };
+            let Ok(conn) = shared.manager.create().await else { break };
+            let mut lease = Permit::fill(permit, conn);
+            let meta = Lease::meta_mut(&mut lease);
+            meta.use_count = 0;
+            if shared.clock {
+                meta.created = shared.now();
+                meta.last_used = meta.created;
+            }
+        }
+    }
+
+    /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.
+    ///
+    /// Lends an idle object if there is one (running the manager's `reset` on it first, and
+    /// `is_valid` if configured), else creates one if the pool has room, else waits for a
+    /// return. If `create` fails, `get` keeps trying (with a growing pause) until the deadline
+    /// and then reports the last error.
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::Timeout`] when the deadline passes, with the last `create` error if any;
+    /// * [`Error::CreateTimeout`] when one `create` exceeds `create_timeout`;
+    /// * [`Error::Closed`] if the pool is closed;
+    /// * [`Error::Create`] if `create` fails and there is no deadline.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future at any await point loses no object, permit or
+    /// wakeup. Per await point:
+    /// * waiting for a return: the registered listener is removed; if it had already been
+    ///   woken for an object or a freed place, that is passed to the next waiter or back to
+    ///   the pool;
+    /// * in the manager's `create`: the permit is dropped, freeing its place (and waking a
+    ///   waiter);
+    /// * in `reset` or `is_valid`: the object goes back to the pool still marked as needing a
+    ///   reset, so the next borrower resets it;
+    /// * in the pause between failed creates: nothing is held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_async::Manager for M { type Connection = String; type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<String, Self::Error> { Ok(String::new()) } }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = cenote_async::Pool::new(M, 1);
+    /// let mut s = pool.get().await?;
+    /// s.push_str("hello");
+    /// drop(s);
+    /// assert_eq!(*pool.get().await?, "hello");
+    /// # Ok::<(), cenote_async::Error<std::convert::Infallible>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
+        self.get_within(self.core.ext().config.acquire_timeout).await
+    }
+
+    /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Pool::get).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`get`](Pool::get).
+    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
+        self.get_within(Some(timeout)).await
+    }
+
+    /// An idle object that needs no asynchronous work now, or `None`. Never waits, never
+    /// creates, and skips objects waiting for their `reset` (use `get` for those).
+    pub fn try_get(&self) -> Option<Pooled<M>> {
+        let lease = self.core.try_take_idle()?;
+        let pooled = Pooled::new(lease);
+        if Pooled::meta(&pooled).needs_reset
+            || self.core.ext().clock
+            || self.core.ext().config.validate_on_acquire
+        {
+            // Needs `reset`, `is_valid` or an expiry check: give it back for `get`.
+            drop(pooled);
+            return None;
+        }
+        Some(pooled)
+    }
+
+    async fn get_within(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
+        let mut last_create_error = None;
+        let Some(timeout) = timeout else { return self.get_loop(&mut last_create_error, false).await };
+        // The clock is first read when the loop cannot finish on its first poll: not on the
+        // fast path.
+        match timeout_after_pending(timeout, self.get_loop(&mut last_create_error, true)).await {
+            Some(result) => result,
+            None => Err(Error::Timeout { last_create_error }),
+        }
+    }
+
+    async fn get_loop(
+        &self,
+        last_create_error: &mut Option<M::Error>,
+        has_deadline: bool,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
+        let mut backoff = CREATE_BACKOFF_START;
+        loop {
+            let acquired = match self.core.try_acquire() {
+                Acquire::Idle(lease) => Acquired::Idle(lease),
+                Acquire::Vacant(permit) => Acquired::Vacant(permit),
+                Acquire::Closed => return Err(Error::Closed),
+                Acquire::Exhausted => match self.core.acquire().await {
+                    Ok(acquired) => acquired,
+                    Err(Closed) => return Err(Error::Closed),
+                },
+            };
+            match acquired {
+                Acquired::Idle(lease) => {
+                    if let Some(pooled) = self.check_out(lease).await {
+                        return Ok(pooled);
+                    }
+                }
+                Acquired::Vacant(permit) => match self.create(permit).await {
+                    Ok(pooled) => return Ok(pooled),
+                    Err(CreateFailed::Timeout) => return Err(Error::CreateTimeout),
+                    Err(CreateFailed::Error(e)) => {
+                        if !has_deadline {
+                            return Err(Error::Create(e));
+                        }
+                        *last_create_error = Some(e);
+                        if let Some(until) = Instant::now().checked_add(backoff) {
+                            sleep_until(until).await;
+                        }
+                        backoff = (backoff * 2).min(CREATE_BACKOFF_MAX);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit
+    /// is dropped, which gives its place back.
+    async fn create(
+        &self,
+        permit: Permit<M::Connection, Shared<M>>,
+    ) -> Result<Pooled<M>, CreateFailed<M::Error>> {
+        let shared = self.core.ext();
+        let created = match shared.config.create_timeout.and_then(|t| Instant::now().checked_add(t)) {
+            None => shared.manager.create().await,
+            Some(deadline) => {
+                timeout_at(deadline, shared.manager.create()).await.ok_or(CreateFailed::Timeout)?
+            }
+        };
+        let conn = created.map_err(CreateFailed::Error)?;
+        let mut lease = Permit::fill(permit, conn);
+        if shared.clock {
+            let meta = Lease::meta_mut(&mut lease);
+            meta.created = shared.now();
+            meta.last_used = meta.created;
+            meta.checked_out = meta.created;
+        }
+        Ok(Pooled::new(lease))
+    }
+
+    /// Resets, checks and applies the health options to an idle object about to be lent;
+    /// `None` if it was dropped instead.
+    async fn check_out(&self, lease: PoolLease<M>) -> Option<Pooled<M>> {
+        let shared = self.core.ext();
+        let config = &shared.config;
+        let mut pooled = Pooled::new(lease);
+        let mut validate = config.validate_on_acquire;
+        if shared.clock {
+            let now = shared.now();
+            let meta = Lease::meta_mut(pooled.lease_mut());
+            let age = now.saturating_sub(meta.created);
+            let idle = now.saturating_sub(meta.last_used);
+            let older =
+                |limit: Option<Duration>, ns: u64| limit.is_some_and(|d| u128::from(ns) >= d.as_nanos());
+            if older(config.max_lifetime, age) || older(config.idle_timeout, idle) {
+                Pooled::retire(pooled);
+                return None;
+            }
+            validate |= older(config.health_check_interval, idle);
+            meta.checked_out = now;
+        }
+        if Pooled::meta(&pooled).needs_reset {
+            // If this await is cancelled, `pooled` goes back still marked `needs_reset`.
+            let (shared, conn) = Lease::split_mut(pooled.lease_mut());
+            if shared.manager.reset(conn).await.is_err() {
+                Pooled::retire(pooled);
+                return None;
+            }
+            Lease::meta_mut(pooled.lease_mut()).needs_reset = false;
+        }
+        if validate && !shared.manager.is_valid(&mut pooled).await {
+            Pooled::retire(pooled);
+            return None;
+        }
+        Some(pooled)
+    }
+
+    /// The pool's counts (not a consistent snapshot).
+    pub fn status(&self) -> Status {
+        self.core.status().into()
+    }
+
+    /// Changes `max_size`, within the capacity set at build time. Growing lets waiters
+    /// create at once; shrinking drops idle extras now and in-use extras as they return.
+    ///
+    /// # Errors
+    ///
+    /// [`ResizeError`] for 0, a size above capacity, or a closed pool.
+    pub fn resize(&self, max_size: usize) -> Result<(), ResizeError> {
+        self.core.resize(max_size)
+    }
+
+    /// Closes the pool: waiters get [`Error::Closed`] at once, idle objects are dropped now,
+    /// in-use ones when they return, and every later `get` fails with `Closed`.
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether the pool is closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &M {
+        &self.core.ext().manager
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("status", &self.status()).field("closed", &self.is_closed()).finish()
+    }
+}

@@ -1,0 +1,665 @@
+//! A runtime-agnostic timer.
+//!
+//! `cenote-async` must let acquisitions time out on any executor (tokio's
+//! multi- and current-thread runtimes, smol, or a bare
+//! `futures_lite::future::block_on`) without depending on any of them. This
+//! module provides that with a single global timer thread, named
+//! `cenote-timer`, started lazily on the first registration and kept for the
+//! rest of the process.
+//!
+//! Design, in short:
+//!
+//! - The shared state is a slab (`Vec<Option<Entry>>`) plus a free list of
+//!   vacant indices, both behind one `parking_lot::Mutex`. Their capacity is
+//!   reused, so once the high-water mark of simultaneously registered timers
+//!   has been reached, registering and deregistering allocate nothing.
+//! - A [`Sleep`] registers only on the first poll that would return
+//!   `Pending`. A timeout around a future that completes on its first poll
+//!   therefore never touches the lock at all.
+//! - Deregistration (on completion or drop) is O(1): the `Sleep` remembers its
+//!   slab index and a generation number.
+//! - The timer thread waits on a `Condvar` until the earliest deadline. It
+//!   scans the whole slab on each wakeup (O(n), which is fine: it only wakes
+//!   when something is due or when an earlier deadline shows up), wakes every
+//!   expired entry's waker outside the lock and marks the entry fired.
+//! - The clock, not the timer thread, is the source of truth: `Sleep::poll`
+//!   checks `Instant::now()` first, so a late or spurious wakeup never
+//!   produces a wrong answer, only (at worst) an extra poll.
+
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::pin::{pin, Pin};
+use core::task::{Context, Poll, Waker};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+/// Runs `fut` for at most `timeout`, counted from its first `Pending` poll; `None` on
+/// timeout (and `fut` is dropped).
+///
+/// The clock is read only if `fut` does not complete on its first poll, so wrapping a fast
+/// path that usually completes at once costs no clock read. The limit therefore starts a
+/// little late, by however long that first poll took.
+pub(crate) async fn timeout_after_pending<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    // `None` until the first `Pending`; then `Some(None)` if the deadline is too far to
+    // represent (never time out).
+    let mut sleep: Option<Option<Sleep>> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let sleep = sleep.get_or_insert_with(|| Instant::now().checked_add(timeout).map(sleep_until));
+        if let Some(sleep) = sleep {
+            if Pin::new(sleep).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Runs `fut` until it completes or `deadline` passes; returns `None` on
+/// timeout.
+///
+/// `fut` is polled before the deadline is checked, so a future that is ready
+/// wins over a deadline that has already expired. On timeout `fut` is dropped
+/// before this function returns. No heap allocation happens per call once the
+/// timer is warmed up, and if `fut` completes on its first poll the timer is
+/// not touched at all.
+///
+/// The returned future is `Send` whenever `F` is.
+pub(crate) async fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
+    // Pinned on the async fn's own (already pinned) state: no boxing.
+    let mut fut = pin!(fut);
+    // `Sleep` is `Unpin` and registers nothing until it is polled, so creating
+    // it up front is free.
+    let mut sleep = sleep_until(deadline);
+    poll_fn(|cx| {
+        // The inner future goes first: if it is ready we never poll (and thus
+        // never register) the sleep, even when the deadline has passed.
+        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if Pin::new(&mut sleep).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+    // `fut` and `sleep` are dropped here; dropping `sleep` deregisters it.
+}
+
+/// Returns a [`Sleep`] that completes at `deadline`.
+///
+/// Nothing is registered with the timer thread until the returned future is
+/// first polled before its deadline.
+pub(crate) const fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep { deadline, registration: None }
+}
+
+/// A future that completes once `deadline` has passed.
+///
+/// Created by [`sleep_until`]. It is `Unpin`, `Send` and `Sync`. Dropping it
+/// deregisters it from the timer thread in O(1).
+pub(crate) struct Sleep {
+    /// When this future becomes ready.
+    deadline: Instant,
+    /// Where this sleep lives in the timer slab, if it is registered.
+    registration: Option<Registration>,
+}
+
+/// The handle a registered [`Sleep`] keeps to find its slab entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Registration {
+    /// Index into [`State::slots`].
+    index: usize,
+    /// Generation stamped on the entry when it was inserted.
+    generation: u64,
+}
+
+impl Sleep {
+    /// Removes this sleep's entry from the timer slab, if it has one.
+    fn deregister(&mut self) {
+        if let Some(registration) = self.registration.take() {
+            // Drop the removed entry (and the waker it may hold) after the
+            // lock is released: dropping a waker runs foreign code.
+            let removed = TIMER.state.lock().remove(registration);
+            drop(removed);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+
+        // The clock is the source of truth. This also covers an already
+        // expired deadline on the first poll: Ready without registering.
+        if Instant::now() >= this.deadline {
+            this.deregister();
+            return Poll::Ready(());
+        }
+
+        match this.registration {
+            None => {
+                // First Pending poll: register now. Start the thread before
+                // taking the lock (`call_once` is a single atomic load once
+                // the thread exists).
+                ensure_thread_started();
+                // Clone outside the lock: it runs the executor's code.
+                let waker = cx.waker().clone();
+                let mut state = TIMER.state.lock();
+                let registration = state.insert(this.deadline, waker);
+                this.registration = Some(registration);
+
+                // Only disturb the timer thread if it would otherwise sleep
+                // past our deadline. Record our deadline as the new bound so
+                // that a burst of later registrations does not notify again;
+                // the thread recomputes the real bound when it rescans.
+                if state.thread_wakes_at.is_none_or(|at| this.deadline < at) {
+                    state.thread_wakes_at = Some(this.deadline);
+                    TIMER.wakeup.notify_one();
+                }
+                Poll::Pending
+            }
+            Some(registration) => {
+                let mut state = TIMER.state.lock();
+                let entry = state.get_mut(registration);
+                if let Some(waker) = &mut entry.waker {
+                    // Polled again, possibly from another task or executor:
+                    // make sure the waker that gets woken is the latest one.
+                    // `will_wake` avoids a clone (and a refcount bump) in the
+                    // common unchanged case.
+                    if !waker.will_wake(cx.waker()) {
+                        let old = core::mem::replace(waker, cx.waker().clone());
+                        drop(state);
+                        // Dropping a waker may run foreign code: do it
+                        // outside the lock.
+                        drop(old);
+                    }
+                    Poll::Pending
+                } else {
+                    // The timer thread fired this entry between our clock
+                    // read above and taking the lock, so the deadline has
+                    // passed by now. Returning Ready (rather than Pending
+                    // with a waker nobody will call) is what prevents a lost
+                    // wakeup here.
+                    drop(state);
+                    this.deregister();
+                    Poll::Ready(())
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        // An unregistered sleep (never polled, or completed) does not touch
+        // the lock.
+        self.deregister();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("registered", &self.registration.is_some())
+            .finish()
+    }
+}
+
+/// One registered timer in the slab.
+struct Entry {
+    /// When the entry expires.
+    deadline: Instant,
+    /// The waker to call at `deadline`; `None` once the timer thread has
+    /// taken it and woken it ("fired"). A fired entry stays in the slab until
+    /// its `Sleep` completes or is dropped, so the index stays owned by that
+    /// `Sleep` and is never reused behind its back.
+    waker: Option<Waker>,
+    /// Stamp distinguishing this entry from earlier users of the same slot.
+    generation: u64,
+}
+
+/// Everything guarded by the timer mutex.
+struct State {
+    /// The slab of registered timers. Vacant slots are `None` and listed in
+    /// `free`.
+    slots: Vec<Option<Entry>>,
+    /// Indices of vacant slots in `slots`. Its capacity never needs to exceed
+    /// the slab's length, so it stops allocating with the slab.
+    free: Vec<usize>,
+    /// Generation given to the next inserted entry. A `u64` incremented once
+    /// per registration cannot realistically wrap.
+    next_generation: u64,
+    /// The latest instant by which the timer thread is guaranteed to rescan
+    /// the slab without being notified; `None` means it may wait forever.
+    /// A registration notifies the condvar only when its deadline is earlier.
+    thread_wakes_at: Option<Instant>,
+}
+
+impl State {
+    /// An empty state; `const` so that the timer can be a plain `static`.
+    const fn new() -> Self {
+        Self { slots: Vec::new(), free: Vec::new(), next_generation: 0, thread_wakes_at: None }
+    }
+
+    /// Stores a new entry and returns its handle. Allocates only while the
+    /// slab grows past its previous high-water mark.
+    fn insert(&mut self, deadline: Instant, waker: Waker) -> Registration {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let entry = Some(Entry { deadline, waker: Some(waker), generation });
+        let index = if let Some(index) = self.free.pop() {
+            debug_assert!(self.slots[index].is_none(), "free slot is occupied");
+            self.slots[index] = entry;
+            index
+        } else {
+            self.slots.push(entry);
+            self.slots.len() - 1
+        };
+        Registration { index, generation }
+    }
+
+    /// The live entry behind `registration`.
+    ///
+    /// Panics if it is gone: only the owning `Sleep` removes its entry, and
+    /// it forgets the registration when it does, so that would be a bug here.
+    fn get_mut(&mut self, registration: Registration) -> &mut Entry {
+        match &mut self.slots[registration.index] {
+            Some(entry) if entry.generation == registration.generation => entry,
+            _ => unreachable!("cenote timer: registration lost its slab entry"),
+        }
+    }
+
+    /// Removes the entry behind `registration` in O(1) and returns it, so
+    /// that the caller can drop it (and its waker) outside the lock.
+    fn remove(&mut self, registration: Registration) -> Option<Entry> {
+        let slot = &mut self.slots[registration.index];
+        // The generation check is a safety net: the owning `Sleep` is the only
+        // one that ever removes its entry, so a mismatch cannot happen, but
+        // if it did we must not free someone else's slot.
+        match slot {
+            Some(entry) if entry.generation == registration.generation => {
+                let entry = slot.take();
+                self.free.push(registration.index);
+                entry
+            }
+            _ => {
+                debug_assert!(false, "cenote timer: stale registration");
+                None
+            }
+        }
+    }
+}
+
+/// The global timer: its state and the condvar its thread sleeps on.
+struct Timer {
+    /// The slab and bookkeeping.
+    state: Mutex<State>,
+    /// Signalled when an entry earlier than `State::thread_wakes_at` is
+    /// registered.
+    wakeup: Condvar,
+}
+
+/// The one timer shared by the whole process. A plain `static` (everything in
+/// it is `const`-constructible); only the thread is started lazily.
+static TIMER: Timer = Timer { state: Mutex::new(State::new()), wakeup: Condvar::new() };
+
+/// Guards the one-time start of the timer thread.
+static THREAD_STARTED: Once = Once::new();
+
+/// Starts the `cenote-timer` thread if it is not running yet.
+///
+/// Panics if the OS refuses to spawn the thread, like `std::thread::spawn`:
+/// without the thread no timer could ever fire.
+fn ensure_thread_started() {
+    THREAD_STARTED.call_once(|| {
+        // The handle is dropped: the thread is detached and lives for the
+        // rest of the process, parked on the condvar when idle.
+        let _detached = std::thread::Builder::new()
+            .name("cenote-timer".into())
+            .spawn(run_timer_thread)
+            .expect("cenote-async: failed to spawn the cenote-timer thread");
+    });
+}
+
+/// Body of the timer thread: fire expired entries, then sleep until the
+/// earliest pending deadline (or until notified of an earlier one).
+fn run_timer_thread() {
+    // Wakers to call, collected under the lock and called outside it. Owned
+    // by this thread alone, so it can simply be reused across iterations:
+    // after warm-up its capacity covers the largest batch and firing
+    // allocates nothing.
+    let mut to_wake: Vec<Waker> = Vec::new();
+    let mut state = TIMER.state.lock();
+    loop {
+        let now = Instant::now();
+        let mut earliest: Option<Instant> = None;
+        for entry in state.slots.iter_mut().flatten() {
+            if entry.waker.is_none() {
+                // Already fired; waiting for its `Sleep` to remove it.
+                continue;
+            }
+            if entry.deadline <= now {
+                // Mark fired by taking the waker.
+                to_wake.extend(entry.waker.take());
+            } else if earliest.is_none_or(|at| entry.deadline < at) {
+                earliest = Some(entry.deadline);
+            }
+        }
+
+        if !to_wake.is_empty() {
+            // We rescan right after waking, which already covers anything
+            // registered meanwhile, so tell registrants not to notify.
+            state.thread_wakes_at = Some(now);
+            wake_unlocked(&mut state, &mut to_wake);
+            // Time has passed and the slab may have changed: rescan.
+            continue;
+        }
+
+        state.thread_wakes_at = earliest;
+        match earliest {
+            // Timeouts, notifications and spurious wakeups are all handled
+            // the same way: rescan.
+            Some(at) => {
+                let _ = TIMER.wakeup.wait_until(&mut state, at);
+            }
+            None => TIMER.wakeup.wait(&mut state),
+        }
+    }
+}
+
+/// Wakes (and empties) `to_wake` with the timer lock released.
+///
+/// Wakers run foreign code: they may poll the woken future inline and so
+/// re-enter `Sleep::poll`, which takes the lock. A panicking waker is
+/// contained so that it cannot kill the timer thread, which would silently
+/// stall every timer in the process.
+fn wake_unlocked(state: &mut MutexGuard<'_, State>, to_wake: &mut Vec<Waker>) {
+    MutexGuard::unlocked(state, || {
+        for waker in to_wake.drain(..) {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+        }
+    });
+}
+
+/// Number of entries currently in the timer slab, fired or not.
+#[cfg(test)]
+fn registered_count() -> usize {
+    let state = TIMER.state.lock();
+    state.slots.len() - state.free.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    use futures_lite::future::{block_on, pending, ready, yield_now};
+
+    /// Generous upper bound on how late a timer may fire on a loaded CI box.
+    const SLACK: Duration = Duration::from_millis(500);
+
+    /// The timer is process-global and `registered_count` sees every test's
+    /// entries, so tests that register timers run one at a time.
+    /// (`parking_lot` mutexes do not poison, so a failing test does not take
+    /// the others down with it.)
+    static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+    fn serial() -> parking_lot::MutexGuard<'static, ()> {
+        SERIAL.lock()
+    }
+
+    /// A waker that counts how often it is woken.
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+        let counter = Arc::new(CountingWaker::default());
+        (counter.clone(), Waker::from(counter))
+    }
+
+    fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+        Pin::new(fut).poll(&mut Context::from_waker(waker))
+    }
+
+    #[test]
+    fn sleep_completes_at_deadline() {
+        let _serial = serial();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        block_on(sleep_until(deadline));
+        let now = Instant::now();
+        assert!(now >= deadline, "woke {:?} early", deadline - now);
+        assert!(now < deadline + SLACK, "woke {:?} late", now - deadline);
+    }
+
+    #[test]
+    fn expired_sleep_is_ready_without_registering() {
+        let _serial = serial();
+        let before = registered_count();
+        let mut sleep = sleep_until(Instant::now());
+        assert_eq!(poll_once(&mut sleep, Waker::noop()), Poll::Ready(()));
+        assert!(sleep.registration.is_none());
+        assert_eq!(registered_count(), before);
+    }
+
+    #[test]
+    fn timeout_of_pending_future_returns_none_after_deadline() {
+        let _serial = serial();
+        let before = registered_count();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        assert_eq!(block_on(timeout_at(deadline, pending::<()>())), None);
+        let now = Instant::now();
+        assert!(now >= deadline, "timed out {:?} early", deadline - now);
+        assert!(now < deadline + SLACK, "timed out {:?} late", now - deadline);
+        // The sleep completed and was dropped: nothing is left behind.
+        assert_eq!(registered_count(), before);
+    }
+
+    #[test]
+    fn timeout_of_ready_future_returns_some_without_registering() {
+        let _serial = serial();
+        let before = registered_count();
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(block_on(timeout_at(far, ready(7))), Some(7));
+        // The future is polled first, so it wins over an expired deadline.
+        assert_eq!(block_on(timeout_at(Instant::now(), ready(8))), Some(8));
+        assert_eq!(registered_count(), before);
+    }
+
+    #[test]
+    fn timeout_of_quickly_woken_future_returns_some_and_deregisters() {
+        let _serial = serial();
+        let before = registered_count();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let fut = async {
+            yield_now().await;
+            9
+        };
+        assert_eq!(block_on(timeout_at(far, fut)), Some(9));
+        assert_eq!(registered_count(), before);
+    }
+
+    #[test]
+    fn timeout_drops_the_future_on_timeout() {
+        struct SetOnDrop(Arc<AtomicUsize>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+
+        let _serial = serial();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = SetOnDrop(drops.clone());
+        let fut = async move {
+            let _guard = guard;
+            pending::<()>().await;
+        };
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert_eq!(block_on(timeout_at(deadline, fut)), None);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn dropping_a_registered_sleep_deregisters_it() {
+        let _serial = serial();
+        let before = registered_count();
+        let mut sleep = sleep_until(Instant::now() + Duration::from_secs(3600));
+        // Unpolled: nothing registered.
+        assert_eq!(registered_count(), before);
+        assert_eq!(poll_once(&mut sleep, Waker::noop()), Poll::Pending);
+        assert_eq!(registered_count(), before + 1);
+        assert!(format!("{sleep:?}").contains("registered: true"));
+        // Polling again with the same waker keeps one registration.
+        assert_eq!(poll_once(&mut sleep, Waker::noop()), Poll::Pending);
+        assert_eq!(registered_count(), before + 1);
+        drop(sleep);
+        assert_eq!(registered_count(), before);
+
+        // The freed slot is reused, and stale handles cannot be confused
+        // with the new occupant.
+        let mut again = sleep_until(Instant::now() + Duration::from_secs(3600));
+        assert_eq!(poll_once(&mut again, Waker::noop()), Poll::Pending);
+        assert_eq!(registered_count(), before + 1);
+        drop(again);
+        assert_eq!(registered_count(), before);
+    }
+
+    #[test]
+    fn repolling_with_a_new_waker_replaces_the_old_one() {
+        let _serial = serial();
+        let (first_count, first) = counting_waker();
+        let (second_count, second) = counting_waker();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let mut sleep = sleep_until(deadline);
+        assert_eq!(poll_once(&mut sleep, &first), Poll::Pending);
+        assert_eq!(poll_once(&mut sleep, &second), Poll::Pending);
+
+        std::thread::sleep(Duration::from_millis(50) + SLACK);
+        assert_eq!(first_count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(second_count.0.load(Ordering::SeqCst), 1);
+        // The entry fired; the next poll completes and deregisters.
+        let before_ready = registered_count();
+        assert_eq!(poll_once(&mut sleep, &second), Poll::Ready(()));
+        assert!(sleep.registration.is_none());
+        assert_eq!(registered_count(), before_ready - 1);
+    }
+
+    #[test]
+    fn earlier_registration_preempts_a_later_one() {
+        // The timer thread is already waiting for a far deadline when a much
+        // earlier one arrives: it must be notified, not oversleep.
+        let _serial = serial();
+        let mut far = sleep_until(Instant::now() + Duration::from_secs(3600));
+        assert_eq!(poll_once(&mut far, Waker::noop()), Poll::Pending);
+        std::thread::sleep(Duration::from_millis(20)); // let the thread park
+        let deadline = Instant::now() + Duration::from_millis(30);
+        block_on(sleep_until(deadline));
+        assert!(Instant::now() < deadline + SLACK);
+        drop(far);
+    }
+
+    #[test]
+    fn many_concurrent_sleeps_across_threads_all_complete() {
+        const THREADS: usize = 4;
+        const PER_THREAD: usize = 25;
+
+        let _serial = serial();
+        let before = registered_count();
+        let start = Instant::now();
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    // Interleave deadlines across threads, registered in
+                    // descending order within each thread so that most
+                    // registrations are earlier than the current minimum
+                    // (exercising the notify path) and the rest are not.
+                    let mut sleeps: Vec<(Instant, Option<Sleep>)> = (0..PER_THREAD)
+                        .rev()
+                        .map(|i| {
+                            let offset = Duration::from_millis(((i * THREADS + t) * 2) as u64 + 10);
+                            let deadline = start + offset;
+                            (deadline, Some(sleep_until(deadline)))
+                        })
+                        .collect();
+                    let mut late = Duration::ZERO;
+                    block_on(poll_fn(|cx| {
+                        for (deadline, slot) in &mut sleeps {
+                            if let Some(sleep) = slot {
+                                if Pin::new(sleep).poll(cx).is_ready() {
+                                    let now = Instant::now();
+                                    assert!(now >= *deadline, "woke early");
+                                    late = late.max(now - *deadline);
+                                    *slot = None;
+                                }
+                            }
+                        }
+                        if sleeps.iter().all(|(_, slot)| slot.is_none()) {
+                            Poll::Ready(())
+                        } else {
+                            Poll::Pending
+                        }
+                    }));
+                    late
+                })
+            })
+            .collect();
+        for handle in handles {
+            let late = handle.join().expect("sleeper thread panicked");
+            assert!(late < SLACK, "a sleep completed {late:?} late");
+        }
+        assert_eq!(registered_count(), before);
+    }
+
+    #[test]
+    fn timer_thread_is_named() {
+        /// Records the name of the thread that wakes it.
+        struct NameRecorder(Arc<parking_lot::Mutex<Option<String>>>);
+        impl Wake for NameRecorder {
+            fn wake(self: Arc<Self>) {
+                *self.0.lock() = std::thread::current().name().map(str::to_owned);
+            }
+        }
+
+        let _serial = serial();
+        // The name is observable from inside a waker the timer thread calls.
+        let seen = Arc::new(parking_lot::Mutex::new(None::<String>));
+        let waker = Waker::from(Arc::new(NameRecorder(seen.clone())));
+        let mut sleep = sleep_until(Instant::now() + Duration::from_millis(10));
+        assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
+        std::thread::sleep(Duration::from_millis(10) + SLACK);
+        assert_eq!(seen.lock().as_deref(), Some("cenote-timer"));
+    }
+
+    #[test]
+    fn futures_are_send_sync_unpin_where_expected() {
+        fn assert_send<T: Send>(_: &T) {}
+        fn assert_send_sync_unpin<T: Send + Sync + Unpin>() {}
+
+        assert_send_sync_unpin::<Sleep>();
+        assert_send(&timeout_at(Instant::now(), ready(1)));
+        assert_send(&timeout_at(Instant::now(), pending::<String>()));
+    }
+}

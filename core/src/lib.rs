@@ -1,0 +1,89 @@
+//! The `no_std`, lock-free core of the [cenote] object pool.
+//!
+//! `cenote-core` holds a fixed array of slots, a lock-free queue of idle slot indices, an
+//! atomic permit counter and [`event_listener`] wakeups, and nothing else: no clock, no
+//! runtime, no allocation after construction. The `cenote-sync` (blocking `get()`) and
+//! `cenote-async` (`get().await` on any executor) crates are thin front ends over it; build
+//! your own pool on it when those do not fit, for example a keyed pool with one [`Core`] per
+//! key.
+//!
+//! Most users want a front end, not this crate: `cenote-sync` or `cenote-async` add a
+//! `Manager` that creates and checks objects, timeouts, and a builder.
+//!
+//! # What the core does and does not do
+//!
+//! * [`Core::try_acquire`] answers at once: an idle object ([`Lease`]), a [`Permit`] to create
+//!   one into a vacant slot, exhausted, or closed.
+//! * [`Core::acquire`] (async, any executor) and [`Core::acquire_blocking`] (threads, `std`
+//!   feature) wait. Waiters are served fairly: overtaking is bounded and returns are handed
+//!   straight to the oldest waiter once someone starves.
+//! * A dropped [`Lease`] returns its object; [`Lease::retire`] drops it and frees its place;
+//!   [`Lease::detach`] takes it out for good. A dropped [`Permit`] gives its place back.
+//! * [`Core::close`], [`Core::resize`] (within the capacity fixed at construction) and
+//!   [`Core::retain`] (visit idle objects, for eviction).
+//!
+//! # Example: a pool of your own
+//!
+//! ```
+//! use std::sync::Arc;
+//! use cenote_core::{Acquired, Core, Lease, Permit};
+//!
+//! /// A tiny pool of buffers that creates them on demand.
+//! struct BufferPool(Arc<Core<Vec<u8>>>);
+//!
+//! impl BufferPool {
+//!     fn new(max: usize) -> Self {
+//!         Self(Arc::new(Core::new(max, max, ()).expect("max > 0")))
+//!     }
+//!
+//!     fn get(&self) -> Lease<Vec<u8>> {
+//!         match self.0.acquire_blocking(None).expect("never closed, no deadline") {
+//!             Acquired::Idle(mut buf) => {
+//!                 buf.clear();
+//!                 buf
+//!             }
+//!             Acquired::Vacant(permit) => Permit::fill(permit, Vec::with_capacity(4096)),
+//!         }
+//!     }
+//! }
+//!
+//! let pool = BufferPool::new(2);
+//! let mut a = pool.get();
+//! a.extend_from_slice(b"abc");
+//! drop(a);
+//! let b = pool.get();
+//! assert!(b.is_empty() && b.capacity() >= 4096);
+//! assert_eq!(Lease::meta(&b).use_count, 2);
+//! ```
+//!
+//! # Features
+//!
+//! * `std` (default): [`Core::acquire_blocking`] (threads park) and std's mutex inside
+//!   event-listener. Without it the crate is `#![no_std]` + `alloc`; async waiting still works.
+//!
+//! [cenote]: https://github.com/cenote-rs/cenote
+#![no_std]
+#![doc(test(attr(deny(warnings))))]
+#![warn(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core, clippy::std_instead_of_alloc)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod error;
+mod front;
+mod lease;
+mod pool;
+mod slot;
+mod sync;
+mod wait;
+
+pub use error::{Closed, ConfigError, WaitError};
+pub use front::{BuildError, Config, Error, Status, DEFAULT_ACQUIRE_TIMEOUT};
+pub use lease::{Lease, Permit};
+pub use pool::{Acquire, Acquired, Core, CoreStatus, STARVE_AFTER_MISSES};
+pub use slot::SlotMeta;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,49 @@
+//! One place in the pool: an object (or nothing) and what the pool knows about it.
+
+use crate::sync::Cell;
+
+/// What the pool records about the object in a slot.
+///
+/// The core keeps no clock: `created`, `last_used` and `checked_out` are ticks of whatever
+/// clock the front end uses (the cenote front ends store nanoseconds since the pool was built)
+/// and stay `0` until the front end writes them. The core itself maintains only `use_count`.
+/// The front ends write the time stamps only when a feature that reads them is enabled, so
+/// that the hot path does not read a clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SlotMeta {
+    /// When the object was created, in the front end's ticks.
+    pub created: u64,
+    /// When the object was last returned to the pool, in the front end's ticks.
+    pub last_used: u64,
+    /// When the object was last lent out, in the front end's ticks.
+    pub checked_out: u64,
+    /// How many times the object has been lent out. Maintained by the core.
+    pub use_count: u64,
+    /// Set by a front end whose `reset` runs in the next borrower's task rather than on
+    /// return (the async front end): the object must be reset before it is lent again.
+    pub needs_reset: bool,
+}
+
+/// A slot: storage for one object and its metadata.
+///
+/// # Ownership
+///
+/// A slot index lives in exactly one place at a time: the idle queue, the vacant queue, the
+/// hand-off queue, a `Lease`, a `Permit`, or the hands of a core function between two of
+/// those. Whoever holds the index owns the slot and is the only one who touches `value` and
+/// `meta`; passing an index through a queue passes ownership with the queue's
+/// release/acquire (crossbeam's stamps, or loom's mutex). That is what makes the unsynchronised
+/// `Cell`s sound.
+#[derive(Debug)]
+pub(crate) struct Slot<T> {
+    /// `Some` while the slot holds an object (idle or lent), `None` while vacant.
+    pub(crate) value: Cell<Option<T>>,
+    pub(crate) meta: Cell<SlotMeta>,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Self {
+        Self { value: Cell::new(None), meta: Cell::new(SlotMeta::default()) }
+    }
+}

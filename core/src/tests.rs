@@ -1,0 +1,205 @@
+//! Unit tests of the core's protocol, single-threaded and small enough for Miri.
+
+use alloc::vec::Vec;
+use core::future::Future;
+
+use crate::sync::Arc;
+use crate::{Acquire, Acquired, ConfigError, Core, Lease, Permit};
+
+fn core(capacity: usize, max: usize) -> Arc<Core<u32>> {
+    Arc::new(Core::new(capacity, max, ()).unwrap())
+}
+
+fn take(core: &Arc<Core<u32>>, fresh: u32) -> Lease<u32> {
+    match core.try_acquire() {
+        Acquire::Idle(lease) => lease,
+        Acquire::Vacant(permit) => Permit::fill(permit, fresh),
+        other => panic!("expected an object, got {other:?}"),
+    }
+}
+
+#[test]
+fn new_rejects_bad_sizes() {
+    assert_eq!(Core::<u32>::new(4, 0, ()).err(), Some(ConfigError::ZeroMaxSize));
+    assert_eq!(
+        Core::<u32>::new(2, 3, ()).err(),
+        Some(ConfigError::MaxSizeAboveCapacity { max_size: 3, capacity: 2 })
+    );
+}
+
+#[test]
+fn lends_creates_and_reuses_fifo() {
+    let core = core(3, 3);
+    let a = take(&core, 1);
+    let b = take(&core, 2);
+    assert_eq!((*a, *b), (1, 2));
+    drop(a);
+    drop(b);
+    // FIFO: the object returned first is lent first.
+    let a = take(&core, 9);
+    assert_eq!(*a, 1);
+    assert_eq!(Lease::meta(&a).use_count, 2);
+    let s = core.status();
+    assert_eq!((s.size, s.idle, s.waiting), (2, 1, 0));
+}
+
+#[test]
+fn max_size_is_a_hard_limit() {
+    let core = core(2, 2);
+    let held: Vec<_> = (0..2).map(|n| take(&core, n)).collect();
+    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    assert!(core.try_reserve().is_none());
+    drop(held);
+    assert_eq!(core.status().idle, 2);
+}
+
+#[test]
+fn unfilled_permit_gives_its_place_back() {
+    let core = core(1, 1);
+    let Acquire::Vacant(permit) = core.try_acquire() else { panic!() };
+    assert_eq!(core.status().size, 1);
+    drop(permit);
+    assert_eq!(core.status().size, 0);
+    assert!(matches!(core.try_acquire(), Acquire::Vacant(_)));
+}
+
+#[test]
+fn retire_and_detach_free_the_place() {
+    let core = core(1, 1);
+    let lease = take(&core, 5);
+    Lease::retire(lease);
+    assert_eq!(core.status().size, 0);
+    let lease = take(&core, 6);
+    assert_eq!(Lease::detach(lease), 6);
+    assert_eq!(core.status().size, 0);
+    assert_eq!(*take(&core, 7), 7);
+}
+
+#[test]
+fn try_take_idle_never_creates() {
+    let core = core(1, 1);
+    assert!(core.try_take_idle().is_none());
+    assert_eq!(core.status().size, 0);
+    drop(take(&core, 1));
+    assert_eq!(core.try_take_idle().map(|l| *l), Some(1));
+}
+
+#[test]
+fn close_drops_idle_now_and_in_use_on_return() {
+    let core = core(2, 2);
+    let a = take(&core, 1);
+    drop(take(&core, 2));
+    assert_eq!(core.status().idle, 1);
+    core.close();
+    assert!(core.is_closed());
+    assert_eq!(core.status().idle, 0);
+    assert_eq!(core.status().size, 1);
+    drop(a);
+    assert_eq!(core.status().size, 0);
+    assert!(matches!(core.try_acquire(), Acquire::Closed));
+    assert_eq!(core.resize(1), Err(ConfigError::Closed));
+}
+
+#[test]
+fn resize_within_capacity() {
+    let core = core(4, 2);
+    let held: Vec<_> = (0..2).map(|n| take(&core, n)).collect();
+    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    core.resize(3).unwrap();
+    let third = take(&core, 3);
+    assert_eq!(core.resize(5), Err(ConfigError::MaxSizeAboveCapacity { max_size: 5, capacity: 4 }));
+    assert_eq!(core.resize(0), Err(ConfigError::ZeroMaxSize));
+    // Shrink below what is in use: extras are retired as they return.
+    core.resize(1).unwrap();
+    drop(held);
+    assert_eq!(core.status().size, 1);
+    drop(third);
+    assert_eq!(core.status().size, 1);
+    assert_eq!(core.status().idle, 1);
+}
+
+#[test]
+fn retain_drops_rejected_idle_objects() {
+    let core = core(4, 4);
+    for n in 0..4 {
+        Permit::fill_idle(core.try_reserve().unwrap(), n);
+    }
+    assert_eq!(core.retain(|n, _| *n % 2 == 0), 2);
+    let s = core.status();
+    assert_eq!((s.size, s.idle), (2, 2));
+}
+
+#[test]
+fn async_acquire_waits_for_a_return() {
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    let core = core(1, 1);
+    let held = take(&core, 1);
+    let mut fut = pin!(core.acquire());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(core.status().waiting, 1);
+    drop(held);
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(Acquired::Idle(lease))) => assert_eq!(*lease, 1),
+        other => panic!("expected the returned object, got {other:?}"),
+    }
+}
+
+#[test]
+fn cancelled_woken_waiter_passes_the_object_on() {
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    let core = core(1, 1);
+    let held = take(&core, 1);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut first = alloc::boxed::Box::pin(core.acquire());
+    let mut second = pin!(core.acquire());
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    drop(held); // wakes `first`
+    drop(first); // cancelled after being woken: must pass the wakeup on
+    assert!(matches!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(Acquired::Idle(_)))));
+}
+
+#[test]
+fn cancelled_last_waiter_leaves_the_object_in_the_pool() {
+    use core::task::{Context, Waker};
+
+    let core = core(1, 1);
+    let held = take(&core, 1);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut waiter = alloc::boxed::Box::pin(core.acquire());
+    assert!(waiter.as_mut().poll(&mut cx).is_pending());
+    drop(held);
+    drop(waiter);
+    let s = core.status();
+    assert_eq!((s.idle, s.waiting), (1, 0));
+    assert!(core.try_take_idle().is_some());
+}
+
+#[test]
+fn close_wakes_waiters_with_closed() {
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    let core = core(1, 1);
+    let _held = take(&core, 1);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut fut = pin!(core.acquire());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    core.close();
+    assert!(matches!(fut.as_mut().poll(&mut cx), Poll::Ready(Err(crate::Closed))));
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn blocking_acquire_times_out() {
+    let core = core(1, 1);
+    let _held = take(&core, 1);
+    let deadline = std::time::Instant::now() + core::time::Duration::from_millis(20);
+    assert!(matches!(core.acquire_blocking(Some(deadline)), Err(crate::WaitError::Timeout)));
+    assert_eq!(core.status().waiting, 0);
+}

@@ -1,0 +1,192 @@
+//! Waiting for an object: the async and the blocking wait loops.
+//!
+//! Both loops are the same protocol (see `pool.rs`): count ourselves in `waiters`, register a
+//! listener, look again, sleep, and on waking look first in the hand-off queue. The listener
+//! lives on the stack of the blocking call or inside the async future (`listener!`), so
+//! waiting allocates nothing.
+
+use event_listener::{listener, Listener};
+
+use crate::error::Closed;
+use crate::pool::{Acquire, Acquired, Core, STARVE_AFTER_MISSES};
+use crate::sync::{Arc, Ordering};
+
+/// A caller between "I will wait" and "I am done waiting": keeps `waiters` and the starving
+/// count right on every exit, including a panic or a dropped future.
+struct Waiter<'a, T, E> {
+    core: &'a Arc<Core<T, E>>,
+    misses: u32,
+    starving: bool,
+}
+
+impl<'a, T, E> Waiter<'a, T, E> {
+    fn new(core: &'a Arc<Core<T, E>>) -> Self {
+        // ORDERING: `SeqCst`: the waiter's half of the return ↔ wait Dekker pair; every look
+        // at the queues after this sees a push that came before a returner's `waiters` read
+        // of 0.
+        core.waiters.fetch_add(1, Ordering::SeqCst);
+        Self { core, misses: 0, starving: false }
+    }
+
+    /// A wakeup that found nothing.
+    fn missed(&mut self) {
+        self.misses += 1;
+        if self.misses >= STARVE_AFTER_MISSES && !self.starving {
+            self.starving = true;
+            self.core.set_starving(true);
+        }
+    }
+}
+
+impl<T, E> Drop for Waiter<'_, T, E> {
+    fn drop(&mut self) {
+        if self.starving {
+            self.core.set_starving(false);
+        }
+        // ORDERING: `Release` is enough: a returner that still sees us only sends a spurious
+        // wakeup, which is harmless.
+        self.core.waiters.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// A registered listener that, if dropped before its notification was consumed, discards
+/// the notification and passes what it stood for on (`Core::pass_on`).
+struct Registered<'a, T, E, L: Listener> {
+    core: &'a Core<T, E>,
+    listener: Option<L>,
+}
+
+impl<T, E, L: Listener> Registered<'_, T, E, L> {
+    /// The notification was consumed: nothing to pass on.
+    fn consumed(&mut self) {
+        // Dropping a listener that has fired, after its notification was taken, is a no-op.
+        self.listener = None;
+    }
+}
+
+impl<T, E, L: Listener> Drop for Registered<'_, T, E, L> {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            // `discard` removes the listener without forwarding its notification; if it had
+            // one, we received something (an object or permit in the hand-off queue, or a
+            // hint) and must pass it on ourselves, so that nothing is lost when we are last.
+            if listener.discard() {
+                self.core.pass_on();
+            }
+        }
+    }
+}
+
+impl<T, E> Core<T, E> {
+    /// Waits for an idle object or a permit to create one, for as long as it takes.
+    ///
+    /// Put a timeout around it with whatever timer you have; dropping the future at any
+    /// point is safe (see below). The future allocates nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the pool is closed before or during the wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the future holds nothing but a registered listener between polls. If it is
+    /// dropped after it was woken for an object or a freed place, it passes that on to the
+    /// next waiter (or back to the pool), so no object, permit or wakeup is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use cenote_core::{Acquired, Core};
+    ///
+    /// let core = Arc::new(Core::<u32>::new(1, 1, ()).unwrap());
+    /// # futures_lite::future::block_on(async {
+    /// let lease = match core.acquire().await.unwrap() {
+    ///     Acquired::Idle(lease) => lease,
+    ///     Acquired::Vacant(permit) => cenote_core::Permit::fill(permit, 7),
+    /// };
+    /// assert_eq!(*lease, 7);
+    /// # });
+    /// ```
+    pub async fn acquire(self: &Arc<Self>) -> Result<Acquired<T, E>, Closed> {
+        match self.try_acquire() {
+            Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+            Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+            Acquire::Closed => return Err(Closed),
+            Acquire::Exhausted => {}
+        }
+        let mut waiter = Waiter::new(self);
+        let mut woken = false;
+        loop {
+            listener!(self.event => listener);
+            let mut registered = Registered { core: self, listener: Some(listener) };
+            if let Some(found) = self.try_acquire_waiting(woken) {
+                return found;
+            }
+            if woken {
+                waiter.missed();
+            }
+            if let Some(listener) = registered.listener.as_mut() {
+                listener.await;
+            }
+            registered.consumed();
+            woken = true;
+        }
+    }
+
+    /// Waits for an idle object or a permit to create one, parking the thread, until
+    /// `deadline` (`None`: no limit).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`](crate::WaitError::Timeout) when the deadline passes first,
+    /// [`WaitError::Closed`](crate::WaitError::Closed) if the pool is closed.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the calling thread until an object is returned, a place is freed, the pool is
+    /// closed, or the deadline passes. Do not call it on an async executor's thread.
+    #[cfg(feature = "std")]
+    pub fn acquire_blocking(
+        self: &Arc<Self>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Acquired<T, E>, crate::WaitError> {
+        match self.try_acquire() {
+            Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+            Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+            Acquire::Closed => return Err(crate::WaitError::Closed),
+            Acquire::Exhausted => {}
+        }
+        let mut waiter = Waiter::new(self);
+        let mut woken = false;
+        loop {
+            listener!(self.event => listener);
+            let mut registered = Registered { core: self, listener: Some(listener) };
+            if let Some(found) = self.try_acquire_waiting(woken) {
+                return found.map_err(|Closed| crate::WaitError::Closed);
+            }
+            if woken {
+                waiter.missed();
+            }
+            let Some(listener) = registered.listener.take() else { unreachable!() };
+            let notified = match deadline {
+                None => {
+                    listener.wait();
+                    true
+                }
+                // `wait_deadline` removes the listener and reports whether it was notified in
+                // one step under the event's lock, so a notification that races the deadline
+                // is never dropped: we act on it below.
+                Some(deadline) => listener.wait_deadline(deadline).is_some(),
+            };
+            if !notified {
+                // Timed out. One last look (no hand-off: we were not woken for one).
+                return match self.try_acquire_waiting(false) {
+                    Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
+                    None => Err(crate::WaitError::Timeout),
+                };
+            }
+            woken = true;
+        }
+    }
+}

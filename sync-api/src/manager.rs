@@ -1,0 +1,67 @@
+//! The user's side of the pool: how to make and check objects.
+
+use core::fmt::{Debug, Display};
+
+/// Creates, checks and resets the pool's objects.
+///
+/// Only [`create`](Manager::create) is required. The checks default to "always fine".
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// struct Counter;
+///
+/// impl cenote_sync::Manager for Counter {
+///     type Connection = Vec<u8>;
+///     type Error = Infallible;
+///
+///     fn create(&self) -> Result<Vec<u8>, Infallible> {
+///         Ok(Vec::with_capacity(1024))
+///     }
+///
+///     fn reset(&self, buf: &mut Vec<u8>) -> Result<(), Infallible> {
+///         buf.clear();
+///         Ok(())
+///     }
+/// }
+/// # let _pool = cenote_sync::Pool::new(Counter, 1);
+/// ```
+pub trait Manager: Send + Sync + 'static {
+    /// The pooled object (a connection, a client, a buffer).
+    type Connection: Send + 'static;
+    /// What `create` and `reset` fail with.
+    type Error: Debug + Display + Send + 'static;
+
+    /// Makes a new object. Called by `get` when no object is idle and the pool has room.
+    ///
+    /// # Errors
+    ///
+    /// Whatever went wrong; `get` retries until its deadline and then reports the last error
+    /// in [`Error::Timeout`](crate::Error::Timeout).
+    fn create(&self) -> Result<Self::Connection, Self::Error>;
+
+    /// A health check, run before lending an idle object when the pool is configured to
+    /// validate (`validate_on_acquire`, `health_check_interval`). `false` drops the object.
+    fn is_valid(&self, conn: &mut Self::Connection) -> bool {
+        let _ = conn;
+        true
+    }
+
+    /// Run on return, on the returning thread. An error drops the object.
+    ///
+    /// # Errors
+    ///
+    /// Any error: the object is then dropped rather than pooled.
+    fn reset(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
+        let _ = conn;
+        Ok(())
+    }
+
+    /// A cheap check run on return, before `reset`: `true` drops the object.
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        let _ = conn;
+        false
+    }
+}

@@ -1,0 +1,320 @@
+//! The pool handle and `get`.
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cenote_core::{Acquire, Acquired, Config, Core, Lease, Permit, WaitError};
+
+use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
+
+/// What one core carries besides its objects: the manager and the configuration.
+pub(crate) struct Shared<M> {
+    pub(crate) manager: M,
+    pub(crate) config: Config,
+    /// Whether any time-based option is set, so lending and returning read the clock.
+    pub(crate) clock: bool,
+    /// Slot time stamps are nanoseconds since this instant.
+    epoch: Instant,
+}
+
+impl<M> Shared<M> {
+    /// Nanoseconds since the pool was built.
+    pub(crate) fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
+pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
+
+/// Closes the core when the last `Pool` handle goes, so that idle objects are dropped then
+/// and in-use ones as they return.
+struct CloseOnDrop<M: Manager>(Arc<Inner<M>>);
+
+impl<M: Manager> Drop for CloseOnDrop<M> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// A pool of objects made by a [`Manager`], for threads. Cloning it is cheap (a handle).
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+/// use cenote_sync::{Manager, Pool};
+///
+/// struct Numbers;
+/// impl Manager for Numbers {
+///     type Connection = u64;
+///     type Error = Infallible;
+///     fn create(&self) -> Result<u64, Infallible> { Ok(42) }
+/// }
+///
+/// let pool = Pool::new(Numbers, 4);
+/// let threads: Vec<_> = (0..8)
+///     .map(|_| {
+///         let pool = pool.clone();
+///         std::thread::spawn(move || *pool.get().unwrap() + 1)
+///     })
+///     .collect();
+/// for t in threads {
+///     assert_eq!(t.join().unwrap(), 43);
+/// }
+/// assert!(pool.status().size <= 4);
+/// ```
+///
+/// # Memory ordering
+///
+/// What one holder writes to an object happens-before the next holder's `get` returns it.
+/// [`status`](Pool::status) is not a consistent snapshot.
+pub struct Pool<M: Manager> {
+    core: Arc<Inner<M>>,
+    _handle: Arc<CloseOnDrop<M>>,
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Self { core: Arc::clone(&self.core), _handle: Arc::clone(&self._handle) }
+    }
+}
+
+/// First pause between failed creates while `get` keeps trying; doubles up to the cap.
+const CREATE_BACKOFF_START: Duration = Duration::from_millis(5);
+const CREATE_BACKOFF_MAX: Duration = Duration::from_millis(500);
+
+impl<M: Manager> Pool<M> {
+    /// Starts configuring a pool of objects made by `manager`.
+    pub fn builder(manager: M) -> Builder<M> {
+        Builder::new(manager)
+    }
+
+    /// A pool of at most `max_size` objects with the defaults for everything else.
+    ///
+    /// # Panics
+    ///
+    /// If `max_size` is 0. Use [`Pool::builder`] to get a [`BuildError`](crate::BuildError)
+    /// instead.
+    #[track_caller]
+    pub fn new(manager: M, max_size: usize) -> Self {
+        match Self::builder(manager).max_size(max_size).build() {
+            Ok(pool) => pool,
+            Err(e) => panic!("Pool::new: {e}"),
+        }
+    }
+
+    pub(crate) fn from_config(manager: M, config: Config) -> Self {
+        let clock = config.needs_clock();
+        let shared = Shared { manager, clock, epoch: Instant::now(), config };
+        let core = Core::new(shared.config.slots(), shared.config.max_size, shared)
+            .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
+        let core = Arc::new(core);
+        Self { _handle: Arc::new(CloseOnDrop(Arc::clone(&core))), core }
+    }
+
+    /// Creates `min_idle` objects (best effort: stops at the first error).
+    pub(crate) fn warm(&self) {
+        let shared = self.core.ext();
+        for _ in 0..shared.config.min_idle {
+            let Some(permit) = self.core.try_reserve() else { break };
+            let Ok(conn) = shared.manager.create() else { break };
+            let mut lease = Permit::fill(permit, conn);
+            let meta = Lease::meta_mut(&mut lease);
+            meta.use_count = 0;
+            if shared.clock {
+                meta.created = shared.now();
+                meta.last_used = meta.created;
+            }
+        }
+    }
+
+    /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.
+    ///
+    /// Lends an idle object if there is one, else creates one if the pool has room, else
+    /// waits for a return. If `create` fails, `get` keeps trying (with a growing pause)
+    /// until the deadline and then reports the last error.
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::Timeout`] when the deadline passes, with the last `create` error if any;
+    /// * [`Error::Closed`] if the pool is closed;
+    /// * [`Error::Create`] if `create` fails and there is no deadline.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread while waiting, and runs `create` (and `is_valid` when configured) on
+    /// it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = String; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<String, Self::Error> { Ok(String::new()) } }
+    /// let pool = cenote_sync::Pool::new(M, 1);
+    /// let mut s = pool.get()?;
+    /// s.push_str("hello");
+    /// drop(s);
+    /// assert_eq!(*pool.get()?, "hello");
+    /// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
+    /// ```
+    #[inline]
+    pub fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
+        self.get_inner(self.core.ext().config.acquire_timeout)
+    }
+
+    /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Pool::get).
+    ///
+    /// # Blocking
+    ///
+    /// As for [`get`](Pool::get).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
+        self.get_inner(Some(timeout))
+    }
+
+    /// An idle object now, or `None`. Never waits and never creates.
+    pub fn try_get(&self) -> Option<Pooled<M>> {
+        loop {
+            let lease = self.core.try_take_idle()?;
+            if let Some(pooled) = self.check_out(lease) {
+                return Some(pooled);
+            }
+        }
+    }
+
+    #[inline]
+    fn get_inner(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
+        // The clock is read only once we have to wait or retry: not on the fast path.
+        let mut deadline: Option<Option<Instant>> = None;
+        let deadline_of = |deadline: &mut Option<Option<Instant>>| {
+            *deadline.get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)))
+        };
+        let mut last_create_error = None;
+        let mut backoff = CREATE_BACKOFF_START;
+        loop {
+            let acquired = match self.core.try_acquire() {
+                Acquire::Idle(lease) => Acquired::Idle(lease),
+                Acquire::Vacant(permit) => Acquired::Vacant(permit),
+                Acquire::Closed => return Err(Error::Closed),
+                Acquire::Exhausted => match self.core.acquire_blocking(deadline_of(&mut deadline)) {
+                    Ok(acquired) => acquired,
+                    Err(WaitError::Closed) => return Err(Error::Closed),
+                    Err(_) => return Err(Error::Timeout { last_create_error }),
+                },
+            };
+            match acquired {
+                Acquired::Idle(lease) => {
+                    if let Some(pooled) = self.check_out(lease) {
+                        return Ok(pooled);
+                    }
+                }
+                Acquired::Vacant(permit) => match self.create(permit) {
+                    Ok(pooled) => return Ok(pooled),
+                    Err(e) => {
+                        // The permit is back in the pool; pause before trying again.
+                        let Some(deadline) = deadline_of(&mut deadline) else {
+                            return Err(Error::Create(e));
+                        };
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return Err(Error::Timeout { last_create_error: Some(e) });
+                        }
+                        last_create_error = Some(e);
+                        std::thread::sleep(backoff.min(deadline - now));
+                        backoff = (backoff * 2).min(CREATE_BACKOFF_MAX);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Creates an object into `permit`. A failing or panicking `create` drops the permit,
+    /// which gives its place back.
+    fn create(&self, permit: Permit<M::Connection, Shared<M>>) -> Result<Pooled<M>, M::Error> {
+        let shared = self.core.ext();
+        let conn = shared.manager.create()?;
+        let mut lease = Permit::fill(permit, conn);
+        if shared.clock {
+            let meta = Lease::meta_mut(&mut lease);
+            meta.created = shared.now();
+            meta.last_used = meta.created;
+            meta.checked_out = meta.created;
+        }
+        Ok(Pooled::new(lease))
+    }
+
+    /// Applies the health options to an idle object about to be lent; `None` if it was
+    /// dropped instead.
+    #[inline]
+    fn check_out(&self, lease: PoolLease<M>) -> Option<Pooled<M>> {
+        let shared = self.core.ext();
+        let mut pooled = Pooled::new(lease);
+        if !shared.clock && !shared.config.validate_on_acquire {
+            return Some(pooled);
+        }
+        let config = &shared.config;
+        let mut validate = config.validate_on_acquire;
+        if shared.clock {
+            let now = shared.now();
+            let meta = pooled.meta_mut();
+            let age = now.saturating_sub(meta.created);
+            let idle = now.saturating_sub(meta.last_used);
+            let older =
+                |limit: Option<Duration>, ns: u64| limit.is_some_and(|d| u128::from(ns) >= d.as_nanos());
+            if older(config.max_lifetime, age) || older(config.idle_timeout, idle) {
+                Pooled::retire(pooled);
+                return None;
+            }
+            validate |= older(config.health_check_interval, idle);
+            meta.checked_out = now;
+        }
+        if validate && !shared.manager.is_valid(&mut pooled) {
+            Pooled::retire(pooled);
+            return None;
+        }
+        Some(pooled)
+    }
+
+    /// The pool's counts (not a consistent snapshot).
+    pub fn status(&self) -> Status {
+        self.core.status().into()
+    }
+
+    /// Changes `max_size`, within the capacity set at build time. Growing lets waiters
+    /// create at once; shrinking drops idle extras now and in-use extras as they return.
+    ///
+    /// # Errors
+    ///
+    /// [`ResizeError`] for 0, a size above capacity, or a closed pool.
+    pub fn resize(&self, max_size: usize) -> Result<(), ResizeError> {
+        self.core.resize(max_size)
+    }
+
+    /// Closes the pool: waiters get [`Error::Closed`] at once, idle objects are dropped now,
+    /// in-use ones when they return, and every later `get` fails with `Closed`.
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether the pool is closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &M {
+        &self.core.ext().manager
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("status", &self.status()).field("closed", &self.is_closed()).finish()
+    }
+}
