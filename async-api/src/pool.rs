@@ -1,6 +1,9 @@
 //! The pool handle and `get().await`.
 
 use core::fmt;
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
@@ -203,20 +206,25 @@ impl<M: Manager> Pool<M> {
         self.get_within(Some(timeout)).await
     }
 
-    /// An idle object that needs no asynchronous work now, or `None`. Never waits, never
-    /// creates, and skips objects waiting for their `reset` (use `get` for those).
+    /// An idle object now, or `None`. Never waits and never creates.
+    ///
+    /// The object's pending `reset` (and `is_valid`, when configured) is polled once, in
+    /// place: a manager whose checks complete without waiting (the defaults, or a quick
+    /// in-memory reset) gets its object; one whose check would have to wait is left in the
+    /// pool, still marked for its reset, and `None` is returned: use `get` for those.
     pub fn try_get(&self) -> Option<Pooled<M>> {
-        let lease = self.core.try_take_idle()?;
-        let pooled = Pooled::new(lease);
-        if Pooled::meta(&pooled).needs_reset
-            || self.core.ext().clock
-            || self.core.ext().config.validate_on_acquire
-        {
-            // Needs `reset`, `is_valid` or an expiry check: give it back for `get`.
-            drop(pooled);
-            return None;
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Some(lease) = self.core.try_take_idle() {
+            let checked = pin!(self.check_out(lease));
+            match checked.poll(&mut cx) {
+                Poll::Ready(Some(pooled)) => return Some(pooled),
+                // Dropped as expired or invalid: look at the next idle object.
+                Poll::Ready(None) => {}
+                // Dropping the pending check returns the object, still marked for reset.
+                Poll::Pending => return None,
+            }
         }
-        Some(pooled)
+        None
     }
 
     async fn get_within(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {

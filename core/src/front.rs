@@ -208,7 +208,7 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Timeout { last_create_error: None } => f.write_str(
-                "timed out waiting for a pooled object: every object was in use; raise max_size or acquire_timeout, or return objects sooner",
+                "timed out waiting for a pooled object: every object stayed in use; raise max_size or the timeout, or return objects sooner",
             ),
             Self::Timeout { last_create_error: Some(e) } => {
                 write!(f, "timed out waiting for a pooled object while creating new ones kept failing; last error: {e}")
@@ -241,6 +241,17 @@ pub struct Status {
     pub in_use: usize,
     /// Callers waiting for an object.
     pub waiting: usize,
+}
+
+impl fmt::Display for Status {
+    /// `max_size 4 size 3 idle 1 in_use 2 waiting 0`: one line, for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "max_size {} size {} idle {} in_use {} waiting {}",
+            self.max_size, self.size, self.idle, self.in_use, self.waiting
+        )
+    }
 }
 
 impl From<crate::CoreStatus> for Status {

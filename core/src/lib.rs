@@ -75,6 +75,7 @@ mod error;
 mod front;
 mod lease;
 mod pool;
+mod release;
 mod slot;
 mod sync;
 mod wait;

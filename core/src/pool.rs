@@ -11,19 +11,25 @@
 //!
 //! Waiters sleep on an `event_listener::Event` with stack- or future-embedded listeners, so
 //! waiting allocates nothing. A waiter first increments `waiters`, then registers its listener,
-//! then looks again; a returner first publishes (pushes the index), then reads `waiters`. One
-//! of the two always sees the other (see "Memory ordering" below), so no wakeup is lost in the
-//! gap between "nothing idle" and "start waiting".
+//! then looks again; a returner first publishes (pushes the index), then reads `waiters`, and
+//! if it saw a waiter, notifies. One of the two always sees the other (see "Memory ordering"
+//! below). If the returner's notification comes before the listener is in the list, it reaches
+//! nobody, but then the push happens-before the waiter's second look: event-listener's list
+//! lock orders the notify before the insert. So no wakeup is lost in the gap between "nothing
+//! idle" and "start waiting". Notifications are tagged: `HANDED` (take an entry from the
+//! hand-off queue) or `HINT` (look again).
 //!
 //! # Fairness
 //!
 //! Returns normally go to the idle queue and wake one waiter, and a newcomer may take the
 //! object first (barging keeps threads out of a lock convoy). Each time a woken waiter finds
 //! nothing it counts a *miss*; after [`STARVE_AFTER_MISSES`] misses it declares itself
-//! starving. While any waiter starves, newcomers skip the idle queue and line up, and every
-//! returned object or freed place is pushed to the hand-off queue and a listener is woken for
-//! it, oldest first (event-listener's list is FIFO). Only woken waiters pop the hand-off
-//! queue, so a starving waiter is overtaken at most a bounded number of times.
+//! starving and from then on listens on a second event, `priority`. While any waiter starves,
+//! newcomers neither take idle objects nor create (they line up), and every returned object or
+//! freed place is pushed to the hand-off queue and a `HANDED` notification sent for it: to the
+//! oldest starving waiter first, else to the oldest waiter (event-listener's lists are FIFO).
+//! Only waiters woken with `HANDED` pop the hand-off queue. A starving waiter is therefore
+//! served by one of the next returns, behind only the waiters that started starving before it.
 //!
 //! A woken waiter that is cancelled (its future dropped, its thread timing out) discards its
 //! notification and passes it on: it takes one entry from the hand-off queue, if any, and
@@ -53,7 +59,7 @@ use core::marker::PhantomData;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use event_listener::{Event, IntoNotification};
+use event_listener::{listener, Event, IntoNotification};
 
 use crate::error::ConfigError;
 use crate::lease::{Lease, Permit};
@@ -61,13 +67,18 @@ use crate::slot::{Slot, SlotMeta};
 use crate::sync::{Arc, AtomicUsize, Ordering, Queue};
 
 /// Bit 0 of `state`: the pool is closed.
-const CLOSED: usize = 1;
+pub(crate) const CLOSED: usize = 1;
 /// `state` counts starving waiters in the bits above `CLOSED`.
-const STARVING_ONE: usize = 2;
+pub(crate) const STARVING_ONE: usize = 2;
 /// A hand-off queue entry that carries a permit (a freed place) rather than an object.
 pub(crate) const PERMIT: u32 = u32::MAX;
 /// How many fruitless wakeups a waiter takes before it declares itself starving.
+#[cfg(not(loom))]
 pub const STARVE_AFTER_MISSES: u32 = 2;
+/// How many fruitless wakeups a waiter takes before it declares itself starving (1 under
+/// loom, so that the small models reach the hand-off paths).
+#[cfg(loom)]
+pub const STARVE_AFTER_MISSES: u32 = 1;
 
 /// The lock-free core of a cenote pool: slots, queues, permits and wakeups.
 ///
@@ -133,7 +144,10 @@ pub struct Core<T, E = ()> {
     pub(crate) state: AtomicUsize,
     /// Waiters between "I will wait" and "I am done waiting".
     pub(crate) waiters: AtomicUsize,
-    pub(crate) event: Event,
+    /// Waiters that are not starving. Tags: `HANDED` or `HINT` (see `release.rs`).
+    pub(crate) event: Event<bool>,
+    /// Starving waiters: served first by `hand_off`.
+    pub(crate) priority: Event<bool>,
     ext: E,
     _owns: PhantomData<T>,
 }
@@ -183,7 +197,8 @@ pub struct CoreStatus {
     pub capacity: usize,
     /// Objects in existence plus permits to create one.
     pub size: usize,
-    /// Objects ready to lend (idle, or handed to a waiter that has not picked it up yet).
+    /// Objects ready to lend: idle, or handed to a waiter that has not picked it up yet (a
+    /// freed place being handed to a waiter counts here too, for that moment).
     pub idle: usize,
     /// Callers currently waiting.
     pub waiting: usize,
@@ -231,7 +246,7 @@ impl<T, E> Core<T, E> {
             // Cannot fail: the queue has `capacity` cells. `u32` fits: capacity <= MAX_CAPACITY.
             let _ = vacant.push(index as u32);
         }
-        Ok(Self {
+        let core = Self {
             slots: slots.into_boxed_slice(),
             idle,
             vacant,
@@ -240,10 +255,18 @@ impl<T, E> Core<T, E> {
             max_size: AtomicUsize::new(max_size),
             state: AtomicUsize::new(0),
             waiters: AtomicUsize::new(0),
-            event: Event::new(),
+            event: Event::with_tag(),
+            priority: Event::with_tag(),
             ext,
             _owns: PhantomData,
-        })
+        };
+        // An `Event` allocates its shared state on first use; do it now, so that nothing
+        // allocates after construction.
+        for event in [&core.event, &core.priority] {
+            listener!(event => listener);
+            drop(listener);
+        }
+        Ok(core)
     }
 
     /// The extension value given to [`Core::new`].
@@ -288,20 +311,20 @@ impl<T, E> Core<T, E> {
 
     /// Lends an idle object, or hands out a permit to create one, without waiting.
     ///
-    /// While a waiter is starving (see the module docs) this does not take idle objects: it
-    /// answers [`Acquire::Exhausted`] so that the caller lines up behind the waiters.
+    /// While a waiter is starving (see the module docs) this neither takes idle objects nor
+    /// creates: it answers [`Acquire::Exhausted`] so that the caller lines up behind the
+    /// waiters.
     #[inline]
     pub fn try_acquire(self: &Arc<Self>) -> Acquire<T, E> {
         // ORDERING: `Relaxed` is enough: `CLOSED` and starving are hints here. A caller that
         // misses a just-set `CLOSED` linearises before `close`; one that misses a starving
         // waiter barges once, which the fairness bound allows for.
         let state = self.state.load(Ordering::Relaxed);
-        if state == 0 {
-            if let Some(index) = self.idle.pop() {
-                return Acquire::Idle(self.lend(index));
-            }
-        } else if state & CLOSED != 0 {
-            return Acquire::Closed;
+        if state != 0 {
+            return if state & CLOSED != 0 { Acquire::Closed } else { Acquire::Exhausted };
+        }
+        if let Some(index) = self.idle.pop() {
+            return Acquire::Idle(self.lend(index));
         }
         match self.try_reserve() {
             Some(permit) => Acquire::Vacant(permit),
@@ -329,15 +352,17 @@ impl<T, E> Core<T, E> {
         // `waiters` load: a waiter that registered before looking here either sees the new
         // maximum or is woken by `resize`.
         let max = self.max_size.load(Ordering::SeqCst);
-        let mut live = self.live.load(Ordering::Relaxed);
+        // ORDERING: `SeqCst`, the waiter's half of the "freed place ↔ waiter" Dekker pair: a
+        // waiter incremented `waiters` before this look, and a freer decrements `live` before
+        // reading `waiters`; one of them sees the other. (A failed CAS below re-reads.)
+        let mut live = self.live.load(Ordering::SeqCst);
         loop {
             if live >= max {
                 return None;
             }
-            // ORDERING: `SeqCst` success: a waiter's permit CAS is one side of the
-            // "freed place ↔ waiter" Dekker pair (see module docs); its acquire half also
-            // synchronises with the `Release` half of the decrement that made room, after
-            // which the vacant index pushed before that decrement is visible to our pop.
+            // ORDERING: `SeqCst` success, whose acquire half synchronises with the release half
+            // of the decrement that made room, so the vacant index pushed before that
+            // decrement is visible to our pop.
             match self.live.compare_exchange_weak(live, live + 1, Ordering::SeqCst, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(actual) => live = actual,
@@ -348,19 +373,18 @@ impl<T, E> Core<T, E> {
 
     /// Turns a won permit into a vacant slot index.
     fn take_vacant(self: &Arc<Self>) -> Option<Permit<T, E>> {
-        // The vacant queue holds at least one index per outstanding permit (vacant indices are
-        // pushed before `live` is decremented, and `live <= capacity`), so this succeeds; the
-        // loop only rides out a push whose stamp is not yet visible.
-        for _ in 0..64 {
-            if let Some(index) = self.vacant.pop() {
-                debug_assert!((index as usize) < self.slots.len());
-                return Some(Permit::new(Arc::clone(self), index));
-            }
-            core::hint::spin_loop();
+        // The vacant queue holds at least one index per outstanding permit: vacant indices
+        // are pushed before `live` is decremented, `live <= capacity`, and the permit's CAS
+        // (or the hand-off it came through) happens-after that push. crossbeam's `pop` does
+        // not report empty while a push is in flight, so this cannot fail.
+        if let Some(index) = self.vacant.pop() {
+            debug_assert!((index as usize) < self.slots.len());
+            return Some(Permit::new(Arc::clone(self), index));
         }
+        // Should it fail anyway, give the place back rather than leak it (plainly: never as
+        // a hand-off, which could come straight back to this waiter).
+        self.release_live();
         debug_assert!(false, "a permit found no vacant slot");
-        // Give the permit back rather than leak it.
-        self.release_place();
         None
     }
 
@@ -376,183 +400,6 @@ impl<T, E> Core<T, E> {
         // SAFETY: the caller owns `index` (it just popped it), so no one else touches the slot.
         self.slot(index).meta.with_mut(|meta| unsafe { (*meta).use_count += 1 });
         Lease::new(Arc::clone(self), index)
-    }
-
-    /// Returns an occupied slot owned by the caller: to a waiter, to the idle queue, or out of
-    /// the pool (closed, or over `max_size` after a shrink).
-    #[inline]
-    pub(crate) fn release_slot(&self, index: u32) {
-        // ORDERING: `Relaxed` pre-checks only choose the slow path; the slow path re-reads
-        // with `SeqCst`. A shrink seen late retires one return later, which `resize` allows.
-        if self.state.load(Ordering::Relaxed) != 0
-            || self.live.load(Ordering::Relaxed) > self.max_size.load(Ordering::Relaxed)
-        {
-            return self.release_slot_slow(index);
-        }
-        self.push_idle(index);
-    }
-
-    /// Pushes an owned, occupied slot to the idle queue and wakes a waiter if there is one.
-    #[inline]
-    fn push_idle(&self, index: u32) {
-        if let Err(index) = self.idle.push(index) {
-            // Unreachable: the idle queue has room for every slot twice over. Never lose the
-            // object's place if it happens anyway.
-            debug_assert!(false, "idle queue full");
-            return self.retire_slot(index);
-        }
-        // ORDERING: `SeqCst` loads after the push's `SeqCst` CAS: the returner's half of the
-        // Dekker pairs with waiters and with `close` (module docs, "Memory ordering").
-        if self.waiters.load(Ordering::SeqCst) != 0 || self.state.load(Ordering::SeqCst) != 0 {
-            self.after_push_slow();
-        }
-    }
-
-    #[cold]
-    fn release_slot_slow(&self, index: u32) {
-        // ORDERING: `SeqCst`, to take part in the total order with `close` and waiters.
-        let state = self.state.load(Ordering::SeqCst);
-        if state & CLOSED != 0 {
-            return self.retire_slot(index);
-        }
-        if self.live.load(Ordering::SeqCst) > self.max_size.load(Ordering::SeqCst) {
-            // Shrinking: this object is one too many. Two returners may both see the excess
-            // and both retire; that frees one place more than needed, never too few.
-            return self.retire_slot(index);
-        }
-        if state >= STARVING_ONE && self.waiters.load(Ordering::SeqCst) != 0 {
-            return self.hand_off(index);
-        }
-        self.push_idle(index);
-    }
-
-    /// After a push to the idle queue found waiters or a non-zero state.
-    #[cold]
-    fn after_push_slow(&self) {
-        let state = self.state.load(Ordering::SeqCst);
-        if state & CLOSED != 0 {
-            self.drain();
-        } else if state >= STARVING_ONE {
-            // Someone starves: the oldest waiter gets an idle object directly.
-            if let Some(index) = self.idle.pop() {
-                self.hand_off(index);
-            }
-        } else {
-            self.notify_one();
-        }
-    }
-
-    /// Wakes one more waiter (one not already woken).
-    #[inline]
-    fn notify_one(&self) {
-        self.event.notify(1.additional());
-    }
-
-    /// Reserves `entry` (a slot index or `PERMIT`) for a woken waiter.
-    #[cold]
-    pub(crate) fn hand_off(&self, entry: u32) {
-        if let Err(entry) = self.handoff.push(entry) {
-            // Unreachable: entries are objects or permits, fewer than `capacity`.
-            debug_assert!(false, "hand-off queue full");
-            return self.undo_hand_off(entry);
-        }
-        if self.event.notify(1.additional()) == 0 {
-            // Every waiter is already woken (or gone): nobody new to give it to. Take one
-            // entry back (any: they are interchangeable) and return it the ordinary way; the
-            // woken waiters look in the idle queue after the hand-off queue.
-            if let Some(entry) = self.handoff.pop() {
-                self.undo_hand_off(entry);
-            }
-        }
-        // ORDERING: `SeqCst` after the push's `SeqCst` CAS pairs with `close`, as for idle.
-        if self.state.load(Ordering::SeqCst) & CLOSED != 0 {
-            self.drain();
-        }
-    }
-
-    /// Returns a hand-off entry through the non-hand-off path: the idle queue and a plain
-    /// wakeup. Never hands off again, so a hand-off that finds every waiter already woken
-    /// cannot loop.
-    fn undo_hand_off(&self, entry: u32) {
-        if entry == PERMIT {
-            return self.release_live();
-        }
-        if let Err(index) = self.idle.push(entry) {
-            debug_assert!(false, "idle queue full");
-            return self.retire_slot(index);
-        }
-        // ORDERING: as in `push_idle`.
-        if self.state.load(Ordering::SeqCst) & CLOSED != 0 {
-            self.drain();
-        } else if self.waiters.load(Ordering::SeqCst) != 0 {
-            self.notify_one();
-        }
-    }
-
-    /// Passes on a notification that a cancelled waiter received but will not act on.
-    #[cold]
-    pub(crate) fn pass_on(&self) {
-        match self.handoff.pop() {
-            Some(PERMIT) => self.release_place(),
-            Some(index) => self.release_slot(index),
-            None => self.notify_one(),
-        }
-    }
-
-    /// Drops the object in an owned slot and frees its place.
-    pub(crate) fn retire_slot(&self, index: u32) {
-        let value = self.vacate(index);
-        self.release_place();
-        // User code last: if the object's `drop` panics, the pool is already consistent.
-        drop(value);
-    }
-
-    /// Takes the object out of an owned slot and pushes the slot to the vacant queue. The
-    /// caller then calls `release_place` and only after that drops the object (user code,
-    /// which may panic, runs last).
-    pub(crate) fn vacate(&self, index: u32) -> Option<T> {
-        let slot = self.slot(index);
-        // SAFETY: the caller owns `index`; no one else touches the slot until it is pushed.
-        let value = slot.value.with_mut(|value| unsafe { (*value).take() });
-        // SAFETY: as above.
-        slot.meta.with_mut(|meta| unsafe { *meta = SlotMeta::default() });
-        // Cannot fail: at most `capacity` indices exist. Pushed before `live` drops (invariant
-        // of `vacant`).
-        let _ = self.vacant.push(index);
-        value
-    }
-
-    /// Frees one place (`live - 1`), or hands it as a permit to a starving waiter.
-    pub(crate) fn release_place(&self) {
-        // ORDERING: `SeqCst` reads, to see a starving waiter registered before them.
-        let state = self.state.load(Ordering::SeqCst);
-        if state >= STARVING_ONE && state & CLOSED == 0 && self.waiters.load(Ordering::SeqCst) != 0 {
-            return self.hand_off(PERMIT);
-        }
-        self.release_live();
-    }
-
-    fn release_live(&self) {
-        // ORDERING: `SeqCst` RMW then `SeqCst` load of `waiters`: the freer's half of the
-        // "freed place ↔ waiter" Dekker pair. Its release half publishes the vacant push.
-        self.live.fetch_sub(1, Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) != 0 {
-            self.notify_one();
-        }
-    }
-
-    /// Drops every idle and handed-off object (closed pool).
-    fn drain(&self) {
-        while let Some(index) = self.idle.pop() {
-            self.retire_slot(index);
-        }
-        while let Some(entry) = self.handoff.pop() {
-            if entry == PERMIT {
-                self.release_live();
-            } else {
-                self.retire_slot(entry);
-            }
-        }
     }
 
     /// Closes the pool: wakes every waiter (they get [`Closed`](crate::Closed)), drops idle
@@ -573,7 +420,9 @@ impl<T, E> Core<T, E> {
         // ORDERING: `SeqCst` RMW: the closer's half of the Dekker pair with returners, who
         // push then read `state`; whatever this drain misses, they see `CLOSED` and drain.
         self.state.fetch_or(CLOSED, Ordering::SeqCst);
-        self.event.notify(usize::MAX);
+        crate::sync::seqcst_fence_for_loom();
+        self.event.notify(usize::MAX.tag(crate::release::HINT));
+        self.priority.notify(usize::MAX.tag(crate::release::HINT));
         self.drain();
     }
 
@@ -596,9 +445,12 @@ impl<T, E> Core<T, E> {
         // ORDERING: `SeqCst` swap then `SeqCst` load of `waiters`: pairs with a waiter's
         // increment followed by its `SeqCst` read of `max_size` in `try_reserve`.
         let old = self.max_size.swap(max_size, Ordering::SeqCst);
+        crate::sync::seqcst_fence_for_loom();
         if max_size > old {
             if self.waiters.load(Ordering::SeqCst) != 0 {
-                self.event.notify((max_size - old).additional());
+                let more = max_size - old;
+                self.priority.notify(more.additional().tag(crate::release::HINT));
+                self.event.notify(more.additional().tag(crate::release::HINT));
             }
         } else {
             while self.live.load(Ordering::SeqCst) > self.max_size.load(Ordering::SeqCst) {
@@ -658,19 +510,21 @@ impl<T, E> Core<T, E> {
         }
     }
 
-    /// One look for something to take, made by a registered waiter. `woken` says whether
-    /// this waiter was notified, and may therefore take from the hand-off queue.
+    /// One look for something to take, made by a registered waiter. `woken` is the tag of
+    /// the notification that woke it (`None` on the first look): only `HANDED` may take from
+    /// the hand-off queue.
     pub(crate) fn try_acquire_waiting(
         self: &Arc<Self>,
-        woken: bool,
+        woken: Option<bool>,
     ) -> Option<Result<Acquired<T, E>, crate::Closed>> {
+        let handed = woken == Some(crate::release::HANDED);
         if self.is_closed() {
-            if woken {
+            if handed {
                 self.pass_on();
             }
             return Some(Err(crate::Closed));
         }
-        if woken {
+        if handed {
             match self.handoff.pop() {
                 Some(PERMIT) => return self.take_vacant().map(|p| Ok(Acquired::Vacant(p))),
                 Some(index) => return Some(Ok(Acquired::Idle(self.lend(index)))),

@@ -18,7 +18,8 @@ pub struct SlotMeta {
     pub last_used: u64,
     /// When the object was last lent out, in the front end's ticks.
     pub checked_out: u64,
-    /// How many times the object has been lent out. Maintained by the core.
+    /// How many times the object has been lent out, counting the current loan. Maintained
+    /// by the core.
     pub use_count: u64,
     /// Set by a front end whose `reset` runs in the next borrower's task rather than on
     /// return (the async front end): the object must be reset before it is lent again.

@@ -7,15 +7,27 @@
 //! least as strong as the `SeqCst` CAS and fence that the real queue performs (see
 //! `pool.rs`, "Memory ordering").
 
-#[cfg(not(loom))]
+// `Arc` stays std's even under loom: the API takes `self: &Arc<Self>`, which only std's
+// `Arc` allows as a receiver. Its reference counts are not part of the protocol under test.
 pub(crate) use alloc::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(loom)]
-pub(crate) use loom::sync::Arc;
+
+/// A `SeqCst` fence under loom, nothing otherwise.
+///
+/// The protocol's Dekker pairs are `SeqCst` RMW (or crossbeam's `SeqCst` CAS) followed by a
+/// `SeqCst` load, which the C++20 model orders through the single total order of `SeqCst`
+/// operations. Loom models `SeqCst` accesses as acquire/release only and models just
+/// `SeqCst` fences, so under loom each such pair gets an explicit fence between its halves:
+/// the model then checks the protocol's logic under the same guarantee the real build has.
+#[inline(always)]
+pub(crate) fn seqcst_fence_for_loom() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}
 
 /// An `UnsafeCell` with loom's closure-based interface, so that loom can check accesses.
 #[derive(Debug)]
@@ -85,16 +97,22 @@ impl Queue {
         Self { items: loom::sync::Mutex::new(alloc::collections::VecDeque::new()), cap: cap.max(1) }
     }
 
+    /// Like crossbeam's `push`, whose `SeqCst` CAS publishes the value: the fence after the
+    /// unlock stands for it (see `seqcst_fence_for_loom`).
     pub(crate) fn push(&self, value: u32) -> Result<(), u32> {
         let mut items = self.items.lock().unwrap();
         if items.len() == self.cap {
             return Err(value);
         }
         items.push_back(value);
+        drop(items);
+        loom::sync::atomic::fence(Ordering::SeqCst);
         Ok(())
     }
 
+    /// Like crossbeam's `pop`, which declares "empty" only after a `SeqCst` fence.
     pub(crate) fn pop(&self) -> Option<u32> {
+        loom::sync::atomic::fence(Ordering::SeqCst);
         self.items.lock().unwrap().pop_front()
     }
 

@@ -18,6 +18,13 @@ fn take(core: &Arc<Core<u32>>, fresh: u32) -> Lease<u32> {
     }
 }
 
+fn into_lease<T: Default>(acquired: Acquired<T>) -> Lease<T> {
+    match acquired {
+        Acquired::Idle(lease) => lease,
+        Acquired::Vacant(permit) => Permit::fill(permit, T::default()),
+    }
+}
+
 #[test]
 fn new_rejects_bad_sizes() {
     assert_eq!(Core::<u32>::new(4, 0, ()).err(), Some(ConfigError::ZeroMaxSize));
@@ -202,4 +209,69 @@ fn blocking_acquire_times_out() {
     let deadline = std::time::Instant::now() + core::time::Duration::from_millis(20);
     assert!(matches!(core.acquire_blocking(Some(deadline)), Err(crate::WaitError::Timeout)));
     assert_eq!(core.status().waiting, 0);
+}
+
+/// Threads share two objects through blocking waits; no object is ever lent twice at once.
+#[cfg(feature = "std")]
+#[test]
+fn threads_never_share_an_object() {
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    let rounds = if cfg!(miri) { 20 } else { 2_000 };
+    let core: Arc<Core<AtomicBool>> = Arc::new(Core::new(2, 2, ()).unwrap());
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let core = &core;
+            s.spawn(move || {
+                for _ in 0..rounds {
+                    let lease = match core.acquire_blocking(None).unwrap() {
+                        Acquired::Idle(lease) => lease,
+                        Acquired::Vacant(permit) => Permit::fill(permit, AtomicBool::new(false)),
+                    };
+                    assert!(!lease.swap(true, Ordering::Relaxed), "lent twice at once");
+                    lease.store(false, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let s = core.status();
+    assert_eq!((s.waiting, s.size, s.idle), (0, 2, 2));
+}
+
+/// Async waiters polled from several threads, some cancelled mid-wait: nothing is lost.
+#[cfg(feature = "std")]
+#[test]
+fn cancelled_async_waiters_lose_nothing() {
+    use core::task::{Context, Waker};
+
+    let rounds = if cfg!(miri) { 10 } else { 1_000 };
+    let core = core(1, 1);
+    std::thread::scope(|s| {
+        for t in 0..3u32 {
+            let core = &core;
+            s.spawn(move || {
+                let mut cx = Context::from_waker(Waker::noop());
+                for round in 0..rounds {
+                    let mut fut = alloc::boxed::Box::pin(core.acquire());
+                    // Poll a few times, then either finish or cancel.
+                    let mut done = false;
+                    for _ in 0..3 {
+                        if let core::task::Poll::Ready(found) = fut.as_mut().poll(&mut cx) {
+                            drop(into_lease(found.unwrap()));
+                            done = true;
+                            break;
+                        }
+                        std::thread::yield_now();
+                    }
+                    if done || (round + t) % 2 == 0 {
+                        drop(fut); // cancelled, maybe after being woken
+                    } else {
+                        drop(into_lease(futures_lite::future::block_on(fut).unwrap()));
+                    }
+                }
+            });
+        }
+    });
+    let s = core.status();
+    assert_eq!((s.waiting, s.size, s.idle), (0, 1, 1), "{s:?}");
 }

@@ -5,11 +5,11 @@
 //! lives on the stack of the blocking call or inside the async future (`listener!`), so
 //! waiting allocates nothing.
 
-use event_listener::{listener, Listener};
+use event_listener::{listener, Event, Listener};
 
 use crate::error::Closed;
 use crate::pool::{Acquire, Acquired, Core, STARVE_AFTER_MISSES};
-use crate::sync::{Arc, Ordering};
+use crate::sync::{seqcst_fence_for_loom, Arc, Ordering};
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` and the starving
 /// count right on every exit, including a panic or a dropped future.
@@ -25,7 +25,17 @@ impl<'a, T, E> Waiter<'a, T, E> {
         // at the queues after this sees a push that came before a returner's `waiters` read
         // of 0.
         core.waiters.fetch_add(1, Ordering::SeqCst);
+        seqcst_fence_for_loom();
         Self { core, misses: 0, starving: false }
+    }
+
+    /// The event to listen on: starving waiters have their own, served first.
+    fn event(&self) -> &'a Event<bool> {
+        if self.starving {
+            &self.core.priority
+        } else {
+            &self.core.event
+        }
     }
 
     /// A wakeup that found nothing.
@@ -51,12 +61,12 @@ impl<T, E> Drop for Waiter<'_, T, E> {
 
 /// A registered listener that, if dropped before its notification was consumed, discards
 /// the notification and passes what it stood for on (`Core::pass_on`).
-struct Registered<'a, T, E, L: Listener> {
+struct Registered<'a, T, E, L: Listener<bool>> {
     core: &'a Core<T, E>,
     listener: Option<L>,
 }
 
-impl<T, E, L: Listener> Registered<'_, T, E, L> {
+impl<T, E, L: Listener<bool>> Registered<'_, T, E, L> {
     /// The notification was consumed: nothing to pass on.
     fn consumed(&mut self) {
         // Dropping a listener that has fired, after its notification was taken, is a no-op.
@@ -64,7 +74,7 @@ impl<T, E, L: Listener> Registered<'_, T, E, L> {
     }
 }
 
-impl<T, E, L: Listener> Drop for Registered<'_, T, E, L> {
+impl<T, E, L: Listener<bool>> Drop for Registered<'_, T, E, L> {
     fn drop(&mut self) {
         if let Some(listener) = self.listener.take() {
             // `discard` removes the listener without forwarding its notification; if it had
@@ -116,21 +126,20 @@ impl<T, E> Core<T, E> {
             Acquire::Exhausted => {}
         }
         let mut waiter = Waiter::new(self);
-        let mut woken = false;
+        let mut woken = None;
         loop {
-            listener!(self.event => listener);
+            listener!(waiter.event() => listener);
             let mut registered = Registered { core: self, listener: Some(listener) };
             if let Some(found) = self.try_acquire_waiting(woken) {
                 return found;
             }
-            if woken {
+            if woken.is_some() {
                 waiter.missed();
             }
-            if let Some(listener) = registered.listener.as_mut() {
-                listener.await;
-            }
+            let Some(listener) = registered.listener.as_mut() else { unreachable!() };
+            let tag = listener.await;
             registered.consumed();
-            woken = true;
+            woken = Some(tag);
         }
     }
 
@@ -158,35 +167,32 @@ impl<T, E> Core<T, E> {
             Acquire::Exhausted => {}
         }
         let mut waiter = Waiter::new(self);
-        let mut woken = false;
+        let mut woken = None;
         loop {
-            listener!(self.event => listener);
+            listener!(waiter.event() => listener);
             let mut registered = Registered { core: self, listener: Some(listener) };
             if let Some(found) = self.try_acquire_waiting(woken) {
                 return found.map_err(|Closed| crate::WaitError::Closed);
             }
-            if woken {
+            if woken.is_some() {
                 waiter.missed();
             }
             let Some(listener) = registered.listener.take() else { unreachable!() };
-            let notified = match deadline {
-                None => {
-                    listener.wait();
-                    true
-                }
-                // `wait_deadline` removes the listener and reports whether it was notified in
-                // one step under the event's lock, so a notification that races the deadline
-                // is never dropped: we act on it below.
-                Some(deadline) => listener.wait_deadline(deadline).is_some(),
+            let tag = match deadline {
+                None => Some(listener.wait()),
+                // `wait_deadline` removes the listener and returns its tag, if it was notified,
+                // in one step under the event's lock, so a notification that races the
+                // deadline is never dropped: we act on it below.
+                Some(deadline) => listener.wait_deadline(deadline),
             };
-            if !notified {
+            if tag.is_none() {
                 // Timed out. One last look (no hand-off: we were not woken for one).
-                return match self.try_acquire_waiting(false) {
+                return match self.try_acquire_waiting(None) {
                     Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
                     None => Err(crate::WaitError::Timeout),
                 };
             }
-            woken = true;
+            woken = tag;
         }
     }
 }

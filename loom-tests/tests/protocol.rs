@@ -1,0 +1,282 @@
+//! Loom models of the core's protocol. Each explores every interleaving of 2–3 threads (up
+//! to `LOOM_MAX_PREEMPTIONS` preemptions) and fails on a deadlock (a lost wakeup leaves a
+//! thread parked forever) or a failed assertion (a lost or duplicated object or permit).
+//!
+//! Under loom the core's queues are mutex-backed and `STARVE_AFTER_MISSES` is 1, so that the
+//! hand-off paths are reachable in small models.
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use cenote_core::{Acquire, Acquired, Closed, Core, Lease, Permit};
+use loom::thread;
+
+fn core(capacity: usize, max: usize) -> Arc<Core<u32>> {
+    Arc::new(Core::new(capacity, max, ()).unwrap())
+}
+
+/// Takes an object now: idle, or created into a permit.
+fn take(core: &Arc<Core<u32>>) -> Lease<u32> {
+    match core.try_acquire() {
+        Acquire::Idle(lease) => lease,
+        Acquire::Vacant(permit) => Permit::fill(permit, 0),
+        other => panic!("expected an object, got {other:?}"),
+    }
+}
+
+fn into_lease(acquired: Acquired<u32>) -> Lease<u32> {
+    match acquired {
+        Acquired::Idle(lease) => lease,
+        Acquired::Vacant(permit) => Permit::fill(permit, 1),
+    }
+}
+
+/// Waits (parking the loom thread) for an object.
+fn wait(core: &Arc<Core<u32>>) -> Lease<u32> {
+    into_lease(core.acquire_blocking(None).expect("not closed"))
+}
+
+/// Nobody waits, and every object is idle.
+fn assert_balanced(core: &Core<u32>) {
+    let s = core.status();
+    assert_eq!(s.waiting, 0, "{s:?}");
+    assert_eq!(s.size, s.idle, "{s:?}");
+}
+
+/// `max` objects can be taken at once: no permit or object was lost.
+fn assert_full_capacity(core: &Arc<Core<u32>>, max: usize) {
+    let held: Vec<_> = (0..max).map(|_| take(core)).collect();
+    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    drop(held);
+}
+
+fn spawn_waiter(core: &Arc<Core<u32>>) -> thread::JoinHandle<()> {
+    let core = Arc::clone(core);
+    thread::spawn(move || drop(wait(&core)))
+}
+
+/// A return racing a waiter across the gap between "nothing idle" and "listening".
+#[test]
+fn return_races_wait() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let waiter = spawn_waiter(&core);
+        drop(held);
+        waiter.join().unwrap();
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// The same gap for an async waiter (`Core::acquire`).
+#[test]
+fn return_races_async_wait() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let waiter = {
+            let core = Arc::clone(&core);
+            thread::spawn(move || drop(into_lease(loom::future::block_on(core.acquire()).unwrap())))
+        };
+        drop(held);
+        waiter.join().unwrap();
+        assert_balanced(&core);
+    });
+}
+
+/// Two waiters and a thread that keeps taking the object back (barging): every waiter is
+/// served, whoever starves gets hand-offs, and nothing is lost.
+#[test]
+fn fair_hand_off_with_barging() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let w1 = spawn_waiter(&core);
+        let barger = {
+            let core = Arc::clone(&core);
+            thread::spawn(move || {
+                if let Acquire::Idle(lease) = core.try_acquire() {
+                    drop(lease);
+                }
+            })
+        };
+        drop(held);
+        w1.join().unwrap();
+        barger.join().unwrap();
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// A waiter that is woken for the object and then cancelled passes it on to the waiter
+/// behind it.
+#[test]
+fn woken_waiter_cancelled_passes_on() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let mut cx = Context::from_waker(Waker::noop());
+        // The cancelled waiter: registered (first poll), then dropped at a racy moment.
+        let mut first = Box::pin(core.acquire());
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        let second = spawn_waiter(&core);
+        let returner = thread::spawn(move || drop(held));
+        drop(first);
+        returner.join().unwrap();
+        second.join().unwrap();
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// The same when the cancelled waiter is the last one: the object ends up idle.
+#[test]
+fn last_woken_waiter_cancelled_returns_object() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut only = Box::pin(core.acquire());
+        assert!(only.as_mut().poll(&mut cx).is_pending());
+        let returner = thread::spawn(move || drop(held));
+        // Maybe woken, maybe not yet: poll once more, then cancel.
+        let outcome = only.as_mut().poll(&mut cx);
+        drop(only);
+        returner.join().unwrap();
+        if let Poll::Ready(result) = outcome {
+            drop(into_lease(result.unwrap()));
+        }
+        assert_balanced(&core);
+        assert_eq!(core.status().idle, 1);
+    });
+}
+
+/// A failed create drops its permit: the place goes back and a waiter uses it.
+#[test]
+fn failed_create_gives_permit_back() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let Acquire::Vacant(permit) = core.try_acquire() else { panic!("fresh pool") };
+        let waiter = spawn_waiter(&core);
+        drop(permit); // the create failed
+        waiter.join().unwrap();
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// `close` racing a waiter and a return: the waiter ends (object or `Closed`), and every
+/// object is dropped in the end.
+#[test]
+fn close_races_wait_and_return() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let waiter = {
+            let core = Arc::clone(&core);
+            thread::spawn(move || match core.acquire_blocking(None) {
+                Ok(acquired) => drop(into_lease(acquired)),
+                Err(e) => assert_eq!(e, cenote_core::WaitError::Closed),
+            })
+        };
+        let returner = thread::spawn(move || drop(held));
+        core.close();
+        waiter.join().unwrap();
+        returner.join().unwrap();
+        let s = core.status();
+        assert_eq!((s.size, s.idle, s.waiting), (0, 0, 0), "{s:?}");
+        assert!(matches!(core.try_acquire(), Acquire::Closed));
+    });
+}
+
+/// An async waiter sees `Closed` when the pool closes under it.
+#[test]
+fn close_wakes_async_waiter() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let _held = take(&core);
+        let waiter = {
+            let core = Arc::clone(&core);
+            thread::spawn(move || loom::future::block_on(core.acquire()).map(drop))
+        };
+        core.close();
+        assert_eq!(waiter.join().unwrap(), Err(Closed));
+    });
+}
+
+/// Growing the pool wakes a waiter, which creates into the new place; a return races it.
+#[test]
+fn resize_up_races_return() {
+    loom::model(|| {
+        let core = core(2, 1);
+        let held = take(&core);
+        let waiter = spawn_waiter(&core);
+        let returner = thread::spawn(move || drop(held));
+        core.resize(2).unwrap();
+        waiter.join().unwrap();
+        returner.join().unwrap();
+        assert_balanced(&core);
+        assert!(core.status().size <= 2);
+        assert_full_capacity(&core, 2);
+    });
+}
+
+/// Shrinking while both objects are out: the extra one is retired as it returns, and a
+/// waiter still gets the other. Two returners that both see the excess may both retire (one
+/// place more than needed is freed, never too few), so the size ends at 0 or 1.
+#[test]
+fn resize_down_races_return() {
+    loom::model(|| {
+        let core = core(2, 2);
+        let a = take(&core);
+        let b = take(&core);
+        let returner = thread::spawn(move || drop(a));
+        let waiter = spawn_waiter(&core);
+        core.resize(1).unwrap();
+        drop(b);
+        returner.join().unwrap();
+        waiter.join().unwrap();
+        assert_balanced(&core);
+        assert!(core.status().size <= 1);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// Detaching frees the place: a waiter creates into it.
+#[test]
+fn detach_frees_place_for_waiter() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let waiter = spawn_waiter(&core);
+        let detacher = thread::spawn(move || Lease::detach(held));
+        assert_eq!(detacher.join().unwrap(), 0);
+        waiter.join().unwrap();
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// A cancelled async waiter's future is dropped after it was polled with a real waker and
+/// the pool keeps serving: the pending-poll path with `pin!`.
+#[test]
+fn async_waiter_dropped_before_wake() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        {
+            let mut fut = pin!(core.acquire());
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+        }
+        let returner = thread::spawn(move || drop(held));
+        let waiter = spawn_waiter(&core);
+        returner.join().unwrap();
+        waiter.join().unwrap();
+        assert_balanced(&core);
+    });
+}
