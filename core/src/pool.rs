@@ -263,8 +263,7 @@ impl<T, E> Core<T, E> {
         // An `Event` allocates its shared state on first use; do it now, so that nothing
         // allocates after construction.
         for event in [&core.event, &core.priority] {
-            listener!(event => listener);
-            drop(listener);
+            listener!(event => _listener);
         }
         Ok(core)
     }
