@@ -5,7 +5,6 @@ use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
-use std::sync::Arc;
 use std::time::Instant;
 
 use cenote_core::{Acquire, Acquired, Closed, Config, Core, Lease, Permit};
@@ -32,16 +31,6 @@ impl<M> Shared<M> {
 
 pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
 pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
-
-/// Closes the core when the last `Pool` handle goes, so that idle objects are dropped then
-/// and in-use ones as they return.
-struct CloseOnDrop<M: Manager>(Arc<Inner<M>>);
-
-impl<M: Manager> Drop for CloseOnDrop<M> {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
 
 /// A pool of objects made by a [`Manager`], for async code on any executor. Cloning it is
 /// cheap (a handle).
@@ -77,13 +66,14 @@ impl<M: Manager> Drop for CloseOnDrop<M> {
 /// What one holder writes to an object happens-before the next holder's `get` returns it.
 /// [`status`](Pool::status) is not a consistent snapshot.
 pub struct Pool<M: Manager> {
-    core: Arc<Inner<M>>,
-    _handle: Arc<CloseOnDrop<M>>,
+    /// A handle to the core: when the last one goes, the pool closes (idle objects are
+    /// dropped then, in-use ones as they return).
+    core: Inner<M>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self { core: Arc::clone(&self.core), _handle: Arc::clone(&self._handle) }
+        Self { core: self.core.clone() }
     }
 }
 
@@ -122,8 +112,7 @@ impl<M: Manager> Pool<M> {
         let shared = Shared { manager, clock, epoch: Instant::now(), config };
         let core = Core::new(shared.config.slots(), shared.config.max_size, shared)
             .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
-        let core = Arc::new(core);
-        Self { _handle: Arc::new(CloseOnDrop(Arc::clone(&core))), core }
+        Self { core }
     }
 
     /// Creates idle objects until there are `min_idle` (best effort: stops at the first

@@ -1,73 +1,96 @@
 //! Ownership tokens handed out by the core: a lent object and a permit to create one.
+//!
+//! Neither holds a counted reference to the pool. Each is counted in the pool's `live`
+//! instead, which keeps the pool's memory alive until the token is given back (see
+//! "Lifetime without reference counts on the hot path" in `pool.rs`).
 
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
 
-use crate::pool::Core;
+use crate::pool::Inner;
 use crate::slot::SlotMeta;
-use crate::sync::Arc;
 
-/// An object lent out by a [`Core`]. Dropping it returns the object to the pool.
+/// An object lent out by a [`Core`](crate::Core). Dropping it returns the object to the pool.
 ///
 /// A lease owns its slot: it is the only way to reach the object until it is returned,
-/// retired or detached, and it keeps the core alive (it is `'static`).
+/// retired or detached. It is `'static` and keeps the pool's memory alive, but it is not a
+/// handle: if every [`Core`](crate::Core) handle is dropped, the pool closes and the object
+/// is dropped when the lease returns it.
 #[must_use = "dropping a lease returns its object at once"]
 pub struct Lease<T, E = ()> {
-    /// Invariant: `core.slots[index]` is occupied and owned by this lease.
-    core: ManuallyDrop<Arc<Core<T, E>>>,
+    /// Invariant: points to a live `Inner` in which this lease is counted in `live`, and
+    /// `slots[index]` is occupied and owned by this lease.
+    inner: NonNull<Inner<T, E>>,
     index: u32,
-    /// `Lease` hands out `&T` through `&self`, so it is `Sync` only if `T` is.
+    /// Owns a `T` (for drop check and auto traits).
     _object: PhantomData<T>,
 }
+
+// SAFETY: a lease hands out `&mut T` and may drop the `T` or, as the last user of the pool,
+// the whole pool (with `E` and other `T`s) on the thread it is sent to: `T: Send` and
+// `E: Send`. Through it, `&E` is reached from that thread: `E: Sync`.
+unsafe impl<T: Send, E: Send + Sync> Send for Lease<T, E> {}
+// SAFETY: `&Lease` gives `&T` and `&E` only (`&mut` needs `&mut Lease`): `T: Sync`,
+// `E: Sync`.
+unsafe impl<T: Sync, E: Sync> Sync for Lease<T, E> {}
 
 impl<T, E> Lease<T, E> {
     /// # Invariant
     ///
-    /// The caller owns `index` and its slot is occupied. Every lease is built here.
+    /// The caller owns `index`, its slot is occupied, and the caller hands its count of
+    /// `live` to the new lease. Every lease is built here.
     #[inline]
-    pub(crate) fn new(core: Arc<Core<T, E>>, index: u32) -> Self {
-        debug_assert!(core.slot(index).value.with_mut(|v| {
+    pub(crate) fn new(inner: &Inner<T, E>, index: u32) -> Self {
+        debug_assert!(inner.slot(index).value.with_mut(|v| {
             // SAFETY: the caller owns `index` (invariant of `new`).
             unsafe { (*v).is_some() }
         }));
-        Self { core: ManuallyDrop::new(core), index, _object: PhantomData }
+        Self { inner: inner.this(), index, _object: PhantomData }
     }
 
-    /// The core this lease came from.
+    #[inline(always)]
+    fn inner(&self) -> &Inner<T, E> {
+        // SAFETY: the lease is counted in `live`, so the pool is not freed before the lease
+        // gives that count up, which it does only when it is consumed (type invariant).
+        unsafe { self.inner.as_ref() }
+    }
+
+    /// The extension value of the pool this lease came from.
     #[inline]
-    pub fn core(this: &Self) -> &Arc<Core<T, E>> {
-        &this.core
+    pub fn ext(this: &Self) -> &E {
+        this.inner().ext()
     }
 
     /// The slot's metadata.
     #[inline]
     pub fn meta(this: &Self) -> &SlotMeta {
         // SAFETY: the lease owns the slot (type invariant); the shared borrow of `this` keeps
-        // `meta_mut` from aliasing it.
-        this.core.slot(this.index).meta.with_mut(|meta| unsafe { &*meta })
+        // `meta_mut` and `split_mut` from aliasing it.
+        this.inner().slot(this.index).meta.with_mut(|meta| unsafe { &*meta })
     }
 
     /// The slot's metadata, to update (the core only maintains `use_count`).
     #[inline]
     pub fn meta_mut(this: &mut Self) -> &mut SlotMeta {
         // SAFETY: the lease owns the slot; the unique borrow of `this` makes this unique.
-        this.core.slot(this.index).meta.with_mut(|meta| unsafe { &mut *meta })
+        this.inner().slot(this.index).meta.with_mut(|meta| unsafe { &mut *meta })
     }
 
-    /// The core's extension value and the object, together: a front end calls its manager
+    /// The pool's extension value and the object, together: a front end calls its manager
     /// (kept in the extension) on the object it is returning.
     #[inline]
     pub fn split_mut(this: &mut Self) -> (&E, &mut T) {
-        let core: &Core<T, E> = &this.core;
+        let inner = this.inner();
         // SAFETY: the lease owns the occupied slot (type invariant); the unique borrow of
         // `this` makes the object reference unique. `ext` is shared state, not the slot.
-        let object = core.slot(this.index).value.with_mut(|value| unsafe {
+        let object = inner.slot(this.index).value.with_mut(|value| unsafe {
             debug_assert!((*value).is_some());
             (*value).as_mut().unwrap_unchecked()
         });
-        (core.ext(), object)
+        (inner.ext(), object)
     }
 
     /// Returns the object to the pool (the same as dropping the lease).
@@ -79,24 +102,34 @@ impl<T, E> Lease<T, E> {
     /// Drops the object and frees its place in the pool: for broken objects, or an object
     /// whose holder panicked.
     pub fn retire(this: Self) {
-        let (core, index) = Self::into_parts(this);
-        core.retire_slot(index);
+        let (inner, index) = Self::into_parts(this);
+        // SAFETY: `into_parts` gave us `Inner::this` with the lease's slot and count of
+        // `live`, which keeps the pool alive until one of these gives it up.
+        if !unsafe { Inner::with_handle(inner, |inner| inner.retire_slot(index)) } {
+            // SAFETY: as above; no handle is left.
+            unsafe { Inner::retire_orphaned(inner, index) };
+        }
     }
 
     /// Takes the object out of the pool for good and frees its place.
     pub fn detach(this: Self) -> T {
-        let (core, index) = Self::into_parts(this);
-        let value = core.vacate(index);
-        core.release_place();
+        let (inner, index) = Self::into_parts(this);
+        // SAFETY: as in `retire`; the reference ends with this statement.
+        let value = unsafe { inner.as_ref() }.vacate(index);
+        // SAFETY: as in `retire`: we still hold the count of `live`.
+        if !unsafe { Inner::with_handle(inner, Inner::release_place) } {
+            // SAFETY: as above; no handle is left, and this is our last access.
+            unsafe { Inner::release_orphaned(inner) };
+        }
         // The slot was occupied (type invariant).
         value.unwrap_or_else(|| unreachable!("a lease's slot is occupied"))
     }
 
-    fn into_parts(this: Self) -> (Arc<Core<T, E>>, u32) {
-        let mut this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never used or dropped again, so the `Arc` is moved out once.
-        let core = unsafe { ManuallyDrop::take(&mut this.core) };
-        (core, this.index)
+    /// Consumes the lease without returning its object: the caller takes over its slot and
+    /// its count of `live`.
+    fn into_parts(this: Self) -> (NonNull<Inner<T, E>>, u32) {
+        let this = ManuallyDrop::new(this);
+        (this.inner, this.index)
     }
 }
 
@@ -107,7 +140,7 @@ impl<T, E> Deref for Lease<T, E> {
     fn deref(&self) -> &T {
         // SAFETY: the lease owns the slot and it is occupied (type invariant); the shared
         // borrow of `self` keeps `deref_mut` from aliasing the reference.
-        self.core.slot(self.index).value.with_mut(|value| unsafe {
+        self.inner().slot(self.index).value.with_mut(|value| unsafe {
             debug_assert!((*value).is_some());
             (*value).as_ref().unwrap_unchecked()
         })
@@ -118,7 +151,7 @@ impl<T, E> DerefMut for Lease<T, E> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`, and the unique borrow of `self` makes the reference unique.
-        self.core.slot(self.index).value.with_mut(|value| unsafe {
+        self.inner().slot(self.index).value.with_mut(|value| unsafe {
             debug_assert!((*value).is_some());
             (*value).as_mut().unwrap_unchecked()
         })
@@ -128,9 +161,10 @@ impl<T, E> DerefMut for Lease<T, E> {
 impl<T, E> Drop for Lease<T, E> {
     #[inline]
     fn drop(&mut self) {
-        self.core.release_slot(self.index);
-        // SAFETY: `drop` runs once and the field is not used after this.
-        unsafe { ManuallyDrop::drop(&mut self.core) };
+        // SAFETY: the lease holds `Inner::this`, its occupied slot and its count of `live`
+        // (type invariant), and gives them up here: its last access to the pool, which may
+        // be gone right after.
+        unsafe { Inner::release_slot(self.inner, self.index) };
     }
 }
 
@@ -144,60 +178,75 @@ impl<T: fmt::Debug, E> fmt::Debug for Lease<T, E> {
 /// back (and wakes a waiter), so a failed, panicking or cancelled create leaks nothing.
 #[must_use = "dropping a permit gives its place back"]
 pub struct Permit<T, E = ()> {
-    /// Invariant: `core.slots[index]` is vacant and owned by this permit, and the permit is
-    /// counted in `core.live`.
-    core: ManuallyDrop<Arc<Core<T, E>>>,
+    /// Invariant: points to a live `Inner` in which this permit is counted in `live`, and
+    /// `slots[index]` is vacant and owned by this permit.
+    inner: NonNull<Inner<T, E>>,
     index: u32,
+    _object: PhantomData<T>,
 }
 
+// SAFETY: a permit becomes a lease (`fill`) on the thread it is sent to, and may drop the
+// pool as its last user: as for `Lease`.
+unsafe impl<T: Send, E: Send + Sync> Send for Permit<T, E> {}
+// SAFETY: `&Permit` gives `&E` only.
+unsafe impl<T, E: Sync> Sync for Permit<T, E> {}
+
 impl<T, E> Permit<T, E> {
+    /// # Invariant
+    ///
+    /// The caller owns the vacant slot `index` and hands its count of `live` to the permit.
     #[inline]
-    pub(crate) fn new(core: Arc<Core<T, E>>, index: u32) -> Self {
-        Self { core: ManuallyDrop::new(core), index }
+    pub(crate) fn new(inner: &Inner<T, E>, index: u32) -> Self {
+        Self { inner: inner.this(), index, _object: PhantomData }
     }
 
-    /// The core this permit came from.
+    #[inline(always)]
+    fn inner(&self) -> &Inner<T, E> {
+        // SAFETY: the permit is counted in `live` (type invariant), as for `Lease::inner`.
+        unsafe { self.inner.as_ref() }
+    }
+
+    /// The extension value of the pool this permit came from.
     #[inline]
-    pub fn core(this: &Self) -> &Arc<Core<T, E>> {
-        &this.core
+    pub fn ext(this: &Self) -> &E {
+        this.inner().ext()
     }
 
     /// Puts a newly created object into the slot and lends it to the caller.
     #[inline]
     pub fn fill(this: Self, value: T) -> Lease<T, E> {
-        let (core, index) = Self::into_parts(this);
-        let slot = core.slot(index);
+        let this = ManuallyDrop::new(this);
+        let inner = this.inner();
+        let slot = inner.slot(this.index);
         // SAFETY: the permit owns the vacant slot (type invariant).
         slot.value.with_mut(|v| unsafe { *v = Some(value) });
         // SAFETY: as above.
         slot.meta.with_mut(|meta| unsafe { *meta = SlotMeta { use_count: 1, ..SlotMeta::default() } });
-        Lease::new(core, index)
+        // The permit's slot and count of `live` pass to the lease.
+        Lease::new(inner, this.index)
     }
 
     /// Puts a newly created object into the slot and makes it idle (warming the pool).
     pub fn fill_idle(this: Self, value: T) {
-        let (core, index) = Self::into_parts(this);
-        let slot = core.slot(index);
+        let this = ManuallyDrop::new(this);
         // SAFETY: the permit owns the vacant slot (type invariant).
-        slot.value.with_mut(|v| unsafe { *v = Some(value) });
-        core.release_slot(index);
-    }
-
-    fn into_parts(this: Self) -> (Arc<Core<T, E>>, u32) {
-        let mut this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never used or dropped again, so the `Arc` is moved out once.
-        let core = unsafe { ManuallyDrop::take(&mut this.core) };
-        (core, this.index)
+        this.inner().slot(this.index).value.with_mut(|v| unsafe { *v = Some(value) });
+        // SAFETY: the permit's pointer, now-occupied slot and count of `live` go to the pool:
+        // the last access.
+        unsafe { Inner::release_slot(this.inner, this.index) };
     }
 }
 
 impl<T, E> Drop for Permit<T, E> {
     fn drop(&mut self) {
         // Cannot fail: at most `capacity` indices exist. Pushed before `live` drops.
-        let _ = self.core.vacant.push(self.index);
-        self.core.release_place();
-        // SAFETY: `drop` runs once and the field is not used after this.
-        unsafe { ManuallyDrop::drop(&mut self.core) };
+        let _ = self.inner().vacant.push(self.index);
+        // SAFETY: the permit holds `Inner::this` and its count of `live` (type invariant),
+        // and gives the count up here, as its last access.
+        if !unsafe { Inner::with_handle(self.inner, Inner::release_place) } {
+            // SAFETY: as above; no handle is left.
+            unsafe { Inner::release_orphaned(self.inner) };
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `cenote-core` holds a fixed array of slots, a lock-free queue of idle slot indices, an
 //! atomic permit counter and [`event_listener`] wakeups, and nothing else: no clock, no
-//! runtime, no allocation after construction. The `cenote-sync` (blocking `get()`) and
+//! runtime, no allocation after construction, and no reference count touched when an
+//! object is lent or returned. The `cenote-sync` (blocking `get()`) and
 //! `cenote-async` (`get().await` on any executor) crates are thin front ends over it; build
 //! your own pool on it when those do not fit, for example a keyed pool with one [`Core`] per
 //! key.
@@ -25,15 +26,14 @@
 //! # Example: a pool of your own
 //!
 //! ```
-//! use std::sync::Arc;
 //! use cenote_core::{Acquired, Core, Lease, Permit};
 //!
 //! /// A tiny pool of buffers that creates them on demand.
-//! struct BufferPool(Arc<Core<Vec<u8>>>);
+//! struct BufferPool(Core<Vec<u8>>);
 //!
 //! impl BufferPool {
 //!     fn new(max: usize) -> Self {
-//!         Self(Arc::new(Core::new(max, max, ()).expect("max > 0")))
+//!         Self(Core::new(max, max, ()).expect("max > 0"))
 //!     }
 //!
 //!     fn get(&self) -> Lease<Vec<u8>> {
@@ -75,6 +75,7 @@ mod error;
 mod front;
 mod lease;
 mod pool;
+mod queue;
 mod release;
 mod slot;
 mod sync;

@@ -1,23 +1,33 @@
-//! The pool's state and its lock-free protocol.
+//! The pool's state, its handle, and the acquiring half of its lock-free protocol.
 //!
 //! # Algorithm
 //!
 //! `capacity` slots are allocated once. Each slot index is always in exactly one place (see
-//! [`Slot`]): three bounded MPMC queues (crossbeam's `ArrayQueue`, Vyukov's bounded queue)
-//! hold the indices of *idle* slots (an object ready to lend), *vacant* slots (no object) and
+//! [`Slot`]): three bounded MPMC queues (Vyukov's bounded queue, `queue.rs`) hold the
+//! indices of *idle* slots (an object ready to lend), *vacant* slots (no object) and
 //! *handed-off* slots (an object, or a permit, reserved for a waiter that was woken for it).
 //! `live` counts objects plus permits to create one; a permit is taken with a CAS that keeps
 //! `live <= max_size`, so creating and resizing never lock.
 //!
+//! The idle queue's tail word carries a *gate* (`queue.rs`): `GATE_WAITERS` while anyone may
+//! wait, `GATE_CLOSED` once closed. A return is one CAS that publishes the index only if the
+//! gate is 0, so an uncontended return touches nothing after it. Otherwise the returner takes
+//! the slow path: it pushes regardless, then reads `waiters` and `state` and wakes someone.
+//!
 //! Waiters sleep on an `event_listener::Event` with stack- or future-embedded listeners, so
-//! waiting allocates nothing. A waiter first increments `waiters`, then registers its listener,
-//! then looks again; a returner first publishes (pushes the index), then reads `waiters`, and
-//! if it saw a waiter, notifies. One of the two always sees the other (see "Memory ordering"
-//! below). If the returner's notification comes before the listener is in the list, it reaches
-//! nobody, but then the push happens-before the waiter's second look: event-listener's list
+//! waiting allocates nothing. A waiter increments `waiters`, sets `GATE_WAITERS` (a `SeqCst`
+//! RMW on the tail word), registers its listener, and looks again. Every push is either
+//! before its gate RMW in the tail word's modification order (and its look sees the push) or
+//! after it (and the push, finding the gate set, takes the slow path and, having synchronised
+//! with the RMW, sees `waiters > 0` and notifies). A notification sent before the listener is
+//! in the list reaches nobody, but then the push happens-before the look: event-listener's list
 //! lock orders the notify before the insert. So no wakeup is lost in the gap between "nothing
-//! idle" and "start waiting". Notifications are tagged: `HANDED` (take an entry from the
-//! hand-off queue) or `HINT` (look again).
+//! idle" and "start waiting". The last waiter to leave clears the gate, then looks at `waiters`
+//! again; if someone arrived meanwhile it sets the gate again and sends a wakeup, covering any
+//! push that went through while the gate was briefly clear.
+//!
+//! Notifications are tagged: `HANDED` (take an entry from the hand-off queue) or `HINT` (look
+//! again).
 //!
 //! # Fairness
 //!
@@ -36,40 +46,61 @@
 //! returns it through the normal return path, which hands it to the next waiter or makes it
 //! idle. Nothing handed off is lost, whoever is last.
 //!
+//! # Lifetime without reference counts on the hot path
+//!
+//! A [`Lease`] or [`Permit`] holds a raw pointer to the pool, not a counted reference: taking
+//! and returning an idle object touches no reference count. What keeps the pool alive for them
+//! is `live`, which counts them. [`Core`] handles are counted in `handles`; when the last one
+//! goes, the pool is closed and drained, and the `ORPHAN` bit is added to `live`; whoever then
+//! takes `live` to `ORPHAN` exactly (the last lease or permit, or the last handle if none is
+//! out) frees the allocation. A lease whose return needs more than the gated push first takes
+//! a temporary handle, so everything it touches after giving up its object stays alive; if no
+//! handle is left, the pool is closed, and it drops its object and releases its count as its
+//! very last step.
+//!
 //! # Memory ordering
 //!
-//! Two Dekker-style pairs must never both miss each other:
+//! The Dekker-style pairs (a publish, then a look at the other side's flag) are:
 //!
-//! * return ↔ wait: the returner does `idle.push` then `waiters.load(SeqCst)`; the waiter does
-//!   `waiters.fetch_add(SeqCst)` then `idle.pop`. crossbeam's `push` publishes with a `SeqCst`
-//!   CAS on `tail`, and `pop` decides "empty" only after a `SeqCst` fence followed by a load
-//!   of `tail`. In the single total order of `SeqCst` operations, either the waiter's
-//!   increment precedes the returner's load (the returner sees a waiter and notifies), or the
-//!   returner's CAS precedes the waiter's fence (so the waiter's `tail` load sees the push and
-//!   `pop` does not report empty). The same argument covers `close` (`state.fetch_or`) against
-//!   a push, and a freed place (`live.fetch_sub`) against a waiter's permit CAS.
-//! * Under loom the queues are mutex-backed; the models in `loom-tests/` check the protocol.
+//! * return ↔ wait: the gated CAS on the idle queue's tail against the waiter's `SeqCst` RMW of
+//!   `GATE_WAITERS` on the same word (above); a slow-path return's `SeqCst` push CAS and
+//!   `SeqCst` load of `waiters` against the waiter's `SeqCst` increment and the `SeqCst` fence
+//!   in `pop` before it declares the queue empty;
+//! * close ↔ return: `close` sets `CLOSED` in `state` then in the gate; a returner that sees
+//!   the gate bit (its tail loads are `Acquire`) sees `state`, and one whose push came first
+//!   is drained;
+//! * freed place ↔ waiter: `live.fetch_sub(SeqCst)` then `waiters.load(SeqCst)`, against
+//!   `waiters.fetch_add(SeqCst)` then `live.load(SeqCst)`.
 //!
-//! Slot contents travel with their index: crossbeam's queue writes the value, then stores the
-//! slot stamp with `Release`, and `pop` reads the stamp with `Acquire`, so whatever the previous
+//! In the single total order of `SeqCst` operations one side of each pair sees the other.
+//! Loom models only `SeqCst` fences, so under loom `seqcst_fence_for_loom` adds one between
+//! the halves (see `sync.rs`).
+//!
+//! Slot contents travel with their index: the queue writes the index, then stores the cell's
+//! stamp with `Release`, and `pop` reads the stamp with `Acquire`, so whatever the previous
 //! owner wrote to the slot happens-before the next owner reads it.
 
 use core::fmt;
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use event_listener::{listener, Event, IntoNotification};
+use event_listener::{listener, Event};
 
 use crate::error::ConfigError;
 use crate::lease::{Lease, Permit};
+use crate::queue::{IdleQueue, PlainQueue, GATE_CLOSED};
+use crate::release::{may_take_hand_off, notify, tagged_event, Tag, HINT};
 use crate::slot::{Slot, SlotMeta};
-use crate::sync::{Arc, AtomicUsize, Ordering, Queue};
+use crate::sync::{fence, seqcst_fence_for_loom, AtomicUsize, CachePadded, Ordering};
 
 /// Bit 0 of `state`: the pool is closed.
 pub(crate) const CLOSED: usize = 1;
 /// `state` counts starving waiters in the bits above `CLOSED`.
 pub(crate) const STARVING_ONE: usize = 2;
+/// Added to `live` when the last handle is gone: the pool is freed when `live == ORPHAN`.
+pub(crate) const ORPHAN: usize = 1 << (usize::BITS - 1);
 /// A hand-off queue entry that carries a permit (a freed place) rather than an object.
 pub(crate) const PERMIT: u32 = u32::MAX;
 /// How many fruitless wakeups a waiter takes before it declares itself starving.
@@ -80,7 +111,7 @@ pub const STARVE_AFTER_MISSES: u32 = 2;
 #[cfg(loom)]
 pub const STARVE_AFTER_MISSES: u32 = 1;
 
-/// The lock-free core of a cenote pool: slots, queues, permits and wakeups.
+/// A handle to the lock-free core of a cenote pool: slots, queues, permits and wakeups.
 ///
 /// `Core` is what the `cenote-sync` and `cenote-async` front ends are built on, and what
 /// another pooling crate can build its own pool on. It lends objects of type `T` and carries
@@ -88,8 +119,10 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// everything lives in one allocation). It never allocates after [`Core::new`], has no clock
 /// and no runtime, and works under `#![no_std]`.
 ///
-/// Handles are `Arc<Core<T, E>>`: a [`Lease`] (a lent object) and a [`Permit`] (the right to
-/// create one) each keep the core alive, so they are `'static`.
+/// `Core` is a cheap handle, like an `Arc`: clones share one pool. When the last handle is
+/// dropped the pool is [closed](Core::close); its memory is freed once the last [`Lease`] and
+/// [`Permit`] are gone too. Leases and permits do not count as handles, and taking or
+/// returning one touches no reference count.
 ///
 /// The core never creates objects: [`try_acquire`](Core::try_acquire) answers with an idle
 /// object, a permit to create one into a vacant slot, or "exhausted"; the caller creates the
@@ -101,14 +134,13 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// A minimal pool of byte buffers, built on the core alone:
 ///
 /// ```
-/// use std::sync::Arc;
-/// use cenote_core::{Acquire, Core};
+/// use cenote_core::{Acquire, Core, Permit};
 ///
-/// let core = Arc::new(Core::<Vec<u8>>::new(4, 2, ()).unwrap());
+/// let core = Core::<Vec<u8>>::new(4, 2, ()).unwrap();
 ///
 /// let mut lease = match core.try_acquire() {
 ///     Acquire::Idle(lease) => lease,
-///     Acquire::Vacant(permit) => cenote_core::Permit::fill(permit, Vec::with_capacity(1024)),
+///     Acquire::Vacant(permit) => Permit::fill(permit, Vec::with_capacity(1024)),
 ///     Acquire::Exhausted | Acquire::Closed => unreachable!(),
 /// };
 /// lease.extend_from_slice(b"hello");
@@ -128,40 +160,65 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// holder's access. Status figures are read with relaxed loads: they are not a consistent
 /// snapshot.
 pub struct Core<T, E = ()> {
+    inner: NonNull<Inner<T, E>>,
+    _owns: PhantomData<Inner<T, E>>,
+}
+
+/// The shared state behind every [`Core`] handle, lease and permit.
+pub(crate) struct Inner<T, E> {
+    /// This allocation, as returned by `Box::into_raw`: leases, permits and temporary handles
+    /// copy this pointer (not one derived from a `&Inner`), so that whoever frees the
+    /// allocation holds a pointer allowed to.
+    this: NonNull<Inner<T, E>>,
     pub(crate) slots: Box<[Slot<T>]>,
-    /// Indices of slots holding an idle object, oldest return first.
-    pub(crate) idle: Queue,
+    /// Indices of slots holding an idle object, oldest return first; its tail carries the
+    /// gate.
+    pub(crate) idle: IdleQueue,
     /// Indices of vacant slots. Invariant: pushed *before* `live` is decremented, so whoever
     /// wins a permit finds a vacant slot.
-    pub(crate) vacant: Queue,
+    pub(crate) vacant: PlainQueue,
     /// Objects and permits reserved for woken waiters (see "Fairness").
-    pub(crate) handoff: Queue,
-    /// Objects in existence plus permits handed out. Never exceeds `max_size` through
-    /// `try_reserve`; may exceed it after a shrink until the extras return.
+    pub(crate) handoff: PlainQueue,
+    pub(crate) counts: CachePadded<Counts>,
+    /// Waiters between "I will wait" and "I am done waiting".
+    pub(crate) waiters: CachePadded<AtomicUsize>,
+    /// `Core` handles alive, including temporary ones taken by slow paths.
+    handles: CachePadded<AtomicUsize>,
+    /// Waiters that are not starving. Tags: `HANDED` or `HINT` (see `release.rs`).
+    pub(crate) event: Event<Tag>,
+    /// Starving waiters: served first by `hand_off`.
+    pub(crate) priority: Event<Tag>,
+    ext: E,
+}
+
+/// The words read on the hot path, on one cache line.
+pub(crate) struct Counts {
+    /// Objects in existence plus permits handed out, plus `ORPHAN` once the last handle is
+    /// gone. Never exceeds `max_size` through `try_reserve`; may exceed it after a shrink
+    /// until the extras return.
     pub(crate) live: AtomicUsize,
     pub(crate) max_size: AtomicUsize,
     /// `CLOSED` bit and `STARVING_ONE` × the number of starving waiters.
     pub(crate) state: AtomicUsize,
-    /// Waiters between "I will wait" and "I am done waiting".
-    pub(crate) waiters: AtomicUsize,
-    /// Waiters that are not starving. Tags: `HANDED` or `HINT` (see `release.rs`).
-    pub(crate) event: Event<bool>,
-    /// Starving waiters: served first by `hand_off`.
-    pub(crate) priority: Event<bool>,
-    ext: E,
-    _owns: PhantomData<T>,
 }
 
-// SAFETY: `Core` is `Sync` when `T: Send` and `E: Sync`:
-// - the only unsynchronised state is each slot's `Cell`s, and a slot is touched only by the
-//   owner of its index (see `Slot`), which is one thread at a time; ownership moves between
-//   threads through the queues' release/acquire. Moving a `T` between threads that way needs
-//   `T: Send`, and no `&T` is ever shared through `&Core` alone, so `T: Sync` is not needed;
-// - `E` is reachable through `&Core` (`Core::ext`), so it must be `Sync`;
-// - everything else is atomics, queues and an `Event`, which are `Sync`.
-unsafe impl<T: Send, E: Sync> Sync for Core<T, E> {}
-// SAFETY: sending the core sends its objects (`T: Send`) and its extension (`E: Send`).
-unsafe impl<T: Send, E: Send> Send for Core<T, E> {}
+// SAFETY: `Core` shares an `Inner` between threads and may drop it (and with it `E` and any
+// `T` still stored) on whichever thread lets go last:
+// - the only unsynchronised state is each slot's `Cell`s, touched only by the owner of the
+//   slot's index (see `Slot`), one thread at a time, ownership moving between threads through
+//   the queues' release/acquire: that moves `T`s between threads, so `T: Send`; no `&T` is
+//   shared through a `Core`, so `T: Sync` is not needed;
+// - `E` is reachable through `&Core` from any thread (`Core::ext`), so `E: Sync`, and is
+//   dropped by the last user, so `E: Send`;
+// - everything else is atomics, queues and `Event`s, which are `Send + Sync`.
+unsafe impl<T: Send, E: Send + Sync> Send for Core<T, E> {}
+// SAFETY: as for `Send`: `&Core` gives access to the same things a `Core` does.
+unsafe impl<T: Send, E: Send + Sync> Sync for Core<T, E> {}
+// SAFETY: `&Inner` is what `&Core`, a waiting future and a lease use; the argument for `Core`
+// applies (`E: Send` because a holder of `&Inner` may run the teardown that drops it).
+unsafe impl<T: Send, E: Send + Sync> Sync for Inner<T, E> {}
+// SAFETY: as for `Core`.
+unsafe impl<T: Send, E: Send + Sync> Send for Inner<T, E> {}
 
 /// What [`Core::try_acquire`] found.
 #[derive(Debug)]
@@ -210,8 +267,8 @@ impl<T, E> Core<T, E> {
     /// The largest capacity a core supports.
     pub const MAX_CAPACITY: usize = (u32::MAX - 1) as usize;
 
-    /// Builds a core with `capacity` slots (allocated now, once) of which at most `max_size`
-    /// hold objects, and the extension value `ext`.
+    /// Builds a pool with `capacity` slots (allocated now, once) of which at most `max_size`
+    /// hold objects, and the extension value `ext`, and returns the first handle to it.
     ///
     /// # Errors
     ///
@@ -237,74 +294,86 @@ impl<T, E> Core<T, E> {
             return Err(ConfigError::MaxSizeAboveCapacity { max_size, capacity });
         }
         let slots: Vec<Slot<T>> = (0..capacity).map(|_| Slot::new()).collect();
-        // The idle queue gets twice the room it can ever need: in a Vyukov queue whose
-        // capacity equals its item count, a popper preempted mid-operation stalls every pusher
-        // that wraps around to its cell; spare cells keep pushers off it.
-        let idle = Queue::new(capacity.saturating_mul(2));
-        let vacant = Queue::new(capacity);
+        let vacant = PlainQueue::new(capacity);
         for index in 0..capacity {
             // Cannot fail: the queue has `capacity` cells. `u32` fits: capacity <= MAX_CAPACITY.
             let _ = vacant.push(index as u32);
         }
-        let core = Self {
+        let inner = Inner {
+            this: NonNull::dangling(),
             slots: slots.into_boxed_slice(),
-            idle,
+            // Twice the room it can ever need: in a Vyukov queue whose capacity equals its
+            // item count, every push wraps onto the cell of the oldest pop, and a popper
+            // preempted mid-pop stalls the pusher behind it at once; spare cells put a lap of
+            // slack between them.
+            idle: IdleQueue::new(capacity.saturating_mul(2)),
             vacant,
-            handoff: Queue::new(capacity),
-            live: AtomicUsize::new(0),
-            max_size: AtomicUsize::new(max_size),
-            state: AtomicUsize::new(0),
-            waiters: AtomicUsize::new(0),
-            event: Event::with_tag(),
-            priority: Event::with_tag(),
+            handoff: PlainQueue::new(capacity),
+            counts: CachePadded::new(Counts {
+                live: AtomicUsize::new(0),
+                max_size: AtomicUsize::new(max_size),
+                state: AtomicUsize::new(0),
+            }),
+            waiters: CachePadded::new(AtomicUsize::new(0)),
+            handles: CachePadded::new(AtomicUsize::new(1)),
+            event: tagged_event(),
+            priority: tagged_event(),
             ext,
-            _owns: PhantomData,
         };
         // An `Event` allocates its shared state on first use; do it now, so that nothing
         // allocates after construction.
-        for event in [&core.event, &core.priority] {
+        for event in [&inner.event, &inner.priority] {
             listener!(event => _listener);
         }
-        Ok(core)
+        // SAFETY: `Box::into_raw` never returns null.
+        let inner = unsafe { NonNull::new_unchecked(Box::into_raw(Box::new(inner))) };
+        // SAFETY: just allocated and not shared yet: the only access.
+        unsafe { (*inner.as_ptr()).this = inner };
+        Ok(Self { inner, _owns: PhantomData })
+    }
+
+    #[inline(always)]
+    pub(crate) fn inner(&self) -> &Inner<T, E> {
+        // SAFETY: a handle is counted in `handles`, and the allocation is freed only after
+        // `handles` reached 0 (see `Drop`), so it is alive for as long as `self` is.
+        unsafe { self.inner.as_ref() }
     }
 
     /// The extension value given to [`Core::new`].
     #[inline]
     pub fn ext(&self) -> &E {
-        &self.ext
+        &self.inner().ext
     }
 
     /// The number of slots, fixed at construction.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.inner().slots.len()
     }
 
     /// The current maximum number of objects.
     #[inline]
     pub fn max_size(&self) -> usize {
-        self.max_size.load(Ordering::Relaxed)
+        self.inner().counts.max_size.load(Ordering::Relaxed)
     }
 
     /// Whether [`close`](Self::close) has been called.
     #[inline]
     pub fn is_closed(&self) -> bool {
-        // ORDERING: a flag read; callers that need to order against `close` synchronise
-        // through the queues or the event.
-        self.state.load(Ordering::Relaxed) & CLOSED != 0
+        self.inner().is_closed()
     }
 
     /// Counts of the pool's objects and waiters.
     pub fn status(&self) -> CoreStatus {
+        let inner = self.inner();
         // ORDERING: statistics only; `Relaxed` reads, documented as not a snapshot.
-        let handoff = self.handoff.len();
         CoreStatus {
-            max_size: self.max_size.load(Ordering::Relaxed),
-            capacity: self.slots.len(),
-            size: self.live.load(Ordering::Relaxed),
-            idle: self.idle.len() + handoff,
-            waiting: self.waiters.load(Ordering::Relaxed),
-            closed: self.is_closed(),
+            max_size: inner.counts.max_size.load(Ordering::Relaxed),
+            capacity: inner.slots.len(),
+            size: inner.counts.live.load(Ordering::Relaxed),
+            idle: inner.idle.len() + inner.handoff.len(),
+            waiting: inner.waiters.load(Ordering::Relaxed),
+            closed: inner.is_closed(),
         }
     }
 
@@ -314,18 +383,19 @@ impl<T, E> Core<T, E> {
     /// creates: it answers [`Acquire::Exhausted`] so that the caller lines up behind the
     /// waiters.
     #[inline]
-    pub fn try_acquire(self: &Arc<Self>) -> Acquire<T, E> {
+    pub fn try_acquire(&self) -> Acquire<T, E> {
+        let inner = self.inner();
         // ORDERING: `Relaxed` is enough: `CLOSED` and starving are hints here. A caller that
         // misses a just-set `CLOSED` linearises before `close`; one that misses a starving
         // waiter barges once, which the fairness bound allows for.
-        let state = self.state.load(Ordering::Relaxed);
+        let state = inner.counts.state.load(Ordering::Relaxed);
         if state != 0 {
             return if state & CLOSED != 0 { Acquire::Closed } else { Acquire::Exhausted };
         }
-        if let Some(index) = self.idle.pop() {
-            return Acquire::Idle(self.lend(index));
+        if let Some(index) = inner.idle.pop() {
+            return Acquire::Idle(inner.lend(index));
         }
-        match self.try_reserve() {
+        match inner.try_reserve() {
             Some(permit) => Acquire::Vacant(permit),
             None => Acquire::Exhausted,
         }
@@ -333,96 +403,37 @@ impl<T, E> Core<T, E> {
 
     /// Lends an idle object now, or returns `None`. Never creates, never waits.
     #[inline]
-    pub fn try_take_idle(self: &Arc<Self>) -> Option<Lease<T, E>> {
+    pub fn try_take_idle(&self) -> Option<Lease<T, E>> {
+        let inner = self.inner();
         // ORDERING: as in `try_acquire`.
-        if self.state.load(Ordering::Relaxed) != 0 {
+        if inner.counts.state.load(Ordering::Relaxed) != 0 {
             return None;
         }
-        self.idle.pop().map(|index| self.lend(index))
+        inner.idle.pop().map(|index| inner.lend(index))
     }
 
     /// Takes a permit to create one more object, if `live < max_size`. For warming the pool
     /// (fill the permit with [`Permit::fill_idle`]).
-    pub fn try_reserve(self: &Arc<Self>) -> Option<Permit<T, E>> {
-        if self.is_closed() {
-            return None;
-        }
-        // ORDERING: `SeqCst` load pairs with `resize`'s `SeqCst` swap followed by its
-        // `waiters` load: a waiter that registered before looking here either sees the new
-        // maximum or is woken by `resize`.
-        let max = self.max_size.load(Ordering::SeqCst);
-        // ORDERING: `SeqCst`, the waiter's half of the "freed place ↔ waiter" Dekker pair: a
-        // waiter incremented `waiters` before this look, and a freer decrements `live` before
-        // reading `waiters`; one of them sees the other. (A failed CAS below re-reads.)
-        let mut live = self.live.load(Ordering::SeqCst);
-        loop {
-            if live >= max {
-                return None;
-            }
-            // ORDERING: `SeqCst` success, whose acquire half synchronises with the release half
-            // of the decrement that made room, so the vacant index pushed before that
-            // decrement is visible to our pop.
-            match self.live.compare_exchange_weak(live, live + 1, Ordering::SeqCst, Ordering::Relaxed) {
-                Ok(_) => break,
-                Err(actual) => live = actual,
-            }
-        }
-        self.take_vacant()
-    }
-
-    /// Turns a won permit into a vacant slot index.
-    fn take_vacant(self: &Arc<Self>) -> Option<Permit<T, E>> {
-        // The vacant queue holds at least one index per outstanding permit: vacant indices
-        // are pushed before `live` is decremented, `live <= capacity`, and the permit's CAS
-        // (or the hand-off it came through) happens-after that push. crossbeam's `pop` does
-        // not report empty while a push is in flight, so this cannot fail.
-        if let Some(index) = self.vacant.pop() {
-            debug_assert!((index as usize) < self.slots.len());
-            return Some(Permit::new(Arc::clone(self), index));
-        }
-        // Should it fail anyway, give the place back rather than leak it (plainly: never as
-        // a hand-off, which could come straight back to this waiter).
-        self.release_live();
-        debug_assert!(false, "a permit found no vacant slot");
-        None
-    }
-
-    #[inline]
-    pub(crate) fn slot(&self, index: u32) -> &Slot<T> {
-        debug_assert!((index as usize) < self.slots.len());
-        &self.slots[index as usize]
-    }
-
-    /// Wraps an owned, occupied slot index into a lease.
-    #[inline]
-    pub(crate) fn lend(self: &Arc<Self>, index: u32) -> Lease<T, E> {
-        // SAFETY: the caller owns `index` (it just popped it), so no one else touches the slot.
-        self.slot(index).meta.with_mut(|meta| unsafe { (*meta).use_count += 1 });
-        Lease::new(Arc::clone(self), index)
+    pub fn try_reserve(&self) -> Option<Permit<T, E>> {
+        self.inner().try_reserve()
     }
 
     /// Closes the pool: wakes every waiter (they get [`Closed`](crate::Closed)), drops idle
-    /// objects now and in-use ones when they return. Idempotent.
+    /// objects now and in-use ones when they return. Idempotent. Dropping the last handle
+    /// closes the pool too.
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use cenote_core::{Acquire, Core};
     ///
-    /// let core = Arc::new(Core::<u8>::new(1, 1, ()).unwrap());
+    /// let core = Core::<u8>::new(1, 1, ()).unwrap();
     /// core.close();
     /// assert!(core.is_closed());
     /// assert!(matches!(core.try_acquire(), Acquire::Closed));
     /// ```
     pub fn close(&self) {
-        // ORDERING: `SeqCst` RMW: the closer's half of the Dekker pair with returners, who
-        // push then read `state`; whatever this drain misses, they see `CLOSED` and drain.
-        self.state.fetch_or(CLOSED, Ordering::SeqCst);
-        crate::sync::seqcst_fence_for_loom();
-        self.event.notify(usize::MAX.tag(crate::release::HINT));
-        self.priority.notify(usize::MAX.tag(crate::release::HINT));
-        self.drain();
+        self.inner().close();
     }
 
     /// Changes `max_size` within `1..=capacity`. Growing wakes waiters now; shrinking drops
@@ -432,29 +443,30 @@ impl<T, E> Core<T, E> {
     ///
     /// [`ConfigError`] for 0, a size above capacity, or a closed pool.
     pub fn resize(&self, max_size: usize) -> Result<(), ConfigError> {
+        let inner = self.inner();
         if max_size == 0 {
             return Err(ConfigError::ZeroMaxSize);
         }
-        if max_size > self.slots.len() {
-            return Err(ConfigError::MaxSizeAboveCapacity { max_size, capacity: self.slots.len() });
+        if max_size > inner.slots.len() {
+            return Err(ConfigError::MaxSizeAboveCapacity { max_size, capacity: inner.slots.len() });
         }
-        if self.is_closed() {
+        if inner.is_closed() {
             return Err(ConfigError::Closed);
         }
         // ORDERING: `SeqCst` swap then `SeqCst` load of `waiters`: pairs with a waiter's
         // increment followed by its `SeqCst` read of `max_size` in `try_reserve`.
-        let old = self.max_size.swap(max_size, Ordering::SeqCst);
-        crate::sync::seqcst_fence_for_loom();
+        let old = inner.counts.max_size.swap(max_size, Ordering::SeqCst);
+        seqcst_fence_for_loom();
         if max_size > old {
-            if self.waiters.load(Ordering::SeqCst) != 0 {
+            if inner.waiters.load(Ordering::SeqCst) != 0 {
                 let more = max_size - old;
-                self.priority.notify(more.additional().tag(crate::release::HINT));
-                self.event.notify(more.additional().tag(crate::release::HINT));
+                notify(&inner.priority, more, HINT);
+                notify(&inner.event, more, HINT);
             }
         } else {
-            while self.live.load(Ordering::SeqCst) > self.max_size.load(Ordering::SeqCst) {
-                match self.idle.pop() {
-                    Some(index) => self.retire_slot(index),
+            while inner.over_max() {
+                match inner.idle.pop() {
+                    Some(index) => inner.retire_slot(index),
                     None => break,
                 }
             }
@@ -471,22 +483,22 @@ impl<T, E> Core<T, E> {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
-    /// use cenote_core::Core;
+    /// use cenote_core::{Core, Permit};
     ///
-    /// let core = Arc::new(Core::<u32>::new(4, 4, ()).unwrap());
+    /// let core = Core::<u32>::new(4, 4, ()).unwrap();
     /// for n in 0..3 {
-    ///     cenote_core::Permit::fill_idle(core.try_reserve().unwrap(), n);
+    ///     Permit::fill_idle(core.try_reserve().unwrap(), n);
     /// }
     /// assert_eq!(core.retain(|n, _meta| *n != 1), 1);
     /// assert_eq!(core.status().idle, 2);
     /// ```
-    pub fn retain(self: &Arc<Self>, mut keep: impl FnMut(&mut T, &SlotMeta) -> bool) -> usize {
+    pub fn retain(&self, mut keep: impl FnMut(&mut T, &SlotMeta) -> bool) -> usize {
+        let inner = self.inner();
         let mut dropped = 0;
-        for _ in 0..self.idle.len() {
-            let Some(index) = self.idle.pop() else { break };
+        for _ in 0..inner.idle.len() {
+            let Some(index) = inner.idle.pop() else { break };
             // Not `lend`: a visit is not a use.
-            let mut lease = Lease::new(Arc::clone(self), index);
+            let mut lease = Lease::new(inner, index);
             let meta = *Lease::meta(&lease);
             if keep(&mut lease, &meta) {
                 drop(lease);
@@ -497,15 +509,226 @@ impl<T, E> Core<T, E> {
         }
         dropped
     }
+}
+
+impl<T, E> Clone for Core<T, E> {
+    fn clone(&self) -> Self {
+        // ORDERING: `Relaxed`, as `Arc::clone`: the new handle is made from an existing one,
+        // which keeps the pool alive meanwhile; no other state is published.
+        let old = self.inner().handles.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            // As `Arc`: a count this large means handles are being leaked in a loop.
+            panic!("cenote: too many Core handles");
+        }
+        Self { inner: self.inner, _owns: PhantomData }
+    }
+}
+
+impl<T, E> Drop for Core<T, E> {
+    fn drop(&mut self) {
+        // ORDERING: `Release`, as `Arc::drop`: everything this handle did happens-before the
+        // teardown, which the last dropper starts after an `Acquire` fence.
+        if self.inner().handles.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: `handles` went to 0: this was the last handle, and `inner` is alive because
+        // the allocation is freed only by `orphan` (here) or by the last lease or permit after
+        // `orphan` added `ORPHAN` to `live`.
+        unsafe { Inner::orphan(self.inner) };
+    }
+}
+
+impl<T, E> Inner<T, E> {
+    /// Closes and drains a pool whose last handle is gone, then frees it now if no lease or
+    /// permit is out, or leaves that to the last of them.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a live `Inner` whose `handles` count has just reached 0, and `orphan`
+    /// is called once for it.
+    unsafe fn orphan(this: NonNull<Self>) {
+        // SAFETY: alive (caller's contract); it cannot be freed before `ORPHAN` is added below.
+        let inner = unsafe { this.as_ref() };
+        inner.close();
+        // ORDERING: `AcqRel`: the release half publishes the drain to whoever frees; the
+        // acquire half sees every lease's and permit's work if we free here.
+        let outstanding = inner.counts.live.fetch_add(ORPHAN, Ordering::AcqRel);
+        if outstanding == 0 {
+            // SAFETY: no handle, lease or permit is left, and `live` can no longer change.
+            unsafe { Self::free(this) };
+        }
+    }
+
+    /// Frees the allocation.
+    ///
+    /// # Safety
+    ///
+    /// `this` came from `Core::new`, no handle, lease or permit refers to it any more, and it
+    /// is freed once.
+    unsafe fn free(this: NonNull<Self>) {
+        // SAFETY: allocated by `Box::new` in `Core::new`; unique now (caller's contract).
+        drop(unsafe { Box::from_raw(this.as_ptr()) });
+    }
+
+    /// The pointer to this allocation that may free it (see `this`).
+    #[inline(always)]
+    pub(crate) fn this(&self) -> NonNull<Self> {
+        self.this
+    }
+
+    /// Runs `f` holding a temporary handle, so that everything `f` touches stays alive even
+    /// after it gives up the caller's lease or permit. Returns `false` without running `f` if
+    /// no handle is left: the pool is closed and being (or already) drained.
+    ///
+    /// Takes the pointer, not `&self`: dropping the temporary handle may free the pool, which
+    /// must not happen while a reference to it is a live function argument.
+    ///
+    /// # Safety
+    ///
+    /// `this` is `Inner::this` of a pool in which the caller holds a count of `live` (a lease
+    /// or permit) or a handle, so it is alive on entry.
+    pub(crate) unsafe fn with_handle(this: NonNull<Self>, f: impl FnOnce(&Self)) -> bool {
+        // SAFETY: alive on entry (caller's contract); this reference is not used after the
+        // temporary handle is dropped.
+        let handles = unsafe { &this.as_ref().handles };
+        let mut count = handles.load(Ordering::Relaxed);
+        loop {
+            if count == 0 {
+                return false;
+            }
+            // ORDERING: `Relaxed` on success as for `Arc::clone` (our lease or permit keeps the
+            // pool alive meanwhile); `Relaxed` on failure: we only retry.
+            match handles.compare_exchange_weak(count, count + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(actual) => count = actual,
+            }
+        }
+        // Dropping the temporary handle at the end (or on unwind) may tear the pool down.
+        let handle: Core<T, E> = Core { inner: this, _owns: PhantomData };
+        f(handle.inner());
+        drop(handle);
+        true
+    }
+
+    /// Gives up one count of `live` held by a lease or permit of a pool with no handles left,
+    /// as the caller's very last access to the pool: frees it if this was the last count.
+    ///
+    /// # Safety
+    ///
+    /// `this` is `Inner::this`; the caller holds one count of `live`, gives it up here, and
+    /// does not touch the pool afterwards.
+    pub(crate) unsafe fn release_orphaned(this: NonNull<Self>) {
+        // ORDERING: `AcqRel`, as for the last `Arc` drop: our release publishes our work to
+        // whoever frees; our acquire, if we free, sees everyone else's.
+        // SAFETY: alive until our count is given up, by this very RMW.
+        let previous = unsafe { this.as_ref() }.counts.live.fetch_sub(1, Ordering::AcqRel);
+        if previous == ORPHAN | 1 {
+            // SAFETY: `live` reached `ORPHAN`: no handle (it is orphaned), lease or permit is
+            // left, and `orphan` saw `live != 0`, so it left the freeing to us.
+            unsafe { Self::free(this) };
+        }
+    }
+
+    #[inline]
+    pub(crate) fn ext(&self) -> &E {
+        &self.ext
+    }
+
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        // ORDERING: a flag read; callers that need to order against `close` synchronise
+        // through the queues or the event.
+        self.counts.state.load(Ordering::Relaxed) & CLOSED != 0
+    }
+
+    /// Whether more objects exist than `max_size` allows (after a shrink).
+    pub(crate) fn over_max(&self) -> bool {
+        // ORDERING: `SeqCst`, ordered with `resize`'s swap and the `live` RMWs.
+        self.counts.live.load(Ordering::SeqCst) > self.counts.max_size.load(Ordering::SeqCst)
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, index: u32) -> &Slot<T> {
+        debug_assert!((index as usize) < self.slots.len());
+        &self.slots[index as usize]
+    }
+
+    /// Wraps an owned, occupied slot index into a lease.
+    #[inline]
+    pub(crate) fn lend(&self, index: u32) -> Lease<T, E> {
+        // SAFETY: the caller owns `index` (it just popped it), so no one else touches the slot.
+        self.slot(index).meta.with_mut(|meta| unsafe { (*meta).use_count += 1 });
+        Lease::new(self, index)
+    }
+
+    /// Takes a permit to create one more object, if `live < max_size`.
+    pub(crate) fn try_reserve(&self) -> Option<Permit<T, E>> {
+        if self.is_closed() {
+            return None;
+        }
+        // ORDERING: `SeqCst` load pairs with `resize`'s `SeqCst` swap followed by its
+        // `waiters` load: a waiter that registered before looking here either sees the new
+        // maximum or is woken by `resize`.
+        let max = self.counts.max_size.load(Ordering::SeqCst);
+        // ORDERING: `SeqCst`, the waiter's half of the "freed place ↔ waiter" Dekker pair: a
+        // waiter incremented `waiters` before this look, and a freer decrements `live` before
+        // reading `waiters`; one of them sees the other. (A failed CAS below re-reads.)
+        let mut live = self.counts.live.load(Ordering::SeqCst);
+        loop {
+            if live >= max {
+                return None;
+            }
+            // ORDERING: `SeqCst` success, whose acquire half synchronises with the release half
+            // of the decrement that made room, so the vacant index pushed before that
+            // decrement is visible to our pop.
+            match self.counts.live.compare_exchange_weak(live, live + 1, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(actual) => live = actual,
+            }
+        }
+        self.take_vacant()
+    }
+
+    /// Turns a won permit into a vacant slot index.
+    pub(crate) fn take_vacant(&self) -> Option<Permit<T, E>> {
+        // The vacant queue holds at least one index per outstanding permit: vacant indices
+        // are pushed before `live` is decremented, `live <= capacity`, and the permit's CAS
+        // (or the hand-off it came through) happens-after that push. `pop` does not report
+        // empty while a push is in flight, so this cannot fail.
+        if let Some(index) = self.vacant.pop() {
+            debug_assert!((index as usize) < self.slots.len());
+            return Some(Permit::new(self, index));
+        }
+        // Should it fail anyway, give the place back rather than leak it (plainly: never as
+        // a hand-off, which could come straight back to this waiter).
+        self.release_live();
+        debug_assert!(false, "a permit found no vacant slot");
+        None
+    }
+
+    /// Closes the pool: `CLOSED` in `state`, then in the idle queue's gate; wakes everyone;
+    /// drains.
+    pub(crate) fn close(&self) {
+        // ORDERING: `SeqCst` RMWs: the closer's half of the Dekker pair with returners (module
+        // docs). `state` first, so that a returner that sees the gate bit sees `state` too.
+        self.counts.state.fetch_or(CLOSED, Ordering::SeqCst);
+        self.idle.set_gate(GATE_CLOSED);
+        seqcst_fence_for_loom();
+        notify(&self.event, usize::MAX, HINT);
+        notify(&self.priority, usize::MAX, HINT);
+        self.drain();
+    }
 
     /// Declares one more or one fewer starving waiter.
     pub(crate) fn set_starving(&self, starving: bool) {
         // ORDERING: `SeqCst` so that returners' `SeqCst` reads of `state` order with it;
         // being seen late only delays fairness by a return or two.
         if starving {
-            self.state.fetch_add(STARVING_ONE, Ordering::SeqCst);
+            self.counts.state.fetch_add(STARVING_ONE, Ordering::SeqCst);
         } else {
-            self.state.fetch_sub(STARVING_ONE, Ordering::SeqCst);
+            self.counts.state.fetch_sub(STARVING_ONE, Ordering::SeqCst);
         }
     }
 
@@ -513,10 +736,10 @@ impl<T, E> Core<T, E> {
     /// the notification that woke it (`None` on the first look): only `HANDED` may take from
     /// the hand-off queue.
     pub(crate) fn try_acquire_waiting(
-        self: &Arc<Self>,
-        woken: Option<bool>,
+        &self,
+        woken: Option<Tag>,
     ) -> Option<Result<Acquired<T, E>, crate::Closed>> {
-        let handed = woken == Some(crate::release::HANDED);
+        let handed = woken.is_some_and(may_take_hand_off);
         if self.is_closed() {
             if handed {
                 self.pass_on();
@@ -539,6 +762,9 @@ impl<T, E> Core<T, E> {
 
 impl<T, E: fmt::Debug> fmt::Debug for Core<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Core").field("status", &self.status()).field("ext", &self.ext).finish_non_exhaustive()
+        f.debug_struct("Core")
+            .field("status", &self.status())
+            .field("ext", self.ext())
+            .finish_non_exhaustive()
     }
 }

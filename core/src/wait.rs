@@ -8,29 +8,33 @@
 use event_listener::{listener, Event, Listener};
 
 use crate::error::Closed;
-use crate::pool::{Acquire, Acquired, Core, STARVE_AFTER_MISSES};
-use crate::sync::{seqcst_fence_for_loom, Arc, Ordering};
+use crate::pool::{Acquire, Acquired, Core, Inner, STARVE_AFTER_MISSES};
+use crate::queue::GATE_WAITERS;
+use crate::release::Tag;
+use crate::sync::{seqcst_fence_for_loom, Ordering};
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` and the starving
 /// count right on every exit, including a panic or a dropped future.
 struct Waiter<'a, T, E> {
-    core: &'a Arc<Core<T, E>>,
+    core: &'a Inner<T, E>,
     misses: u32,
     starving: bool,
 }
 
 impl<'a, T, E> Waiter<'a, T, E> {
-    fn new(core: &'a Arc<Core<T, E>>) -> Self {
-        // ORDERING: `SeqCst`: the waiter's half of the return ↔ wait Dekker pair; every look
-        // at the queues after this sees a push that came before a returner's `waiters` read
-        // of 0.
+    fn new(core: &'a Inner<T, E>) -> Self {
+        // ORDERING: `SeqCst` increment, then the `SeqCst` RMW that sets the gate: the waiter's
+        // half of the return ↔ wait pair (see `pool.rs`). Every gated push after the gate RMW
+        // fails and takes the slow path, which synchronises with the RMW and so sees the
+        // increment; every push before it is seen by our looks at the queue.
         core.waiters.fetch_add(1, Ordering::SeqCst);
+        core.idle.set_gate(GATE_WAITERS);
         seqcst_fence_for_loom();
         Self { core, misses: 0, starving: false }
     }
 
     /// The event to listen on: starving waiters have their own, served first.
-    fn event(&self) -> &'a Event<bool> {
+    fn event(&self) -> &'a Event<Tag> {
         if self.starving {
             &self.core.priority
         } else {
@@ -53,20 +57,30 @@ impl<T, E> Drop for Waiter<'_, T, E> {
         if self.starving {
             self.core.set_starving(false);
         }
-        // ORDERING: `Release` is enough: a returner that still sees us only sends a spurious
-        // wakeup, which is harmless.
-        self.core.waiters.fetch_sub(1, Ordering::Release);
+        // ORDERING: `SeqCst` decrement, gate RMW, `SeqCst` re-read: the last waiter to leave
+        // opens the gate, then looks again. A waiter that arrived in between either set the
+        // gate before our clear (we see its increment below, set the gate again and wake it,
+        // since a gated push may have gone through while the gate was clear) or after it
+        // (its own looks see any push made while the gate was clear).
+        if self.core.waiters.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.core.idle.clear_gate(GATE_WAITERS);
+            seqcst_fence_for_loom();
+            if self.core.waiters.load(Ordering::SeqCst) != 0 {
+                self.core.idle.set_gate(GATE_WAITERS);
+                self.core.notify_hint();
+            }
+        }
     }
 }
 
 /// A registered listener that, if dropped before its notification was consumed, discards
 /// the notification and passes what it stood for on (`Core::pass_on`).
-struct Registered<'a, T, E, L: Listener<bool>> {
-    core: &'a Core<T, E>,
+struct Registered<'a, T, E, L: Listener<Tag>> {
+    core: &'a Inner<T, E>,
     listener: Option<L>,
 }
 
-impl<T, E, L: Listener<bool>> Registered<'_, T, E, L> {
+impl<T, E, L: Listener<Tag>> Registered<'_, T, E, L> {
     /// The notification was consumed: nothing to pass on.
     fn consumed(&mut self) {
         // Dropping a listener that has fired, after its notification was taken, is a no-op.
@@ -74,7 +88,7 @@ impl<T, E, L: Listener<bool>> Registered<'_, T, E, L> {
     }
 }
 
-impl<T, E, L: Listener<bool>> Drop for Registered<'_, T, E, L> {
+impl<T, E, L: Listener<Tag>> Drop for Registered<'_, T, E, L> {
     fn drop(&mut self) {
         if let Some(listener) = self.listener.take() {
             // `discard` removes the listener without forwarding its notification; if it had
@@ -106,10 +120,9 @@ impl<T, E> Core<T, E> {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use cenote_core::{Acquired, Core};
     ///
-    /// let core = Arc::new(Core::<u32>::new(1, 1, ()).unwrap());
+    /// let core = Core::<u32>::new(1, 1, ()).unwrap();
     /// # futures_lite::future::block_on(async {
     /// let lease = match core.acquire().await.unwrap() {
     ///     Acquired::Idle(lease) => lease,
@@ -118,19 +131,20 @@ impl<T, E> Core<T, E> {
     /// assert_eq!(*lease, 7);
     /// # });
     /// ```
-    pub async fn acquire(self: &Arc<Self>) -> Result<Acquired<T, E>, Closed> {
+    pub async fn acquire(&self) -> Result<Acquired<T, E>, Closed> {
         match self.try_acquire() {
             Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
             Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
             Acquire::Closed => return Err(Closed),
             Acquire::Exhausted => {}
         }
-        let mut waiter = Waiter::new(self);
+        let inner = self.inner();
+        let mut waiter = Waiter::new(inner);
         let mut woken = None;
         loop {
             listener!(waiter.event() => listener);
-            let mut registered = Registered { core: self, listener: Some(listener) };
-            if let Some(found) = self.try_acquire_waiting(woken) {
+            let mut registered = Registered { core: inner, listener: Some(listener) };
+            if let Some(found) = inner.try_acquire_waiting(woken) {
                 return found;
             }
             if woken.is_some() {
@@ -157,7 +171,7 @@ impl<T, E> Core<T, E> {
     /// closed, or the deadline passes. Do not call it on an async executor's thread.
     #[cfg(feature = "std")]
     pub fn acquire_blocking(
-        self: &Arc<Self>,
+        &self,
         deadline: Option<std::time::Instant>,
     ) -> Result<Acquired<T, E>, crate::WaitError> {
         match self.try_acquire() {
@@ -166,12 +180,13 @@ impl<T, E> Core<T, E> {
             Acquire::Closed => return Err(crate::WaitError::Closed),
             Acquire::Exhausted => {}
         }
-        let mut waiter = Waiter::new(self);
+        let inner = self.inner();
+        let mut waiter = Waiter::new(inner);
         let mut woken = None;
         loop {
             listener!(waiter.event() => listener);
-            let mut registered = Registered { core: self, listener: Some(listener) };
-            if let Some(found) = self.try_acquire_waiting(woken) {
+            let mut registered = Registered { core: inner, listener: Some(listener) };
+            if let Some(found) = inner.try_acquire_waiting(woken) {
                 return found.map_err(|Closed| crate::WaitError::Closed);
             }
             if woken.is_some() {
@@ -187,7 +202,7 @@ impl<T, E> Core<T, E> {
             };
             if tag.is_none() {
                 // Timed out. One last look (no hand-off: we were not woken for one).
-                return match self.try_acquire_waiting(None) {
+                return match inner.try_acquire_waiting(None) {
                     Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
                     None => Err(crate::WaitError::Timeout),
                 };

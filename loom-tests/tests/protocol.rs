@@ -8,18 +8,17 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use cenote_core::{Acquire, Acquired, Closed, Core, Lease, Permit};
 use loom::thread;
 
-fn core(capacity: usize, max: usize) -> Arc<Core<u32>> {
-    Arc::new(Core::new(capacity, max, ()).unwrap())
+fn core(capacity: usize, max: usize) -> Core<u32> {
+    Core::new(capacity, max, ()).unwrap()
 }
 
 /// Takes an object now: idle, or created into a permit.
-fn take(core: &Arc<Core<u32>>) -> Lease<u32> {
+fn take(core: &Core<u32>) -> Lease<u32> {
     match core.try_acquire() {
         Acquire::Idle(lease) => lease,
         Acquire::Vacant(permit) => Permit::fill(permit, 0),
@@ -35,7 +34,7 @@ fn into_lease(acquired: Acquired<u32>) -> Lease<u32> {
 }
 
 /// Waits (parking the loom thread) for an object.
-fn wait(core: &Arc<Core<u32>>) -> Lease<u32> {
+fn wait(core: &Core<u32>) -> Lease<u32> {
     into_lease(core.acquire_blocking(None).expect("not closed"))
 }
 
@@ -47,14 +46,14 @@ fn assert_balanced(core: &Core<u32>) {
 }
 
 /// `max` objects can be taken at once: no permit or object was lost.
-fn assert_full_capacity(core: &Arc<Core<u32>>, max: usize) {
+fn assert_full_capacity(core: &Core<u32>, max: usize) {
     let held: Vec<_> = (0..max).map(|_| take(core)).collect();
     assert!(matches!(core.try_acquire(), Acquire::Exhausted));
     drop(held);
 }
 
-fn spawn_waiter(core: &Arc<Core<u32>>) -> thread::JoinHandle<()> {
-    let core = Arc::clone(core);
+fn spawn_waiter(core: &Core<u32>) -> thread::JoinHandle<()> {
+    let core = core.clone();
     thread::spawn(move || drop(wait(&core)))
 }
 
@@ -79,7 +78,7 @@ fn return_races_async_wait() {
         let core = core(1, 1);
         let held = take(&core);
         let waiter = {
-            let core = Arc::clone(&core);
+            let core = core.clone();
             thread::spawn(move || drop(into_lease(loom::future::block_on(core.acquire()).unwrap())))
         };
         drop(held);
@@ -97,7 +96,7 @@ fn fair_hand_off_with_barging() {
         let held = take(&core);
         let w1 = spawn_waiter(&core);
         let barger = {
-            let core = Arc::clone(&core);
+            let core = core.clone();
             thread::spawn(move || {
                 if let Acquire::Idle(lease) = core.try_acquire() {
                     drop(lease);
@@ -177,7 +176,7 @@ fn close_races_wait_and_return() {
         let core = core(1, 1);
         let held = take(&core);
         let waiter = {
-            let core = Arc::clone(&core);
+            let core = core.clone();
             thread::spawn(move || match core.acquire_blocking(None) {
                 Ok(acquired) => drop(into_lease(acquired)),
                 Err(e) => assert_eq!(e, cenote_core::WaitError::Closed),
@@ -200,7 +199,7 @@ fn close_wakes_async_waiter() {
         let core = core(1, 1);
         let _held = take(&core);
         let waiter = {
-            let core = Arc::clone(&core);
+            let core = core.clone();
             thread::spawn(move || loom::future::block_on(core.acquire()).map(drop))
         };
         core.close();
@@ -278,5 +277,68 @@ fn async_waiter_dropped_before_wake() {
         returner.join().unwrap();
         waiter.join().unwrap();
         assert_balanced(&core);
+    });
+}
+
+/// A pool whose objects and extension value are loom-tracked: loom fails the model if either
+/// leaks (the pool's memory was never freed) or is freed twice.
+type Tracked = Core<loom::sync::Arc<()>, loom::sync::Arc<()>>;
+
+fn tracked(max: usize) -> Tracked {
+    Core::new(max, max, loom::sync::Arc::new(())).unwrap()
+}
+
+fn take_tracked(core: &Tracked) -> Lease<loom::sync::Arc<()>, loom::sync::Arc<()>> {
+    match core.try_acquire() {
+        Acquire::Idle(lease) => lease,
+        Acquire::Vacant(permit) => Permit::fill(permit, loom::sync::Arc::new(())),
+        other => panic!("expected an object, got {other:?}"),
+    }
+}
+
+/// The last handle goes while a lease is being returned on another thread: the pool closes,
+/// the objects are dropped once, and the memory is freed by whichever side is last.
+#[test]
+fn last_handle_races_return() {
+    loom::model(|| {
+        let core = tracked(2);
+        let held = take_tracked(&core);
+        drop(take_tracked(&core)); // one idle object too
+        let returner = thread::spawn(move || drop(held));
+        drop(core);
+        returner.join().unwrap();
+    });
+}
+
+/// The same with a permit that is filled after the last handle went.
+#[test]
+fn last_handle_races_permit() {
+    loom::model(|| {
+        let core = tracked(1);
+        let Acquire::Vacant(permit) = core.try_acquire() else { panic!("fresh pool") };
+        let creator = thread::spawn(move || drop(Permit::fill(permit, loom::sync::Arc::new(()))));
+        drop(core);
+        creator.join().unwrap();
+    });
+}
+
+/// A waiter, a return and the last user handle going at once (the waiter holds a clone).
+#[test]
+fn last_handle_races_waiter() {
+    loom::model(|| {
+        let core = tracked(1);
+        let held = take_tracked(&core);
+        let waiter = {
+            let core = core.clone();
+            thread::spawn(move || {
+                if let Ok(acquired) = core.acquire_blocking(None) {
+                    drop(acquired);
+                }
+            })
+        };
+        let returner = thread::spawn(move || drop(held));
+        drop(core);
+        returner.join().unwrap();
+        waiter.join().unwrap();
     });
 }

@@ -2,7 +2,6 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::sync::Arc;
 use std::time::Instant;
 
 use cenote_core::{Acquire, Acquired, Config, Core, Lease, Permit, WaitError};
@@ -28,16 +27,6 @@ impl<M> Shared<M> {
 
 pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
 pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
-
-/// Closes the core when the last `Pool` handle goes, so that idle objects are dropped then
-/// and in-use ones as they return.
-struct CloseOnDrop<M: Manager>(Arc<Inner<M>>);
-
-impl<M: Manager> Drop for CloseOnDrop<M> {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
 
 /// A pool of objects made by a [`Manager`], for threads. Cloning it is cheap (a handle).
 ///
@@ -72,13 +61,14 @@ impl<M: Manager> Drop for CloseOnDrop<M> {
 /// What one holder writes to an object happens-before the next holder's `get` returns it.
 /// [`status`](Pool::status) is not a consistent snapshot.
 pub struct Pool<M: Manager> {
-    core: Arc<Inner<M>>,
-    _handle: Arc<CloseOnDrop<M>>,
+    /// A handle to the core: when the last one goes, the pool closes (idle objects are
+    /// dropped then, in-use ones as they return).
+    core: Inner<M>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self { core: Arc::clone(&self.core), _handle: Arc::clone(&self._handle) }
+        Self { core: self.core.clone() }
     }
 }
 
@@ -111,8 +101,7 @@ impl<M: Manager> Pool<M> {
         let shared = Shared { manager, clock, epoch: Instant::now(), config };
         let core = Core::new(shared.config.slots(), shared.config.max_size, shared)
             .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
-        let core = Arc::new(core);
-        Self { _handle: Arc::new(CloseOnDrop(Arc::clone(&core))), core }
+        Self { core }
     }
 
     /// Creates `min_idle` objects (best effort: stops at the first error).
