@@ -129,12 +129,20 @@ impl<T, E> Inner<T, E> {
     /// `this` is `Inner::this`; the caller owns `index` with its count of `live`, and does not
     /// touch the pool afterwards.
     pub(crate) unsafe fn retire_orphaned(this: NonNull<Self>, index: u32) {
+        /// Gives up the count even if the object's `drop` panics.
+        struct Release<T, E>(NonNull<Inner<T, E>>);
+        impl<T, E> Drop for Release<T, E> {
+            fn drop(&mut self) {
+                // SAFETY: the caller's count of `live`, given up once, as the last access.
+                unsafe { Inner::release_orphaned(self.0) };
+            }
+        }
         // SAFETY: alive while we hold the count; the reference ends with this statement.
         let value = unsafe { this.as_ref() }.vacate(index);
-        // SAFETY: caller's contract.
-        unsafe { Self::release_orphaned(this) };
-        // User code last, and the pool is not touched after `release_orphaned`.
+        let release = Release(this);
+        // The object goes first (see `retire_slot`); the pool's memory is alive meanwhile.
         drop(value);
+        drop(release);
     }
 
     /// Pushes an owned, occupied slot to the idle queue ignoring the gate, then wakes a waiter
@@ -243,16 +251,25 @@ impl<T, E> Inner<T, E> {
     }
 
     /// Drops the object in an owned slot and frees its place. The caller holds a handle.
+    ///
+    /// The object is dropped first, so that `max_size` bounds the objects in existence even
+    /// while a slow `drop` (closing a connection) runs; a guard frees the place even if that
+    /// `drop` panics.
     pub(crate) fn retire_slot(&self, index: u32) {
+        struct FreePlace<'a, T, E>(&'a Inner<T, E>);
+        impl<T, E> Drop for FreePlace<'_, T, E> {
+            fn drop(&mut self) {
+                self.0.release_place();
+            }
+        }
         let value = self.vacate(index);
-        self.release_place();
-        // User code last: if the object's `drop` panics, the pool is already consistent.
+        let place = FreePlace(self);
         drop(value);
+        drop(place);
     }
 
-    /// Takes the object out of an owned slot and pushes the slot to the vacant queue. The
-    /// caller then calls `release_place` and only after that drops the object (user code,
-    /// which may panic, runs last).
+    /// Takes the object out of an owned slot and pushes the slot to the vacant queue; the
+    /// caller then frees the place (`release_place`, or `release_orphaned`).
     pub(crate) fn vacate(&self, index: u32) -> Option<T> {
         let slot = self.slot(index);
         // SAFETY: the caller owns `index`; no one else touches the slot until it is pushed.
