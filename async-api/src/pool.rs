@@ -2,14 +2,14 @@
 
 use core::fmt;
 use core::future::Future;
-use core::pin::pin;
+use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::time::Instant;
 
 use cenote_core::{Acquire, Acquired, Closed, Config, Core, Lease, Permit};
 
-use crate::timer::{sleep_until, timeout_after_pending, timeout_at};
+use crate::timer::{sleep_until, timeout_at, Sleep};
 use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
 
 /// What one core carries besides its objects: the manager and the configuration.
@@ -80,6 +80,45 @@ impl<M: Manager> Clone for Pool<M> {
 /// First pause between failed creates while `get` keeps trying; doubles up to the cap.
 const CREATE_BACKOFF_START: Duration = Duration::from_millis(5);
 const CREATE_BACKOFF_MAX: Duration = Duration::from_millis(500);
+
+/// The deadline of one `get`, read from the clock only when first needed.
+struct Deadline {
+    timeout: Option<Duration>,
+    /// `None` until first needed; then `Some(None)` if there is no limit (or it is too far to
+    /// represent).
+    at: Option<Option<Instant>>,
+}
+
+impl Deadline {
+    fn new(timeout: Option<Duration>) -> Self {
+        Self { timeout, at: None }
+    }
+
+    /// Runs `fut` to completion within the deadline; `None` if the deadline passed first. A
+    /// future that completes on its first poll costs no clock read and no timer. (A plain
+    /// `poll_fn` over the caller's pinned future: no second copy of it, no nested state.)
+    fn run<'a, F: Future>(
+        &'a mut self,
+        mut fut: Pin<&'a mut F>,
+    ) -> impl Future<Output = Option<F::Output>> + 'a {
+        let mut sleep: Option<Sleep> = None;
+        core::future::poll_fn(move |cx| {
+            if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(output));
+            }
+            let timeout = self.timeout;
+            let Some(at) =
+                *self.at.get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)))
+            else {
+                return Poll::Pending;
+            };
+            if Pin::new(sleep.get_or_insert_with(|| sleep_until(at))).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+    }
+}
 
 /// Why one `create` produced no object.
 enum CreateFailed<E> {
@@ -217,48 +256,43 @@ impl<M: Manager> Pool<M> {
     }
 
     async fn get_within(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
+        // Each await point below runs under the deadline, but the clock is first read (and the
+        // timer used) only when one of them does not finish on its first poll: an idle object
+        // whose reset completes at once never touches either.
+        let mut deadline = Deadline::new(timeout);
         let mut last_create_error = None;
-        let Some(timeout) = timeout else { return self.get_loop(&mut last_create_error, false).await };
-        // The clock is first read when the loop cannot finish on its first poll: not on the
-        // fast path.
-        match timeout_after_pending(timeout, self.get_loop(&mut last_create_error, true)).await {
-            Some(result) => result,
-            None => Err(Error::Timeout { last_create_error }),
-        }
-    }
-
-    async fn get_loop(
-        &self,
-        last_create_error: &mut Option<M::Error>,
-        has_deadline: bool,
-    ) -> Result<Pooled<M>, Error<M::Error>> {
         let mut backoff = CREATE_BACKOFF_START;
         loop {
             let acquired = match self.core.try_acquire() {
                 Acquire::Idle(lease) => Acquired::Idle(lease),
                 Acquire::Vacant(permit) => Acquired::Vacant(permit),
                 Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match self.core.acquire().await {
-                    Ok(acquired) => acquired,
-                    Err(Closed) => return Err(Error::Closed),
+                Acquire::Exhausted => match deadline.run(pin!(self.core.acquire())).await {
+                    None => return Err(Error::Timeout { last_create_error }),
+                    Some(Err(Closed)) => return Err(Error::Closed),
+                    Some(Ok(acquired)) => acquired,
                 },
             };
             match acquired {
-                Acquired::Idle(lease) => {
-                    if let Some(pooled) = self.check_out(lease).await {
-                        return Ok(pooled);
-                    }
-                }
-                Acquired::Vacant(permit) => match self.create(permit).await {
-                    Ok(pooled) => return Ok(pooled),
-                    Err(CreateFailed::Timeout) => return Err(Error::CreateTimeout),
-                    Err(CreateFailed::Error(e)) => {
-                        if !has_deadline {
+                Acquired::Idle(lease) => match deadline.run(pin!(self.check_out(lease))).await {
+                    None => return Err(Error::Timeout { last_create_error }),
+                    Some(Some(pooled)) => return Ok(pooled),
+                    Some(None) => {}
+                },
+                Acquired::Vacant(permit) => match deadline.run(pin!(self.create(permit))).await {
+                    None => return Err(Error::Timeout { last_create_error }),
+                    Some(Ok(pooled)) => return Ok(pooled),
+                    Some(Err(CreateFailed::Timeout)) => return Err(Error::CreateTimeout),
+                    Some(Err(CreateFailed::Error(e))) => {
+                        if timeout.is_none() {
                             return Err(Error::Create(e));
                         }
-                        *last_create_error = Some(e);
+                        last_create_error = Some(e);
+                        // The pause between attempts, within the deadline.
                         if let Some(until) = Instant::now().checked_add(backoff) {
-                            sleep_until(until).await;
+                            if deadline.run(pin!(sleep_until(until))).await.is_none() {
+                                return Err(Error::Timeout { last_create_error });
+                            }
                         }
                         backoff = (backoff * 2).min(CREATE_BACKOFF_MAX);
                     }

@@ -31,35 +31,9 @@ use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
-
-/// Runs `fut` for at most `timeout`, counted from its first `Pending` poll; `None` on
-/// timeout (and `fut` is dropped).
-///
-/// The clock is read only if `fut` does not complete on its first poll, so wrapping a fast
-/// path that usually completes at once costs no clock read. The limit therefore starts a
-/// little late, by however long that first poll took.
-pub(crate) async fn timeout_after_pending<F: Future>(timeout: Duration, fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    // `None` until the first `Pending`; then `Some(None)` if the deadline is too far to
-    // represent (never time out).
-    let mut sleep: Option<Option<Sleep>> = None;
-    poll_fn(|cx| {
-        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
-        }
-        let sleep = sleep.get_or_insert_with(|| Instant::now().checked_add(timeout).map(sleep_until));
-        if let Some(sleep) = sleep {
-            if Pin::new(sleep).poll(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-        }
-        Poll::Pending
-    })
-    .await
-}
 
 /// Runs `fut` until it completes or `deadline` passes; returns `None` on
 /// timeout.
