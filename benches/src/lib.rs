@@ -1,30 +1,18 @@
-//! Trivial managers shared by the benchmarks: create and checks return at once, so that
-//! what is measured is the pool.
+//! Shared pieces of cenote's benchmarks: trivial managers for cenote and each peer pool (create
+//! and checks return at once, so that what is measured is the pool), one adapter trait per
+//! front end so that every workload runs the same code on every pool, the workloads
+//! themselves, a counting global allocator, a latency histogram and a CPU-time reader.
+//!
+//! Used by the criterion benches in `benches/` and by the `table` binary
+//! (`cargo run --release -p cenote-benches --bin table`), which runs everything side by side
+//! and prints a markdown table.
 
-use std::convert::Infallible;
+pub mod alloc;
+pub mod hist;
+pub mod managers;
+pub mod pools;
+pub mod sys;
+pub mod work;
 
-/// A manager of `u64`s for `cenote-sync`.
-#[derive(Debug, Default)]
-pub struct SyncNumbers;
-
-impl cenote_sync::Manager for SyncNumbers {
-    type Connection = u64;
-    type Error = Infallible;
-
-    fn create(&self) -> Result<u64, Infallible> {
-        Ok(0)
-    }
-}
-
-/// A manager of `u64`s for `cenote-async`.
-#[derive(Debug, Default)]
-pub struct AsyncNumbers;
-
-impl cenote_async::Manager for AsyncNumbers {
-    type Connection = u64;
-    type Error = Infallible;
-
-    async fn create(&self) -> Result<u64, Infallible> {
-        Ok(0)
-    }
-}
+pub use managers::{AsyncNumbers, Bb8Numbers, DeadpoolNumbers, R2d2Numbers, SyncNumbers};
+pub use pools::{AsyncPool, BlockOn, BlockingPool};

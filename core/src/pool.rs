@@ -642,6 +642,13 @@ impl<T, E> Inner<T, E> {
         self.counts.state.load(Ordering::Relaxed) & CLOSED != 0
     }
 
+    /// Whether some waiter has declared itself starving.
+    #[cfg(all(feature = "std", not(loom)))]
+    pub(crate) fn is_starving(&self) -> bool {
+        // ORDERING: a hint for the pre-park backoff only.
+        self.counts.state.load(Ordering::Relaxed) >= STARVING_ONE
+    }
+
     /// Whether more objects exist than `max_size` allows (after a shrink).
     pub(crate) fn over_max(&self) -> bool {
         // ORDERING: `SeqCst`, ordered with `resize`'s swap and the `live` RMWs.

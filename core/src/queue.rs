@@ -31,7 +31,7 @@ use alloc::{boxed::Box, vec::Vec};
 
 use crate::sync::Ordering;
 #[cfg(not(loom))]
-use crate::sync::{spin_hint, AtomicUsize, CachePadded, Cell};
+use crate::sync::{AtomicUsize, Backoff, CachePadded, Cell};
 
 /// Gate bit: the pool is closed.
 pub(crate) const GATE_CLOSED: usize = 1;
@@ -124,6 +124,7 @@ impl IdleQueue {
         // bit set synchronises with the `SeqCst` RMW that set it, so it then sees what the
         // setter did before (a waiter's `waiters` increment, `close`'s `CLOSED` state).
         let mut tail = self.tail.load(Ordering::Acquire);
+        let mut backoff = Backoff::default();
         loop {
             let gate = tail & GATE_MASK;
             if only_open && gate != 0 {
@@ -155,7 +156,7 @@ impl IdleQueue {
                     }
                     Err(actual) => {
                         tail = actual;
-                        spin_hint();
+                        backoff.spin();
                     }
                 }
             } else if stamp.wrapping_add(self.one_lap) == pos + 1 {
@@ -166,11 +167,12 @@ impl IdleQueue {
                 if head.wrapping_add(self.one_lap) == pos {
                     return Err(NotPushed);
                 }
-                spin_hint();
+                backoff.spin();
                 tail = self.tail.load(Ordering::Acquire);
             } else {
-                // Another pusher claimed this position and has not finished; wait for it.
-                spin_hint();
+                // Our `tail` is stale (another pusher moved on) or a popper of last lap has
+                // not finished with this cell; wait for it.
+                backoff.snooze();
                 tail = self.tail.load(Ordering::Acquire);
             }
         }
@@ -180,6 +182,7 @@ impl IdleQueue {
     #[inline]
     pub(crate) fn pop(&self) -> Option<u32> {
         let mut head = self.head.load(Ordering::Relaxed);
+        let mut backoff = Backoff::default();
         loop {
             let index = head & (self.one_lap - 1);
             debug_assert!(index < self.cap);
@@ -203,7 +206,7 @@ impl IdleQueue {
                     }
                     Err(actual) => {
                         head = actual;
-                        spin_hint();
+                        backoff.spin();
                     }
                 }
             } else if stamp == head {
@@ -216,11 +219,13 @@ impl IdleQueue {
                 if tail == head {
                     return None;
                 }
-                spin_hint();
+                // A push claimed this cell and has not stored its stamp yet: it may have been
+                // preempted, so spin, then yield to it.
+                backoff.snooze();
                 head = self.head.load(Ordering::Relaxed);
             } else {
-                // A popper of last lap has not finished with this cell.
-                spin_hint();
+                // Our `head` is stale, or a popper of last lap has not finished with this cell.
+                backoff.snooze();
                 head = self.head.load(Ordering::Relaxed);
             }
         }

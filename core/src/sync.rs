@@ -23,12 +23,64 @@ pub(crate) fn seqcst_fence_for_loom() {
     fence(Ordering::SeqCst);
 }
 
-/// Tells the CPU that this thread waits for another one. (Under loom the queues that spin
-/// are stand-ins that do not.)
+/// Exponential backoff for the queue's short waits on another thread, as crossbeam's
+/// `Backoff`: spin a little longer each time, then (with `std`) yield the CPU, so that a
+/// thread waiting for a preempted peer to finish its step gives the peer the CPU instead of
+/// burning its time slice. (Under loom the queues that wait are stand-ins that do not.)
 #[cfg(not(loom))]
-#[inline(always)]
-pub(crate) fn spin_hint() {
-    core::hint::spin_loop();
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    step: u32,
+}
+
+#[cfg(not(loom))]
+impl Backoff {
+    const SPIN_LIMIT: u32 = 6;
+    #[cfg(feature = "std")]
+    const YIELD_LIMIT: u32 = 10;
+
+    /// Whether backing off has reached the point where the caller should block instead.
+    #[cfg(feature = "std")]
+    pub(crate) fn is_completed(&self) -> bool {
+        self.step > Self::YIELD_LIMIT
+    }
+
+    /// Waits for a peer that is mid-operation on the same word (a failed CAS): spin only.
+    #[inline]
+    pub(crate) fn spin(&mut self) {
+        for _ in 0..1u32 << self.step.min(Self::SPIN_LIMIT) {
+            core::hint::spin_loop();
+        }
+        if self.step <= Self::SPIN_LIMIT {
+            self.step += 1;
+        }
+    }
+
+    /// Waits for a peer that must finish a step before we can go on (a push or pop in
+    /// flight): spin, then yield the CPU to it.
+    #[inline]
+    pub(crate) fn snooze(&mut self) {
+        if self.step <= Self::SPIN_LIMIT {
+            for _ in 0..1u32 << self.step {
+                core::hint::spin_loop();
+            }
+        } else {
+            #[cfg(feature = "std")]
+            std::thread::yield_now();
+            #[cfg(not(feature = "std"))]
+            for _ in 0..1u32 << Self::SPIN_LIMIT {
+                core::hint::spin_loop();
+            }
+        }
+        #[cfg(feature = "std")]
+        if self.step <= Self::YIELD_LIMIT {
+            self.step += 1;
+        }
+        #[cfg(not(feature = "std"))]
+        if self.step <= Self::SPIN_LIMIT {
+            self.step += 1;
+        }
+    }
 }
 
 /// An `UnsafeCell` with loom's closure-based interface, so that loom can check accesses.

@@ -180,6 +180,27 @@ impl<T, E> Core<T, E> {
             Acquire::Closed => return Err(crate::WaitError::Closed),
             Acquire::Exhausted => {}
         }
+        // A short, bounded backoff before parking (a few µs of spinning, then a few yields):
+        // with objects held briefly, one is usually back by then, and a thread that parks and
+        // is unparked pays two context switches for it. Not while someone starves: then the
+        // next return is handed to the oldest waiter anyway.
+        // (Not under loom: a bounded loop of retries only multiplies the states to explore.)
+        #[cfg(not(loom))]
+        let mut backoff = crate::sync::Backoff::default();
+        #[cfg(not(loom))]
+        while !backoff.is_completed() {
+            backoff.snooze();
+            match self.try_acquire() {
+                Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+                Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+                Acquire::Closed => return Err(crate::WaitError::Closed),
+                Acquire::Exhausted if self.inner().is_starving() => break,
+                Acquire::Exhausted => {}
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                break;
+            }
+        }
         let inner = self.inner();
         let mut waiter = Waiter::new(inner);
         let mut woken = None;
