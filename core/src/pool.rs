@@ -354,6 +354,7 @@ impl<T, E> Core<T, E> {
     /// The current maximum number of objects.
     #[inline]
     pub fn max_size(&self) -> usize {
+        // ORDERING: a figure for the caller; nothing is published through it.
         self.inner().counts.max_size.load(Ordering::Relaxed)
     }
 
@@ -592,6 +593,7 @@ impl<T, E> Inner<T, E> {
         // SAFETY: alive on entry (caller's contract); this reference is not used after the
         // temporary handle is dropped.
         let handles = unsafe { &this.as_ref().handles };
+        // ORDERING: `Relaxed`: only the CAS below decides, and it re-reads on failure.
         let mut count = handles.load(Ordering::Relaxed);
         loop {
             if count == 0 {

@@ -168,6 +168,7 @@ impl IdleQueue {
                     return Err(NotPushed);
                 }
                 backoff.spin();
+                // ORDERING: `Acquire`, as the first load (see above).
                 tail = self.tail.load(Ordering::Acquire);
             } else {
                 // Our `tail` is stale (another pusher moved on) or a popper of last lap has
@@ -181,6 +182,8 @@ impl IdleQueue {
     /// Pops the oldest value, if any.
     #[inline]
     pub(crate) fn pop(&self) -> Option<u32> {
+        // ORDERING: `Relaxed` loads of `head` (here and on retries): a position to try; the
+        // cell's stamp (`Acquire`) and the CAS decide.
         let mut head = self.head.load(Ordering::Relaxed);
         let mut backoff = Backoff::default();
         loop {
@@ -402,6 +405,8 @@ impl IdleQueue {
         Self { inner: loom::sync::Mutex::new((alloc::collections::VecDeque::new(), 0)), cap: cap.max(1) }
     }
 
+    // ORDERING (loom stand-in): the lock orders pushes and gate changes as RMWs on one word
+    // are ordered; the fences stand for the real queue's `SeqCst` CAS and fence.
     fn push_inner(&self, value: u32, only_open: bool) -> Result<(), NotPushed> {
         let mut inner = self.inner.lock().unwrap();
         if (only_open && inner.1 != 0) || inner.0.len() == self.cap {

@@ -34,7 +34,7 @@ pub struct SlotMeta {
 /// hand-off queue, a `Lease`, a `Permit`, or the hands of a core function between two of
 /// those. Whoever holds the index owns the slot and is the only one who touches `value` and
 /// `meta`; passing an index through a queue passes ownership with the queue's
-/// release/acquire (crossbeam's stamps, or loom's mutex). That is what makes the unsynchronised
+/// release/acquire (the cells' stamps, or loom's mutex). That is what makes the unsynchronised
 /// `Cell`s sound.
 #[derive(Debug)]
 pub(crate) struct Slot<T> {
