@@ -7,27 +7,10 @@ use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::time::Instant;
 
-use cenote_core::{Acquire, Acquired, Closed, Config, Core, Lease, Permit};
+use cenote_core::{Acquire, Acquired, CheckOut, Closed, Config, Core, Lease, Permit, Shared};
 
 use crate::timer::{sleep_until, timeout_at, Sleep};
 use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
-
-/// What one core carries besides its objects: the manager and the configuration.
-pub(crate) struct Shared<M> {
-    pub(crate) manager: M,
-    pub(crate) config: Config,
-    /// Whether any time-based option is set, so lending and returning read the clock.
-    pub(crate) clock: bool,
-    /// Slot time stamps are nanoseconds since this instant.
-    epoch: Instant,
-}
-
-impl<M> Shared<M> {
-    /// Nanoseconds since the pool was built.
-    pub(crate) fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-}
 
 pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
 pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
@@ -147,9 +130,8 @@ impl<M: Manager> Pool<M> {
     }
 
     pub(crate) fn from_config(manager: M, config: Config) -> Self {
-        let clock = config.needs_clock();
-        let shared = Shared { manager, clock, epoch: Instant::now(), config };
-        let core = Core::new(shared.config.slots(), shared.config.max_size, shared)
+        let (slots, max_size) = (config.slots(), config.max_size);
+        let core = Core::new(slots, max_size, Shared::new(manager, config))
             .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
         Self { core }
     }
@@ -169,10 +151,7 @@ impl<M: Manager> Pool<M> {
             let mut lease = Permit::fill(permit, conn);
             let meta = Lease::meta_mut(&mut lease);
             meta.use_count = 0;
-            if shared.clock {
-                meta.created = shared.now();
-                meta.last_used = meta.created;
-            }
+            shared.stamp_created(meta, false);
         }
     }
 
@@ -316,12 +295,7 @@ impl<M: Manager> Pool<M> {
         };
         let conn = created.map_err(CreateFailed::Error)?;
         let mut lease = Permit::fill(permit, conn);
-        if shared.clock {
-            let meta = Lease::meta_mut(&mut lease);
-            meta.created = shared.now();
-            meta.last_used = meta.created;
-            meta.checked_out = meta.created;
-        }
+        shared.stamp_created(Lease::meta_mut(&mut lease), true);
         Ok(Pooled::new(lease))
     }
 
@@ -329,23 +303,15 @@ impl<M: Manager> Pool<M> {
     /// `None` if it was dropped instead.
     async fn check_out(&self, lease: PoolLease<M>) -> Option<Pooled<M>> {
         let shared = self.core.ext();
-        let config = &shared.config;
         let mut pooled = Pooled::new(lease);
-        let mut validate = config.validate_on_acquire;
-        if shared.clock {
-            let now = shared.now();
-            let meta = Lease::meta_mut(pooled.lease_mut());
-            let age = now.saturating_sub(meta.created);
-            let idle = now.saturating_sub(meta.last_used);
-            let older =
-                |limit: Option<Duration>, ns: u64| limit.is_some_and(|d| u128::from(ns) >= d.as_nanos());
-            if older(config.max_lifetime, age) || older(config.idle_timeout, idle) {
+        let validate = match shared.check_idle(Lease::meta_mut(pooled.lease_mut())) {
+            CheckOut::Lend => false,
+            CheckOut::Validate => true,
+            _ => {
                 Pooled::retire(pooled);
                 return None;
             }
-            validate |= older(config.health_check_interval, idle);
-            meta.checked_out = now;
-        }
+        };
         if Pooled::meta(&pooled).needs_reset {
             // If this await is cancelled, `pooled` goes back still marked `needs_reset`.
             let (shared, conn) = Lease::split_mut(pooled.lease_mut());

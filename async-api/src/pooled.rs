@@ -109,16 +109,12 @@ impl<M: Manager> Drop for Pooled<M> {
         }
         let mut guard = RetireOnUnwind(Some(lease));
         let lease = guard.0.as_mut().unwrap_or_else(|| unreachable!());
-        let (shared, conn) = Lease::split_mut(lease);
+        let (shared, conn, meta) = Lease::parts_mut(lease);
         if shared.manager.has_broken(conn) {
             return; // `guard` retires it
         }
-        let clock = shared.clock.then(|| shared.now());
-        let meta = Lease::meta_mut(lease);
         meta.needs_reset = true;
-        if let Some(now) = clock {
-            meta.last_used = now;
-        }
+        shared.stamp_returned(meta);
         if let Some(lease) = guard.0.take() {
             Lease::release(lease);
         }

@@ -7,6 +7,9 @@
 use core::fmt;
 use core::time::Duration;
 
+#[cfg(feature = "std")]
+use crate::SlotMeta;
+
 /// A pool's configuration, checked by [`Config::validate`]. The front ends' builders fill it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -262,6 +265,166 @@ impl From<crate::CoreStatus> for Status {
             idle: s.idle,
             in_use: s.size.saturating_sub(s.idle),
             waiting: s.waiting,
+        }
+    }
+}
+
+/// The builder setters shared by the cenote front ends, written once: expands, inside an
+/// `impl` block of a type with a `config: Config` field, to one chainable setter per option.
+/// The doc links resolve where it expands (the front end's `Pool` and `Manager`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __builder_setters {
+    () => {
+        /// Most objects in existence at once (at least 1). Default: 10.
+        pub fn max_size(mut self, max_size: usize) -> Self {
+            self.config.max_size = max_size;
+            self
+        }
+
+        /// Slots allocated up front: the ceiling for [`Pool::resize`]. At least `max_size`.
+        /// Default: `max_size`.
+        pub fn capacity(mut self, capacity: usize) -> Self {
+            self.config.capacity = Some(capacity);
+            self
+        }
+
+        /// Idle objects created up front and kept ready (at most `max_size`). Default: 0.
+        pub fn min_idle(mut self, min_idle: usize) -> Self {
+            self.config.min_idle = min_idle;
+            self
+        }
+
+        /// How long [`Pool::get`] waits; `None` waits forever. Default: 30 s.
+        pub fn acquire_timeout(mut self, timeout: Option<::core::time::Duration>) -> Self {
+            self.config.acquire_timeout = timeout;
+            self
+        }
+
+        /// How long one `create` may take (async front end; a blocking `create` cannot be
+        /// interrupted, so the blocking pool accepts it and does not use it); `None`: bounded
+        /// only by the acquire timeout. Default: none.
+        pub fn create_timeout(mut self, timeout: Option<::core::time::Duration>) -> Self {
+            self.config.create_timeout = timeout;
+            self
+        }
+
+        /// Drop idle objects that have not been used for this long, instead of lending them.
+        /// Default: none.
+        pub fn idle_timeout(mut self, timeout: Option<::core::time::Duration>) -> Self {
+            self.config.idle_timeout = timeout;
+            self
+        }
+
+        /// Drop objects older than this, instead of lending them. Default: none.
+        pub fn max_lifetime(mut self, lifetime: Option<::core::time::Duration>) -> Self {
+            self.config.max_lifetime = lifetime;
+            self
+        }
+
+        /// Check every idle object with [`Manager::is_valid`] before lending it. Default:
+        /// `false`.
+        pub fn validate_on_acquire(mut self, validate: bool) -> Self {
+            self.config.validate_on_acquire = validate;
+            self
+        }
+
+        /// Check an idle object with [`Manager::is_valid`] before lending it if it has been
+        /// idle at least this long. Default: none.
+        pub fn health_check_interval(mut self, interval: Option<::core::time::Duration>) -> Self {
+            self.config.health_check_interval = interval;
+            self
+        }
+    };
+}
+
+/// What a cenote front end keeps in the core's extension value: its manager, the validated
+/// configuration, and the epoch of the slot time stamps.
+#[cfg(feature = "std")]
+#[derive(Debug)]
+pub struct Shared<M> {
+    /// The user's manager.
+    pub manager: M,
+    /// The configuration, validated.
+    pub config: Config,
+    /// Whether a time-based option is set, so that lending and returning read the clock.
+    clock: bool,
+    epoch: std::time::Instant,
+}
+
+/// What to do with an idle object about to be lent (see [`Shared::check_idle`]).
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckOut {
+    /// Too old or idle too long: drop it.
+    Expired,
+    /// Run the manager's health check first.
+    Validate,
+    /// Lend it as it is.
+    Lend,
+}
+
+#[cfg(feature = "std")]
+impl<M> Shared<M> {
+    /// Starts the clock epoch now.
+    pub fn new(manager: M, config: Config) -> Self {
+        Self { manager, clock: config.needs_clock(), config, epoch: std::time::Instant::now() }
+    }
+
+    /// Whether a time-based option is set (so that the time stamps are kept).
+    #[inline]
+    pub fn uses_clock(&self) -> bool {
+        self.clock
+    }
+
+    /// Nanoseconds since the pool was built: the unit of the slot time stamps.
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Stamps a newly created object (only when the clock is in use).
+    pub fn stamp_created(&self, meta: &mut SlotMeta, lent: bool) {
+        if self.clock {
+            let now = self.now();
+            meta.created = now;
+            meta.last_used = now;
+            if lent {
+                meta.checked_out = now;
+            }
+        }
+    }
+
+    /// Stamps an object being returned (only when the clock is in use).
+    #[inline]
+    pub fn stamp_returned(&self, meta: &mut SlotMeta) {
+        if self.clock {
+            meta.last_used = self.now();
+        }
+    }
+
+    /// Applies `max_lifetime`, `idle_timeout`, `validate_on_acquire` and
+    /// `health_check_interval` to an idle object about to be lent, and stamps it as lent.
+    /// Reads the clock only when a time-based option is set.
+    #[inline]
+    pub fn check_idle(&self, meta: &mut SlotMeta) -> CheckOut {
+        let mut validate = self.config.validate_on_acquire;
+        if self.clock {
+            let now = self.now();
+            let age = now.saturating_sub(meta.created);
+            let idle = now.saturating_sub(meta.last_used);
+            let older =
+                |limit: Option<Duration>, ns: u64| limit.is_some_and(|d| u128::from(ns) >= d.as_nanos());
+            if older(self.config.max_lifetime, age) || older(self.config.idle_timeout, idle) {
+                return CheckOut::Expired;
+            }
+            validate |= older(self.config.health_check_interval, idle);
+            meta.checked_out = now;
+        }
+        if validate {
+            CheckOut::Validate
+        } else {
+            CheckOut::Lend
         }
     }
 }

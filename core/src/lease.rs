@@ -93,6 +93,22 @@ impl<T, E> Lease<T, E> {
         (inner.ext(), object)
     }
 
+    /// The pool's extension value, the object and its metadata, together.
+    #[inline]
+    pub fn parts_mut(this: &mut Self) -> (&E, &mut T, &mut SlotMeta) {
+        let inner = this.inner();
+        let slot = inner.slot(this.index);
+        // SAFETY: the lease owns the occupied slot (type invariant); the unique borrow of
+        // `this` makes both references unique, and they point to different cells.
+        let object = slot.value.with_mut(|value| unsafe {
+            debug_assert!((*value).is_some());
+            (*value).as_mut().unwrap_unchecked()
+        });
+        // SAFETY: as above.
+        let meta = slot.meta.with_mut(|meta| unsafe { &mut *meta });
+        (inner.ext(), object, meta)
+    }
+
     /// Returns the object to the pool (the same as dropping the lease).
     #[inline]
     pub fn release(this: Self) {

@@ -83,6 +83,8 @@ mod wait;
 
 pub use error::{Closed, ConfigError, WaitError};
 pub use front::{BuildError, Config, Error, Status, DEFAULT_ACQUIRE_TIMEOUT};
+#[cfg(feature = "std")]
+pub use front::{CheckOut, Shared};
 pub use lease::{Lease, Permit};
 pub use pool::{Acquire, Acquired, Core, CoreStatus, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;

@@ -1,7 +1,6 @@
 //! Configuring and building a pool.
 
 use core::fmt;
-use core::time::Duration;
 
 use cenote_core::{BuildError, Config};
 
@@ -51,61 +50,7 @@ impl<M: Manager> Builder<M> {
         Self { manager, config: Config::new(DEFAULT_MAX_SIZE) }
     }
 
-    /// Most objects in existence at once (at least 1).
-    pub fn max_size(mut self, max_size: usize) -> Self {
-        self.config.max_size = max_size;
-        self
-    }
-
-    /// Slots allocated up front: the ceiling for [`Pool::resize`]. At least `max_size`.
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.config.capacity = Some(capacity);
-        self
-    }
-
-    /// Idle objects created at build time and kept ready (at most `max_size`).
-    pub fn min_idle(mut self, min_idle: usize) -> Self {
-        self.config.min_idle = min_idle;
-        self
-    }
-
-    /// How long [`Pool::get`] waits; `None` waits forever.
-    pub fn acquire_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config.acquire_timeout = timeout;
-        self
-    }
-
-    /// Accepted for symmetry with `cenote-async`; a blocking `create` cannot be interrupted,
-    /// so the blocking pool does not use it.
-    pub fn create_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config.create_timeout = timeout;
-        self
-    }
-
-    /// Drop idle objects that have not been used for this long, instead of lending them.
-    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config.idle_timeout = timeout;
-        self
-    }
-
-    /// Drop objects older than this, instead of lending them.
-    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
-        self.config.max_lifetime = lifetime;
-        self
-    }
-
-    /// Check every idle object with [`Manager::is_valid`] before lending it.
-    pub fn validate_on_acquire(mut self, validate: bool) -> Self {
-        self.config.validate_on_acquire = validate;
-        self
-    }
-
-    /// Check an idle object with [`Manager::is_valid`] before lending it if it has been idle
-    /// at least this long.
-    pub fn health_check_interval(mut self, interval: Option<Duration>) -> Self {
-        self.config.health_check_interval = interval;
-        self
-    }
+    cenote_core::__builder_setters!();
 
     /// Builds the pool and creates `min_idle` objects.
     ///

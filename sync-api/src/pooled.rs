@@ -110,13 +110,11 @@ impl<M: Manager> Drop for Pooled<M> {
         }
         let mut guard = RetireOnUnwind(Some(lease));
         let lease = guard.0.as_mut().unwrap_or_else(|| unreachable!());
-        let (shared, conn) = Lease::split_mut(lease);
+        let (shared, conn, meta) = Lease::parts_mut(lease);
         if shared.manager.has_broken(conn) || shared.manager.reset(conn).is_err() {
             return; // `guard` retires it
         }
-        if shared.clock {
-            Lease::meta_mut(lease).last_used = shared.now();
-        }
+        shared.stamp_returned(meta);
         if let Some(lease) = guard.0.take() {
             Lease::release(lease);
         }
