@@ -46,7 +46,9 @@ impl Backoff {
     }
 
     /// Waits for a peer that is mid-operation on the same word (a failed CAS): spin only.
-    #[inline]
+    /// Out of line, so that the queue's uncontended paths stay small enough to inline.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn spin(&mut self) {
         for _ in 0..1u32 << self.step.min(Self::SPIN_LIMIT) {
             core::hint::spin_loop();
@@ -57,8 +59,9 @@ impl Backoff {
     }
 
     /// Waits for a peer that must finish a step before we can go on (a push or pop in
-    /// flight): spin, then yield the CPU to it.
-    #[inline]
+    /// flight): spin, then yield the CPU to it. Out of line, as `spin`.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn snooze(&mut self) {
         if self.step <= Self::SPIN_LIMIT {
             for _ in 0..1u32 << self.step {
