@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Miri (undefined-behaviour checker) on the core's unit tests, with strict provenance.
+# Miri (undefined-behaviour checker) on the core's unit tests and the front-end model test,
+# with strict provenance.
 # Installs the nightly toolchain and the miri component when they are missing; if they truly
 # cannot be had on this machine, says so plainly and exits 0 so that CI goes on.
 set -euo pipefail
@@ -26,3 +27,6 @@ if ! CARGO_TARGET_DIR=target/miri timeout 600 cargo +nightly miri setup; then
   exit 0
 fi
 CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-core --lib
+# The blocking front end too, where a test needs no runtime and no real I/O: the sequential
+# model test drives cenote-sync through random operation sequences (8 cases under Miri).
+CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-tests --test model
