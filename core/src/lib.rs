@@ -73,6 +73,7 @@ extern crate std;
 
 mod error;
 mod front;
+mod handle;
 mod lease;
 mod pool;
 mod queue;
