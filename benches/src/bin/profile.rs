@@ -1,0 +1,104 @@
+//! Runs one pool on one workload for a while, for a profiler to watch (`perf record`,
+//! `valgrind --tool=callgrind`). Prints what it measured.
+//!
+//! ```text
+//! cargo build --release -p cenote-benches --bin profile
+//! perf record -g target/release/profile tokio cenote 64 8 5
+//! ```
+//!
+//! Workloads: `tokio POOL TASKS OBJECTS SECONDS` (POOL: cenote, cenote-nt, deadpool),
+//! `threads POOL THREADS OBJECTS SECONDS` (POOL: cenote, async, object-pool, r2d2),
+//! `single POOL SECONDS` (POOL: cenote, async).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cenote_benches::pools::{self, BlockOn};
+use cenote_benches::work::{self, Hold, RunConfig, RunResult};
+
+fn report(what: &str, r: &RunResult) {
+    println!(
+        "{what}: {:.2} Mops/s, fairness {:.2}, CPU {:.2} µs/op, wait p50 {:?} p99.9 {:?}",
+        r.ops_per_sec() / 1e6,
+        r.fairness(),
+        r.cpu_per_op().as_secs_f64() * 1e6,
+        r.waits.quantile(0.5),
+        r.waits.quantile(0.999),
+    );
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let num = |i: usize| -> Result<u64, String> {
+        args.get(i).ok_or("missing argument")?.parse::<u64>().map_err(|e| e.to_string())
+    };
+    let kind = args.first().map(String::as_str).unwrap_or("");
+    let pool = args.get(1).map(String::as_str).unwrap_or("");
+    match kind {
+        "tokio" => {
+            let (tasks, objects, secs) = (num(2)? as usize, num(3)? as usize, num(4)?);
+            let cfg = RunConfig {
+                workers: tasks,
+                objects,
+                duration: Duration::from_secs(secs),
+                hold: Hold::Tiny,
+                record_waits: true,
+                count_allocs: false,
+            };
+            let rt = work::tokio_runtime(2);
+            let r = match pool {
+                "cenote" => work::tokio_tasks_for(&rt, &Arc::new(pools::cenote_async(objects)), &cfg),
+                "cenote-nt" => {
+                    work::tokio_tasks_for(&rt, &Arc::new(pools::cenote_async_no_timeout(objects)), &cfg)
+                }
+                "deadpool" => work::tokio_tasks_for(&rt, &Arc::new(pools::deadpool_unmanaged(objects)), &cfg),
+                other => return Err(format!("unknown pool {other}")),
+            };
+            report(&format!("tokio {pool} {tasks}/{objects}"), &r);
+        }
+        "threads" => {
+            let (threads, objects, secs) = (num(2)? as usize, num(3)? as usize, num(4)?);
+            let cfg = RunConfig {
+                workers: threads,
+                objects,
+                duration: Duration::from_secs(secs),
+                hold: Hold::Tiny,
+                record_waits: true,
+                count_allocs: false,
+            };
+            let r = match pool {
+                "cenote" => work::threads_for(&pools::cenote_sync(objects), &cfg),
+                "async" => work::threads_for(&BlockOn(pools::cenote_async(objects)), &cfg),
+                "object-pool" => work::threads_for(&pools::object_pool(objects), &cfg),
+                "r2d2" => work::threads_for(&pools::r2d2(objects), &cfg),
+                other => return Err(format!("unknown pool {other}")),
+            };
+            report(&format!("threads {pool} {threads}/{objects}"), &r);
+        }
+        "single" => {
+            let secs = num(2)?;
+            let ops =
+                std::env::var("PROFILE_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(secs * 50_000_000);
+            let took = match pool {
+                "cenote" => work::time_get_drop(&pools::cenote_sync(4), ops),
+                "async" => work::time_get_drop_block_on(&pools::cenote_async(4), ops),
+                "floor" => work::time_get_drop(&pools::floor(4), ops),
+                other => return Err(format!("unknown pool {other}")),
+            };
+            println!("single {pool}: {:.2} ns/op", took.as_nanos() as f64 / ops as f64);
+        }
+        _ => return Err("usage: profile tokio|threads|single POOL ...".into()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("profile: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
