@@ -207,8 +207,8 @@ pub const WARM_UP_HOLD: Duration = Duration::from_millis(5);
 ///
 /// Warm-up (uncounted): this thread takes all `cfg.objects` objects, lets the threads start,
 /// and holds the objects for [`WARM_UP_HOLD`], so that every thread waits at least once (a
-/// thread's first wait may make per-thread lazy state, such as event-listener's thread-local
-/// parker); then the threads run operations for [`WARM_UP`]. Then all start the window
+/// pool's first wait on a thread may make per-thread lazy state: r2d2's, say); then the
+/// threads run operations for [`WARM_UP`]. Then all start the window
 /// together. CPU time is counted from the start of the window until every thread has ended.
 pub fn threads_for<P: BlockingPool>(pool: &P, cfg: &RunConfig) -> RunResult {
     let barrier = Barrier::new(cfg.workers + 1);

@@ -1,7 +1,7 @@
 //! The `no_std`, lock-free core of the [cenote] object pool.
 //!
 //! `cenote-core` holds a fixed array of slots, a lock-free queue of idle slot indices, an
-//! atomic permit counter and [`event_listener`] wakeups, and nothing else: no clock, no
+//! atomic permit counter and an intrusive FIFO of waiters, and nothing else: no clock, no
 //! runtime, no allocation after construction, and no reference count touched when an
 //! object is lent or returned. The `cenote-sync` (blocking `get()`) and
 //! `cenote-async` (`get().await` on any executor) crates are thin front ends over it; build
@@ -16,8 +16,9 @@
 //! * [`Core::try_acquire`] answers at once: an idle object ([`Lease`]), a [`Permit`] to create
 //!   one into a vacant slot, exhausted, or closed.
 //! * [`Core::acquire`] (async, any executor) and [`Core::acquire_blocking`] (threads, `std`
-//!   feature) wait. Waiters are served fairly: overtaking is bounded and returns are handed
-//!   straight to the oldest waiter once someone starves.
+//!   feature) wait. Waiters are served fairly: async waiters strictly in order (returns go
+//!   straight to the oldest), blocking ones with bounded overtaking (see
+//!   [`STARVE_AFTER_MISSES`]).
 //! * A dropped [`Lease`] returns its object; [`Lease::retire`] drops it and frees its place;
 //!   [`Lease::detach`] takes it out for good. A dropped [`Permit`] gives its place back.
 //! * [`Core::close`], [`Core::resize`] (within the capacity fixed at construction) and
@@ -58,8 +59,9 @@
 //!
 //! # Features
 //!
-//! * `std` (default): [`Core::acquire_blocking`] (threads park) and std's mutex inside
-//!   event-listener. Without it the crate is `#![no_std]` + `alloc`; async waiting still works.
+//! * `std` (default): [`Core::acquire_blocking`] (threads park) and std's mutex around the
+//!   wait list. Without it the crate is `#![no_std]` + `alloc`, the wait list's lock is a spin
+//!   lock (held for a few pointer writes), and async waiting works the same.
 //!
 //! [cenote]: https://github.com/cenote-rs/cenote
 #![no_std]
@@ -81,6 +83,7 @@ mod release;
 mod slot;
 mod sync;
 mod wait;
+mod waitlist;
 
 pub use error::{Closed, ConfigError, WaitError};
 pub use front::{BuildError, Config, Error, Status, DEFAULT_ACQUIRE_TIMEOUT};

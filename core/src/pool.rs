@@ -3,48 +3,53 @@
 //! # Algorithm
 //!
 //! `capacity` slots are allocated once. Each slot index is always in exactly one place (see
-//! [`Slot`]): three bounded MPMC queues (Vyukov's bounded queue, `queue.rs`) hold the
-//! indices of *idle* slots (an object ready to lend), *vacant* slots (no object) and
-//! *handed-off* slots (an object, or a permit, reserved for a waiter that was woken for it).
-//! `live` counts objects plus permits to create one; a permit is taken with a CAS that keeps
-//! `live <= max_size`, so creating and resizing never lock.
+//! [`Slot`]): two bounded MPMC queues (Vyukov's bounded queue, `queue.rs`) hold the indices
+//! of *idle* slots (an object ready to lend) and *vacant* slots (no object); a lent index is
+//! in a [`Lease`], and one given to a waiter is in that waiter's node. `live` counts objects
+//! plus permits to create one; a permit is taken with a CAS that keeps `live <= max_size`, so
+//! creating and resizing never lock.
 //!
 //! The idle queue's tail word carries a *gate* (`queue.rs`): `GATE_WAITERS` while anyone may
 //! wait, `GATE_CLOSED` once closed. A return is one CAS that publishes the index only if the
 //! gate is 0, so an uncontended return touches nothing after it. Otherwise the returner takes
-//! the slow path: it pushes regardless, then reads `waiters` and `state` and wakes someone.
+//! the slow path under the wait list's lock.
 //!
-//! Waiters sleep on an `event_listener::Event` with stack- or future-embedded listeners, so
-//! waiting allocates nothing. A waiter increments `waiters`, sets `GATE_WAITERS` (a `SeqCst`
-//! RMW on the tail word), registers its listener, and looks again. Every push is either
-//! before its gate RMW in the tail word's modification order (and its look sees the push) or
-//! after it (and the push, finding the gate set, takes the slow path and, having synchronised
-//! with the RMW, sees `waiters > 0` and notifies). A notification sent before the listener is
-//! in the list reaches nobody, but then the push happens-before the look: event-listener's list
-//! lock orders the notify before the insert. So no wakeup is lost in the gap between "nothing
-//! idle" and "start waiting". The last waiter to leave clears the gate, then looks at `waiters`
-//! again; if someone arrived meanwhile it sets the gate again and sends a wakeup, covering any
-//! push that went through while the gate was briefly clear.
+//! # Waiting
 //!
-//! Notifications are tagged: `HANDED` (take an entry from the hand-off queue) or `HINT` (look
-//! again).
+//! Waiters queue in an intrusive FIFO (`waitlist.rs`) of nodes that live in the waiting
+//! future or on the blocked thread's stack, behind one short lock, so waiting allocates
+//! nothing. A waiter increments `waiters`, sets `GATE_WAITERS` (a `SeqCst` RMW on the tail
+//! word), then, under the lock, looks once more (idle queue, free place, closed) and, finding
+//! nothing, links its node. A slow-path return decides under the same lock: it gives the
+//! object to the oldest waiter (stored in the node, which is unlinked and woken), or pushes it
+//! to the idle queue and wakes the oldest waiter to look. So a waiter either sees the object
+//! in its look or is linked when the returner looks at the list: no wakeup is lost in the gap
+//! between "nothing idle" and "start waiting". A gated push that went through before the
+//! waiter's gate RMW is before it in the tail word's modification order, so the look sees
+//! it. The last waiter to leave clears the gate, then looks at `waiters` again; if someone
+//! arrived meanwhile it sets the gate again and wakes the oldest waiter, covering any push
+//! that went through while the gate was briefly clear.
+//!
+//! A served waiter reads what it was given from its node without the lock (the server's
+//! `Release` store is its last access to the node). A waiter that is cancelled (its future
+//! dropped, its thread timing out) unlinks its node under the lock; if a server got there
+//! first, it passes on what it was given: an object or a permit goes back through the
+//! ordinary return path (to the next waiter, or to the pool), a wakeup to the next waiter.
+//! Nothing given is lost, whoever is last.
 //!
 //! # Fairness
 //!
-//! Returns normally go to the idle queue and wake one waiter, and a newcomer may take the
-//! object first (barging keeps threads out of a lock convoy). Each time a woken waiter finds
-//! nothing it counts a *miss*; after [`STARVE_AFTER_MISSES`] misses it declares itself
-//! starving and from then on listens on a second event, `priority`. While any waiter starves,
-//! newcomers neither take idle objects nor create (they line up), and every returned object or
-//! freed place is pushed to the hand-off queue and a `HANDED` notification sent for it: to the
-//! oldest starving waiter first, else to the oldest waiter (event-listener's lists are FIFO).
-//! Only waiters woken with `HANDED` pop the hand-off queue. A starving waiter is therefore
-//! served by one of the next returns, behind only the waiters that started starving before it.
+//! Async waiters are served *directly*: while one waits, returns and freed places go to the
+//! oldest of them, in FIFO order, and a newcomer finds nothing idle and lines up. Waking a
+//! task is cheap, and this makes every wakeup useful and the wait of each task bounded by the
+//! ones ahead of it.
 //!
-//! A woken waiter that is cancelled (its future dropped, its thread timing out) discards its
-//! notification and passes it on: it takes one entry from the hand-off queue, if any, and
-//! returns it through the normal return path, which hands it to the next waiter or makes it
-//! idle. Nothing handed off is lost, whoever is last.
+//! Blocking waiters start *indirect*: a return goes to the idle queue and wakes the oldest of
+//! them, and a newcomer (or a thread still in its short pre-park spin) may take the object
+//! first. That barging keeps threads out of a lock convoy (an object reserved for a thread
+//! that is not running is an object nobody uses). Each time a woken waiter finds nothing it
+//! counts a *miss*; after [`STARVE_AFTER_MISSES`] misses it becomes direct and links at the
+//! front, so the next return is its.
 //!
 //! # Lifetime without reference counts on the hot path
 //!
@@ -63,14 +68,15 @@
 //! The Dekker-style pairs (a publish, then a look at the other side's flag) are:
 //!
 //! * return ↔ wait: the gated CAS on the idle queue's tail against the waiter's `SeqCst` RMW of
-//!   `GATE_WAITERS` on the same word (above); a slow-path return's `SeqCst` push CAS and
-//!   `SeqCst` load of `waiters` against the waiter's `SeqCst` increment and the `SeqCst` fence
-//!   in `pop` before it declares the queue empty;
-//! * close ↔ return: `close` sets `CLOSED` in `state` then in the gate; a returner that sees
-//!   the gate bit (its tail loads are `Acquire`) sees `state`, and one whose push came first
-//!   is drained;
+//!   `GATE_WAITERS` on the same word (above); past the gate, both sides decide under the wait
+//!   list's lock;
+//! * close ↔ return: `close` sets `CLOSED` in `state` then in the gate, then takes the wait
+//!   list's lock to wake everyone, then drains; a returner that sees the gate bit (its tail
+//!   loads are `Acquire`) sees `state`; one that pushed under the lock before `close` took it
+//!   is drained by `close`, one after it sees `CLOSED` and drains;
 //! * freed place ↔ waiter: `live.fetch_sub(SeqCst)` then `waiters.load(SeqCst)`, against
-//!   `waiters.fetch_add(SeqCst)` then `live.load(SeqCst)`.
+//!   `waiters.fetch_add(SeqCst)` then `live.load(SeqCst)` (in the waiter's look under the
+//!   lock); a freer that sees a waiter wakes the oldest under the lock.
 //!
 //! In the single total order of `SeqCst` operations one side of each pair sees the other.
 //! Loom models only `SeqCst` fences, so under loom `seqcst_fence_for_loom` adds one between
@@ -86,28 +92,25 @@ use core::ptr::NonNull;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use event_listener::{listener, Event};
 
 use crate::error::ConfigError;
 use crate::lease::{Lease, Permit};
 use crate::queue::{IdleQueue, PlainQueue, GATE_CLOSED};
-use crate::release::{may_take_hand_off, notify, tagged_event, Tag, HINT};
 use crate::slot::{Slot, SlotMeta};
 use crate::sync::{seqcst_fence_for_loom, AtomicUsize, CachePadded, Ordering};
+use crate::wait::Found;
+use crate::waitlist::{WaitList, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT};
 
 /// Bit 0 of `state`: the pool is closed.
 pub(crate) const CLOSED: usize = 1;
-/// `state` counts starving waiters in the bits above `CLOSED`.
-pub(crate) const STARVING_ONE: usize = 2;
 /// Added to `live` when the last handle is gone: the pool is freed when `live == ORPHAN`.
 pub(crate) const ORPHAN: usize = 1 << (usize::BITS - 1);
-/// A hand-off queue entry that carries a permit (a freed place) rather than an object.
-pub(crate) const PERMIT: u32 = u32::MAX;
-/// How many fruitless wakeups a waiter takes before it declares itself starving.
+/// How many fruitless wakeups a blocking waiter takes before it is served directly (see
+/// "Fairness" in the crate's protocol notes): the next return or freed place is then its.
 #[cfg(not(loom))]
 pub const STARVE_AFTER_MISSES: u32 = 2;
-/// How many fruitless wakeups a waiter takes before it declares itself starving (1 under
-/// loom, so that the small models reach the hand-off paths).
+/// How many fruitless wakeups a blocking waiter takes before it is served directly (1 under
+/// loom, so that the small models reach the direct paths).
 #[cfg(loom)]
 pub const STARVE_AFTER_MISSES: u32 = 1;
 
@@ -177,17 +180,13 @@ pub(crate) struct Inner<T, E> {
     /// Indices of vacant slots. Invariant: pushed *before* `live` is decremented, so whoever
     /// wins a permit finds a vacant slot.
     pub(crate) vacant: PlainQueue,
-    /// Objects and permits reserved for woken waiters (see "Fairness").
-    pub(crate) handoff: PlainQueue,
     pub(crate) counts: CachePadded<Counts>,
     /// Waiters between "I will wait" and "I am done waiting".
     pub(crate) waiters: CachePadded<AtomicUsize>,
     /// `Core` handles alive, including temporary ones taken by slow paths.
     pub(crate) handles: CachePadded<AtomicUsize>,
-    /// Waiters that are not starving. Tags: `HANDED` or `HINT` (see `release.rs`).
-    pub(crate) event: Event<Tag>,
-    /// Starving waiters: served first by `hand_off`.
-    pub(crate) priority: Event<Tag>,
+    /// Linked waiters, oldest first (see "Waiting" and "Fairness").
+    pub(crate) waitlist: WaitList,
     ext: E,
 }
 
@@ -198,7 +197,7 @@ pub(crate) struct Counts {
     /// until the extras return.
     pub(crate) live: AtomicUsize,
     pub(crate) max_size: AtomicUsize,
-    /// `CLOSED` bit and `STARVING_ONE` × the number of starving waiters.
+    /// `CLOSED` bit.
     pub(crate) state: AtomicUsize,
 }
 
@@ -254,8 +253,8 @@ pub struct CoreStatus {
     pub capacity: usize,
     /// Objects in existence plus permits to create one.
     pub size: usize,
-    /// Objects ready to lend: idle, or handed to a waiter that has not picked it up yet (a
-    /// freed place being handed to a waiter counts here too, for that moment).
+    /// Objects ready to lend (not counting one just given to a waiter that has not picked it
+    /// up yet).
     pub idle: usize,
     /// Callers currently waiting.
     pub waiting: usize,
@@ -308,7 +307,6 @@ impl<T, E> Core<T, E> {
             // slack between them.
             idle: IdleQueue::new(capacity.saturating_mul(2)),
             vacant,
-            handoff: PlainQueue::new(capacity),
             counts: CachePadded::new(Counts {
                 live: AtomicUsize::new(0),
                 max_size: AtomicUsize::new(max_size),
@@ -316,15 +314,9 @@ impl<T, E> Core<T, E> {
             }),
             waiters: CachePadded::new(AtomicUsize::new(0)),
             handles: CachePadded::new(AtomicUsize::new(1)),
-            event: tagged_event(),
-            priority: tagged_event(),
+            waitlist: WaitList::new(),
             ext,
         };
-        // An `Event` allocates its shared state on first use; do it now, so that nothing
-        // allocates after construction.
-        for event in [&inner.event, &inner.priority] {
-            listener!(event => _listener);
-        }
         // SAFETY: `Box::into_raw` never returns null.
         let inner = unsafe { NonNull::new_unchecked(Box::into_raw(Box::new(inner))) };
         // SAFETY: just allocated and not shared yet: the only access.
@@ -372,7 +364,7 @@ impl<T, E> Core<T, E> {
             max_size: inner.counts.max_size.load(Ordering::Relaxed),
             capacity: inner.slots.len(),
             size: inner.counts.live.load(Ordering::Relaxed),
-            idle: inner.idle.len() + inner.handoff.len(),
+            idle: inner.idle.len(),
             waiting: inner.waiters.load(Ordering::Relaxed),
             closed: inner.is_closed(),
         }
@@ -380,18 +372,16 @@ impl<T, E> Core<T, E> {
 
     /// Lends an idle object, or hands out a permit to create one, without waiting.
     ///
-    /// While a waiter is starving (see the module docs) this neither takes idle objects nor
-    /// creates: it answers [`Acquire::Exhausted`] so that the caller lines up behind the
-    /// waiters.
+    /// While waiters are served directly (see the module docs), returns and freed places go
+    /// to them and not to the idle queue, so this answers [`Acquire::Exhausted`] and the
+    /// caller lines up behind them.
     #[inline]
     pub fn try_acquire(&self) -> Acquire<T, E> {
         let inner = self.inner();
-        // ORDERING: `Relaxed` is enough: `CLOSED` and starving are hints here. A caller that
-        // misses a just-set `CLOSED` linearises before `close`; one that misses a starving
-        // waiter barges once, which the fairness bound allows for.
-        let state = inner.counts.state.load(Ordering::Relaxed);
-        if state != 0 {
-            return if state & CLOSED != 0 { Acquire::Closed } else { Acquire::Exhausted };
+        // ORDERING: `Relaxed` is enough: `CLOSED` is a hint here. A caller that misses a
+        // just-set `CLOSED` linearises before `close`.
+        if inner.counts.state.load(Ordering::Relaxed) & CLOSED != 0 {
+            return Acquire::Closed;
         }
         if let Some(index) = inner.idle.pop() {
             return Acquire::Idle(inner.lend(index));
@@ -407,7 +397,7 @@ impl<T, E> Core<T, E> {
     pub fn try_take_idle(&self) -> Option<Lease<T, E>> {
         let inner = self.inner();
         // ORDERING: as in `try_acquire`.
-        if inner.counts.state.load(Ordering::Relaxed) != 0 {
+        if inner.counts.state.load(Ordering::Relaxed) & CLOSED != 0 {
             return None;
         }
         inner.idle.pop().map(|index| inner.lend(index))
@@ -460,9 +450,9 @@ impl<T, E> Core<T, E> {
         seqcst_fence_for_loom();
         if max_size > old {
             if inner.waiters.load(Ordering::SeqCst) != 0 {
-                let more = max_size - old;
-                notify(&inner.priority, more, HINT);
-                notify(&inner.event, more, HINT);
+                for _ in old..max_size {
+                    inner.wake_one();
+                }
             }
         } else {
             while inner.over_max() {
@@ -525,13 +515,6 @@ impl<T, E> Inner<T, E> {
         self.counts.state.load(Ordering::Relaxed) & CLOSED != 0
     }
 
-    /// Whether some waiter has declared itself starving.
-    #[cfg(all(feature = "std", not(loom)))]
-    pub(crate) fn is_starving(&self) -> bool {
-        // ORDERING: a hint for the pre-park backoff only.
-        self.counts.state.load(Ordering::Relaxed) >= STARVING_ONE
-    }
-
     /// Whether more objects exist than `max_size` allows (after a shrink).
     pub(crate) fn over_max(&self) -> bool {
         // ORDERING: `SeqCst`, ordered with `resize`'s swap and the `live` RMWs.
@@ -585,14 +568,13 @@ impl<T, E> Inner<T, E> {
     pub(crate) fn take_vacant(&self) -> Option<Permit<T, E>> {
         // The vacant queue holds at least one index per outstanding permit: vacant indices
         // are pushed before `live` is decremented, `live <= capacity`, and the permit's CAS
-        // (or the hand-off it came through) happens-after that push. `pop` does not report
+        // (or the server's store that gave it to a waiter) happens-after that push. `pop` does not report
         // empty while a push is in flight, so this cannot fail.
         if let Some(index) = self.vacant.pop() {
             debug_assert!((index as usize) < self.slots.len());
             return Some(Permit::new(self, index));
         }
-        // Should it fail anyway, give the place back rather than leak it (plainly: never as
-        // a hand-off, which could come straight back to this waiter).
+        // Should it fail anyway, give the place back rather than leak it.
         self.release_live();
         debug_assert!(false, "a permit found no vacant slot");
         None
@@ -606,47 +588,44 @@ impl<T, E> Inner<T, E> {
         self.counts.state.fetch_or(CLOSED, Ordering::SeqCst);
         self.idle.set_gate(GATE_CLOSED);
         seqcst_fence_for_loom();
-        notify(&self.event, usize::MAX, HINT);
-        notify(&self.priority, usize::MAX, HINT);
+        // One waiter per lock: wakers are woken outside it, and there is nowhere to collect
+        // them without allocating. A waiter linking meanwhile sees `CLOSED` in its look.
+        loop {
+            let mut list = self.waitlist.lock();
+            let woken = list.serve_front(CLOSED_NODE);
+            drop(list);
+            match woken {
+                Some(wake) => wake.wake(),
+                None => break,
+            }
+        }
         self.drain();
     }
 
-    /// Declares one more or one fewer starving waiter.
-    pub(crate) fn set_starving(&self, starving: bool) {
-        // ORDERING: `SeqCst` so that returners' `SeqCst` reads of `state` order with it;
-        // being seen late only delays fairness by a return or two.
-        if starving {
-            self.counts.state.fetch_add(STARVING_ONE, Ordering::SeqCst);
-        } else {
-            self.counts.state.fetch_sub(STARVING_ONE, Ordering::SeqCst);
-        }
-    }
-
-    /// One look for something to take, made by a registered waiter. `woken` is the tag of
-    /// the notification that woke it (`None` on the first look): only `HANDED` may take from
-    /// the hand-off queue.
-    pub(crate) fn try_acquire_waiting(
-        &self,
-        woken: Option<Tag>,
-    ) -> Option<Result<Acquired<T, E>, crate::Closed>> {
-        let handed = woken.is_some_and(may_take_hand_off);
+    /// One look for something to take, made by a waiter: `Closed`, an idle object, or a
+    /// permit.
+    pub(crate) fn try_take(&self) -> Option<Found<T, E>> {
         if self.is_closed() {
-            if handed {
-                self.pass_on();
-            }
             return Some(Err(crate::Closed));
-        }
-        if handed {
-            match self.handoff.pop() {
-                Some(PERMIT) => return self.take_vacant().map(|p| Ok(Acquired::Vacant(p))),
-                Some(index) => return Some(Ok(Acquired::Idle(self.lend(index)))),
-                None => {}
-            }
         }
         if let Some(index) = self.idle.pop() {
             return Some(Ok(Acquired::Idle(self.lend(index))));
         }
         self.try_reserve().map(|p| Ok(Acquired::Vacant(p)))
+    }
+
+    /// Takes what a server gave a waiter (`GIVEN_SLOT + index` or `GIVEN_PERMIT`). If the
+    /// pool closed meanwhile, passes it back and answers `Closed`.
+    pub(crate) fn take_given(&self, given: usize) -> Option<Found<T, E>> {
+        if self.is_closed() {
+            self.pass_on(given);
+            return Some(Err(crate::Closed));
+        }
+        if given == GIVEN_PERMIT {
+            return self.take_vacant().map(|p| Ok(Acquired::Vacant(p)));
+        }
+        debug_assert!(given >= GIVEN_SLOT);
+        Some(Ok(Acquired::Idle(self.lend((given - GIVEN_SLOT) as u32))))
     }
 }
 

@@ -10,7 +10,7 @@
 //!
 //! The difference: the low [`GATE_BITS`] bits of `tail` are a gate. [`IdleQueue::push_open`]
 //! only succeeds while the gate is 0: its CAS both publishes the value and checks that nobody
-//! waits, the pool is not closed and no waiter starves, in one atomic step. So an uncontended
+//! waits and the pool is not closed, in one atomic step. So an uncontended
 //! return is one CAS and one store, and the returner touches nothing after it. That is what
 //! lets a lease skip reference counting: after its last store the pool may be freed (see
 //! `handle.rs`), and a popper that takes the value synchronises with that store first.
@@ -279,7 +279,7 @@ impl core::fmt::Debug for IdleQueue {
     }
 }
 
-/// The vacant and hand-off queues: the same queue without a gate. Under loom they are a
+/// The vacant queue: the same queue without a gate. Under loom they are a
 /// mutex-backed stand-in, which keeps the models small enough to explore; the gated idle
 /// queue, where the protocol's subtle steps are, stays the real one under loom.
 #[cfg(not(loom))]
@@ -314,10 +314,6 @@ impl PlainQueue {
     pub(crate) fn pop(&self) -> Option<u32> {
         crate::sync::fence(Ordering::SeqCst);
         self.items.lock().unwrap().pop_front()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.items.lock().unwrap().len()
     }
 }
 

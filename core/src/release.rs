@@ -1,67 +1,19 @@
-//! Giving slots back: returns, hand-offs to waiters, freed places, draining a closed pool.
+//! Giving slots back: returns, serving waiters, freed places, draining a closed pool.
 //!
 //! See `pool.rs` for the protocol these paths implement and the memory-ordering argument.
 
-use event_listener::{Event, IntoNotification};
-
 use core::ptr::NonNull;
 
-use crate::pool::{Inner, CLOSED, ORPHAN, PERMIT, STARVING_ONE};
+use crate::pool::{Inner, CLOSED, ORPHAN};
 use crate::slot::SlotMeta;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
+use crate::waitlist::{Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT, WOKEN};
 
-/// What a notification says. event-listener supports tags only with `std`; without it every
-/// notification may carry a hand-off, and any woken waiter may take one (fairness then
-/// depends on who looks first, not on who was woken for it).
-#[cfg(feature = "std")]
-pub(crate) type Tag = bool;
-/// What a notification says (see the `std` version).
-#[cfg(not(feature = "std"))]
-pub(crate) type Tag = ();
-
-/// Tag of a notification that hands the woken waiter an entry of the hand-off queue.
-#[cfg(feature = "std")]
-pub(crate) const HANDED: Tag = true;
-/// Tag of a notification that only says "look again" (the idle queue or a free place).
-#[cfg(feature = "std")]
-pub(crate) const HINT: Tag = false;
-/// Without `std` there are no tags.
-#[cfg(not(feature = "std"))]
-pub(crate) const HANDED: Tag = ();
-/// Without `std` there are no tags.
-#[cfg(not(feature = "std"))]
-pub(crate) const HINT: Tag = ();
-
-/// An event whose notifications carry a `Tag`.
-pub(crate) fn tagged_event() -> Event<Tag> {
-    #[cfg(feature = "std")]
-    return Event::with_tag();
-    #[cfg(not(feature = "std"))]
-    return Event::new();
-}
-
-/// Wakes `count` more listeners of `event` (ones not already woken) with `tag`; returns how
-/// many were woken.
+/// Wakes the waiter a server picked, if any, after the lock is released.
 #[inline]
-pub(crate) fn notify(event: &Event<Tag>, count: usize, tag: Tag) -> usize {
-    #[cfg(feature = "std")]
-    return event.notify(count.additional().tag(tag));
-    #[cfg(not(feature = "std"))]
-    {
-        let () = tag;
-        event.notify(count.additional())
-    }
-}
-
-/// Whether a waiter woken with `tag` may take from the hand-off queue.
-#[inline]
-pub(crate) fn may_take_hand_off(tag: Tag) -> bool {
-    #[cfg(feature = "std")]
-    return tag == HANDED;
-    #[cfg(not(feature = "std"))]
-    {
-        let () = tag;
-        true
+fn wake(wake: Option<Wake>) {
+    if let Some(wake) = wake {
+        wake.wake();
     }
 }
 
@@ -115,10 +67,7 @@ impl<T, E> Inner<T, E> {
             // the excess and both retire; that frees one place more than needed, never too few.
             return self.retire_slot(index);
         }
-        if state >= STARVING_ONE && self.waiters.load(Ordering::SeqCst) != 0 {
-            return self.hand_off(index);
-        }
-        self.push_idle(index);
+        self.serve_or_idle(index);
     }
 
     /// Drops the object of a lease whose pool has no handle left (closed and drained), then
@@ -145,108 +94,59 @@ impl<T, E> Inner<T, E> {
         drop(release);
     }
 
-    /// Pushes an owned, occupied slot to the idle queue ignoring the gate, then wakes a waiter
-    /// or drains, as the state requires. The caller holds a handle.
-    fn push_idle(&self, index: u32) {
-        if let Err(index) = self.idle.push(index) {
-            // Unreachable: the idle queue has room for every slot twice over. Never lose the
-            // object's place if it happens anyway.
-            self.retire_slot(index);
-            debug_assert!(false, "idle queue full");
-            return;
-        }
-        seqcst_fence_for_loom();
-        // ORDERING: `SeqCst` loads after the push's `SeqCst` CAS: the returner's half of the
-        // Dekker pairs with waiters and with `close` (see `pool.rs`).
-        if self.waiters.load(Ordering::SeqCst) != 0 || self.counts.state.load(Ordering::SeqCst) != 0 {
-            self.after_push_slow();
-        }
-    }
-
-    /// After a push to the idle queue found waiters or a non-zero state.
-    #[cold]
-    fn after_push_slow(&self) {
-        let state = self.counts.state.load(Ordering::SeqCst);
-        if state & CLOSED != 0 {
-            self.drain();
-        } else if state >= STARVING_ONE {
-            // Someone starves: an idle object goes to the oldest starving waiter directly.
-            if let Some(index) = self.idle.pop() {
-                self.hand_off(index);
-            }
+    /// Gives an owned, occupied slot to the oldest waiter if it is served directly, else
+    /// pushes it to the idle queue (ignoring the gate) and wakes the oldest waiter, if any, to
+    /// look. Both under the wait list's lock, so that a waiter either sees the object in its
+    /// look under that lock or is linked and served here. The caller holds a handle.
+    pub(crate) fn serve_or_idle(&self, index: u32) {
+        let mut list = self.waitlist.lock();
+        let woken = if list.front_is_direct() == Some(true) {
+            list.serve_front(GIVEN_SLOT + index as usize)
         } else {
-            self.notify_hint();
-        }
-    }
-
-    /// Wakes one more waiter (one not already woken) to look again.
-    pub(crate) fn notify_hint(&self) {
-        if notify(&self.event, 1, HINT) == 0 {
-            notify(&self.priority, 1, HINT);
-        }
-    }
-
-    /// Reserves `entry` (a slot index or `PERMIT`) for a woken waiter: the oldest starving
-    /// waiter if there is one, else the oldest waiter.
-    #[cold]
-    pub(crate) fn hand_off(&self, entry: u32) {
-        if let Err(entry) = self.handoff.push(entry) {
-            // Unreachable: entries are objects or permits, fewer than `capacity`.
-            self.undo_hand_off(entry);
-            debug_assert!(false, "hand-off queue full");
-            return;
-        }
-        let woken = match notify(&self.priority, 1, HANDED) {
-            0 => notify(&self.event, 1, HANDED),
-            n => n,
-        };
-        if woken == 0 {
-            // Every waiter is already woken (or gone): nobody new to give it to. Take one
-            // entry back (any: they are interchangeable, one per outstanding `HANDED`
-            // notification) and return it the ordinary way; woken waiters look in the idle
-            // queue too.
-            if let Some(entry) = self.handoff.pop() {
-                self.undo_hand_off(entry);
+            if let Err(index) = self.idle.push(index) {
+                // Unreachable: the idle queue has room for every slot twice over. Never lose
+                // the object's place if it happens anyway.
+                drop(list);
+                self.retire_slot(index);
+                debug_assert!(false, "idle queue full");
+                return;
             }
-        }
+            list.serve_front(WOKEN)
+        };
+        drop(list);
+        wake(woken);
         seqcst_fence_for_loom();
-        // ORDERING: `SeqCst` after the push's `SeqCst` CAS pairs with `close`, as for idle.
+        // ORDERING: `SeqCst`, after our lock and push: `close` sets `CLOSED` before it takes
+        // the lock to wake everyone and then drains. Either our push came before that lock
+        // (and its drain sees it) or our lock came after it (and we see `CLOSED`).
         if self.counts.state.load(Ordering::SeqCst) & CLOSED != 0 {
             self.drain();
         }
     }
 
-    /// Returns a hand-off entry through the non-hand-off path: the idle queue and a plain
-    /// wakeup. Never hands off again, so a hand-off that finds every waiter already woken
-    /// cannot loop.
-    fn undo_hand_off(&self, entry: u32) {
-        if entry == PERMIT {
-            return self.release_live();
-        }
-        if let Err(index) = self.idle.push(entry) {
-            self.retire_slot(index);
-            debug_assert!(false, "idle queue full");
-            return;
-        }
-        seqcst_fence_for_loom();
-        // ORDERING: as in `push_idle`.
-        if self.counts.state.load(Ordering::SeqCst) & CLOSED != 0 {
-            self.drain();
-        } else if self.waiters.load(Ordering::SeqCst) != 0 {
-            self.notify_hint();
-        }
+    /// Wakes the oldest waiter, if any, to look again.
+    pub(crate) fn wake_one(&self) {
+        let mut list = self.waitlist.lock();
+        let woken = list.serve_front(WOKEN);
+        drop(list);
+        wake(woken);
     }
 
-    /// Passes on a notification that a cancelled waiter received but will not act on. Its
-    /// tag is unknown (event-listener's `discard` does not return it), so take a hand-off
-    /// entry if there is one, else pass a hint on. Taking an entry meant for another woken
-    /// waiter only makes that waiter look again; nothing is lost.
+    /// Passes on what a cancelled waiter was given (`state`, not `WAITING`) but will not act
+    /// on: an object or a permit goes back through the ordinary paths (to the next waiter, or
+    /// to the pool), a wakeup to the next waiter. The caller holds a handle.
     #[cold]
-    pub(crate) fn pass_on(&self) {
-        match self.handoff.pop() {
-            Some(PERMIT) => self.release_place(),
-            Some(index) => self.release_slot_held(index),
-            None => self.notify_hint(),
+    pub(crate) fn pass_on(&self, state: usize) {
+        match state {
+            CLOSED_NODE => {}
+            WOKEN => {
+                // ORDERING: `SeqCst`, as every read of `waiters` (we are still counted).
+                if self.waiters.load(Ordering::SeqCst) > 1 {
+                    self.wake_one();
+                }
+            }
+            GIVEN_PERMIT => self.release_place(),
+            given => self.release_slot_held((given - GIVEN_SLOT) as u32),
         }
     }
 
@@ -282,18 +182,21 @@ impl<T, E> Inner<T, E> {
         value
     }
 
-    /// Frees one place: hands it as a permit to a starving waiter, or decrements `live`.
-    /// A place that is one too many after a shrink is never handed on. The caller holds a
-    /// handle.
+    /// Frees one place: gives it as a permit to the oldest waiter if it is served directly,
+    /// else decrements `live` (and wakes a waiter to use the place). A place that is one too
+    /// many after a shrink is never handed on. The caller holds a handle.
     pub(crate) fn release_place(&self) {
-        // ORDERING: `SeqCst` reads, to see a starving waiter registered before them.
-        let state = self.counts.state.load(Ordering::SeqCst);
-        if state >= STARVING_ONE
-            && state & CLOSED == 0
+        // ORDERING: `SeqCst` reads, ordered with waiters' increments and `close`.
+        if self.waiters.load(Ordering::SeqCst) != 0
+            && self.counts.state.load(Ordering::SeqCst) & CLOSED == 0
             && !self.over_max()
-            && self.waiters.load(Ordering::SeqCst) != 0
         {
-            return self.hand_off(PERMIT);
+            let mut list = self.waitlist.lock();
+            if list.front_is_direct() == Some(true) {
+                let woken = list.serve_front(GIVEN_PERMIT);
+                drop(list);
+                return wake(woken);
+            }
         }
         self.release_live();
     }
@@ -303,26 +206,20 @@ impl<T, E> Inner<T, E> {
     pub(crate) fn release_live(&self) {
         // ORDERING: `SeqCst` RMW then `SeqCst` load of `waiters`: the freer's half of the
         // "freed place ↔ waiter" Dekker pair (the waiter increments `waiters`, then reads
-        // `live` with `SeqCst` in `try_reserve`). Its release half publishes the vacant push.
+        // `live` with `SeqCst` in `try_reserve`, under the wait list's lock). Its release half
+        // publishes the vacant push.
         let previous = self.counts.live.fetch_sub(1, Ordering::SeqCst);
         debug_assert!(previous & ORPHAN == 0 && previous > 0);
         seqcst_fence_for_loom();
         if self.waiters.load(Ordering::SeqCst) != 0 {
-            self.notify_hint();
+            self.wake_one();
         }
     }
 
-    /// Drops every idle and handed-off object (closed pool).
+    /// Drops every idle object (closed pool).
     pub(crate) fn drain(&self) {
         while let Some(index) = self.idle.pop() {
             self.retire_slot(index);
-        }
-        while let Some(entry) = self.handoff.pop() {
-            if entry == PERMIT {
-                self.release_live();
-            } else {
-                self.retire_slot(entry);
-            }
         }
     }
 }

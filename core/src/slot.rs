@@ -30,11 +30,11 @@ pub struct SlotMeta {
 ///
 /// # Ownership
 ///
-/// A slot index lives in exactly one place at a time: the idle queue, the vacant queue, the
-/// hand-off queue, a `Lease`, a `Permit`, or the hands of a core function between two of
-/// those. Whoever holds the index owns the slot and is the only one who touches `value` and
-/// `meta`; passing an index through a queue passes ownership with the queue's
-/// release/acquire (the cells' stamps, or loom's mutex). That is what makes the unsynchronised
+/// A slot index lives in exactly one place at a time: the idle queue, the vacant queue, a
+/// waiter's node (given, not yet picked up), a `Lease`, a `Permit`, or the hands of a core
+/// function between two of those. Whoever holds the index owns the slot and is the only one
+/// who touches `value` and `meta`; passing an index through a queue or a node passes
+/// ownership with its release/acquire (the cells' stamps, loom's mutex, the node's state). That is what makes the unsynchronised
 /// `Cell`s sound.
 #[derive(Debug)]
 pub(crate) struct Slot<T> {

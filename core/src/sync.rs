@@ -10,6 +10,13 @@ pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
 
+/// Threads, for blocking waits: parked and unparked by the wait list.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) use std::thread::{current, park, park_timeout, Thread};
+
+#[cfg(all(feature = "std", loom))]
+pub(crate) use loom::thread::{current, park, Thread};
+
 /// A `SeqCst` fence under loom, nothing otherwise.
 ///
 /// The protocol's Dekker pairs are a `SeqCst` RMW followed by a `SeqCst` load, which the C++20

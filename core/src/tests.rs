@@ -153,6 +153,76 @@ fn async_acquire_waits_for_a_return() {
     }
 }
 
+/// A waker that counts its wakes (std `Wake`, so Miri checks its refcounting too).
+#[cfg(feature = "std")]
+struct CountingWaker(core::sync::atomic::AtomicUsize);
+
+#[cfg(feature = "std")]
+impl alloc::task::Wake for CountingWaker {
+    fn wake(self: alloc::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &alloc::sync::Arc<Self>) {
+        self.0.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The wait list itself: waiters served oldest first, one unlinked from the middle, a waiter
+/// re-polled with a new waker woken through that one, nobody woken twice.
+#[cfg(feature = "std")]
+#[test]
+fn async_waiters_are_served_in_order() {
+    use alloc::sync::Arc;
+    use core::sync::atomic::Ordering::SeqCst;
+    use core::task::{Context, Poll, Waker};
+
+    let counting = || Arc::new(CountingWaker(core::sync::atomic::AtomicUsize::new(0)));
+    let (wa, wa2, wb, wc) = (counting(), counting(), counting(), counting());
+    let core = core(2, 2);
+    let (x, y) = (take(&core, 1), take(&core, 2));
+    let mut a = alloc::boxed::Box::pin(core.acquire());
+    let mut b = alloc::boxed::Box::pin(core.acquire());
+    let mut c = alloc::boxed::Box::pin(core.acquire());
+    for (fut, w) in [(&mut a, &wa), (&mut b, &wb), (&mut c, &wc)] {
+        assert!(fut.as_mut().poll(&mut Context::from_waker(&Waker::from(w.clone()))).is_pending());
+    }
+    // A moves to another task: the new waker replaces the old one.
+    assert!(a.as_mut().poll(&mut Context::from_waker(&Waker::from(wa2.clone()))).is_pending());
+    drop(b); // unlinked from the middle
+    assert_eq!(core.status().waiting, 2);
+    drop(x); // goes to A, the oldest
+    assert_eq!((wa.0.load(SeqCst), wa2.0.load(SeqCst), wc.0.load(SeqCst)), (0, 1, 0));
+    drop(y); // goes to C
+    assert_eq!((wb.0.load(SeqCst), wc.0.load(SeqCst)), (0, 1));
+    let noop = &mut Context::from_waker(Waker::noop());
+    let got_a = match a.as_mut().poll(noop) {
+        Poll::Ready(Ok(Acquired::Idle(lease))) => lease,
+        other => panic!("A: {other:?}"),
+    };
+    let got_c = match c.as_mut().poll(noop) {
+        Poll::Ready(Ok(Acquired::Idle(lease))) => lease,
+        other => panic!("C: {other:?}"),
+    };
+    assert_eq!((*got_a, *got_c), (1, 2));
+    assert_eq!(core.status().waiting, 0);
+}
+
+/// A parked thread is unparked by a return and gets it.
+#[cfg(feature = "std")]
+#[test]
+fn blocking_waiter_is_unparked_by_a_return() {
+    let core = core(1, 1);
+    let held = take(&core, 7);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| into_lease(core.acquire_blocking(None).expect("not closed")));
+        while core.status().waiting == 0 {
+            std::thread::yield_now();
+        }
+        drop(held);
+        assert_eq!(*waiter.join().expect("waiter"), 7);
+    });
+}
+
 #[test]
 fn cancelled_woken_waiter_passes_the_object_on() {
     use core::pin::pin;

@@ -1,103 +1,149 @@
 //! Waiting for an object: the async and the blocking wait loops.
 //!
-//! Both loops are the same protocol (see `pool.rs`): count ourselves in `waiters`, register a
-//! listener, look again, sleep, and on waking look first in the hand-off queue. The listener
-//! lives on the stack of the blocking call or inside the async future (`listener!`), so
-//! waiting allocates nothing.
+//! Both loops are the same protocol (see `pool.rs`): count ourselves in `waiters` (which
+//! closes the idle queue's gate), then, under the wait list's lock, look once more and link
+//! our node; then sleep until a server stores in the node what we were given. The node lives
+//! inside the async future or on the blocking call's stack, so waiting allocates nothing.
 
-use event_listener::{listener, Event, Listener};
+use core::future::poll_fn;
+use core::pin::pin;
+use core::task::{Context, Poll};
 
 use crate::error::Closed;
 use crate::pool::{Acquire, Acquired, Core, Inner, STARVE_AFTER_MISSES};
 use crate::queue::GATE_WAITERS;
-use crate::release::Tag;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
+use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, WAITING, WOKEN};
 
-/// A caller between "I will wait" and "I am done waiting": keeps `waiters` and the starving
-/// count right on every exit, including a panic or a dropped future.
+/// A caller between "I will wait" and "I am done waiting": keeps `waiters` right on every
+/// exit, including a panic or a dropped future, and decides where its node goes.
 struct Waiter<'a, T, E> {
     core: &'a Inner<T, E>,
     misses: u32,
-    starving: bool,
+    /// Served directly (returns go to us, not to the idle queue) and linked at the front after
+    /// a fruitless wakeup. Async waiters always are (a task's wakeup is cheap, so strict FIFO
+    /// costs little); blocking waiters are once they starve.
+    direct: bool,
 }
 
 impl<'a, T, E> Waiter<'a, T, E> {
-    fn new(core: &'a Inner<T, E>) -> Self {
+    fn new(core: &'a Inner<T, E>, direct: bool) -> Self {
         // ORDERING: `SeqCst` increment, then the `SeqCst` RMW that sets the gate: the waiter's
         // half of the return ↔ wait pair (see `pool.rs`). Every gated push after the gate RMW
-        // fails and takes the slow path, which synchronises with the RMW and so sees the
-        // increment; every push before it is seen by our looks at the queue.
+        // fails and takes the slow path, which takes the wait list's lock; every push before
+        // it is seen by our look under that lock.
         core.waiters.fetch_add(1, Ordering::SeqCst);
         core.idle.set_gate(GATE_WAITERS);
         seqcst_fence_for_loom();
-        Self { core, misses: 0, starving: false }
-    }
-
-    /// The event to listen on: starving waiters have their own, served first.
-    fn event(&self) -> &'a Event<Tag> {
-        if self.starving {
-            &self.core.priority
-        } else {
-            &self.core.event
-        }
+        Self { core, misses: 0, direct }
     }
 
     /// A wakeup that found nothing.
     fn missed(&mut self) {
         self.misses += 1;
-        if self.misses >= STARVE_AFTER_MISSES && !self.starving {
-            self.starving = true;
-            self.core.set_starving(true);
+        if self.misses >= STARVE_AFTER_MISSES {
+            self.direct = true;
+        }
+    }
+
+    /// Under the wait list's lock: one more look, else link `node` (at the front if we were
+    /// already served once and missed, as a direct waiter). Returns what the look found, or
+    /// `None` once linked.
+    /// `wake` is made by the caller before the lock is taken (cloning a waker runs the
+    /// executor's code) and dropped after it is released if not needed.
+    fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Option<Found<T, E>> {
+        let mut list = self.core.waitlist.lock();
+        if let Some(found) = self.core.try_take() {
+            drop(list);
+            drop(wake);
+            return Some(found);
+        }
+        let front = self.direct && self.misses > 0;
+        // SAFETY: `node` is unlinked and `WAITING` (new or rearmed), pinned in the caller's
+        // future or stack frame, and its `Linked` guard unlinks it before it goes.
+        let old = unsafe { list.link(node, front, self.direct, wake) };
+        drop(list);
+        drop(old);
+        None
+    }
+
+    /// Acts on what a server gave our node (`state`, not `WAITING`); `None` means look again.
+    fn on_served(&mut self, node: &WaitNode, state: usize) -> Option<Found<T, E>> {
+        match state {
+            CLOSED_NODE => Some(Err(Closed)),
+            WOKEN => {
+                let found = self.core.try_take();
+                if found.is_none() {
+                    self.missed();
+                    node.rearm();
+                }
+                found
+            }
+            given => {
+                let found = self.core.take_given(given);
+                if found.is_none() {
+                    node.rearm();
+                }
+                found
+            }
         }
     }
 }
 
 impl<T, E> Drop for Waiter<'_, T, E> {
     fn drop(&mut self) {
-        if self.starving {
-            self.core.set_starving(false);
-        }
         // ORDERING: `SeqCst` decrement, gate RMW, `SeqCst` re-read: the last waiter to leave
         // opens the gate, then looks again. A waiter that arrived in between either set the
         // gate before our clear (we see its increment below, set the gate again and wake it,
         // since a gated push may have gone through while the gate was clear) or after it
-        // (its own looks see any push made while the gate was clear).
+        // (its own look sees any push made while the gate was clear).
         if self.core.waiters.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.core.idle.clear_gate(GATE_WAITERS);
             seqcst_fence_for_loom();
             if self.core.waiters.load(Ordering::SeqCst) != 0 {
                 self.core.idle.set_gate(GATE_WAITERS);
-                self.core.notify_hint();
+                self.core.wake_one();
             }
         }
     }
 }
 
-/// A registered listener that, if dropped before its notification was consumed, discards
-/// the notification and passes what it stood for on (`Core::pass_on`).
-struct Registered<'a, T, E, L: Listener<Tag>> {
+/// What a look found: an object or permit, or the news that the pool is closed.
+pub(crate) type Found<T, E> = Result<Acquired<T, E>, Closed>;
+
+/// A node that may be linked: if dropped while armed (the future dropped, the thread timed
+/// out or panicked), unlinks it, or, if a server got there first, passes on what it was
+/// given, so that nothing is lost.
+struct Linked<'a, T, E> {
     core: &'a Inner<T, E>,
-    listener: Option<L>,
+    node: &'a WaitNode,
+    armed: bool,
 }
 
-impl<T, E, L: Listener<Tag>> Registered<'_, T, E, L> {
-    /// The notification was consumed: nothing to pass on.
-    fn consumed(&mut self) {
-        // Dropping a listener that has fired, after its notification was taken, is a no-op.
-        self.listener = None;
+impl<T, E> Linked<'_, T, E> {
+    /// Takes the node out of the list if it is still in it: `true` if it was (nothing was
+    /// given), `false` if it was served (its state says with what).
+    fn unlink(&mut self) -> bool {
+        let mut list = self.core.waitlist.lock();
+        let unlinked = list.unlink(self.node);
+        drop(list);
+        if unlinked {
+            self.armed = false;
+        }
+        unlinked
     }
 }
 
-impl<T, E, L: Listener<Tag>> Drop for Registered<'_, T, E, L> {
+impl<T, E> Drop for Linked<'_, T, E> {
     fn drop(&mut self) {
-        if let Some(listener) = self.listener.take() {
-            // `discard` removes the listener without forwarding its notification; if it had
-            // one, we received something (an object or permit in the hand-off queue, or a
-            // hint) and must pass it on ourselves, so that nothing is lost when we are last.
-            if listener.discard() {
-                self.core.pass_on();
-            }
+        if !self.armed {
+            return;
         }
+        if self.node.state() == WAITING && self.unlink() {
+            return;
+        }
+        // Served, and we will not act on it: pass it on.
+        self.core.pass_on(self.node.state());
     }
 }
 
@@ -113,9 +159,9 @@ impl<T, E> Core<T, E> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: the future holds nothing but a registered listener between polls. If it is
-    /// dropped after it was woken for an object or a freed place, it passes that on to the
-    /// next waiter (or back to the pool), so no object, permit or wakeup is lost.
+    /// Cancel-safe: the future holds nothing but its place in the wait queue between polls.
+    /// If it is dropped after an object or a freed place was handed to it, it passes that on
+    /// to the next waiter (or back to the pool), so no object, permit or wakeup is lost.
     ///
     /// # Examples
     ///
@@ -139,22 +185,38 @@ impl<T, E> Core<T, E> {
             Acquire::Exhausted => {}
         }
         let inner = self.inner();
-        let mut waiter = Waiter::new(inner);
-        let mut woken = None;
-        loop {
-            listener!(waiter.event() => listener);
-            let mut registered = Registered { core: inner, listener: Some(listener) };
-            if let Some(found) = inner.try_acquire_waiting(woken) {
-                return found;
+        let mut waiter = Waiter::new(inner, true);
+        let node = pin!(WaitNode::new());
+        let node = node.into_ref().get_ref();
+        let mut linked = Linked { core: inner, node, armed: false };
+        poll_fn(|cx: &mut Context<'_>| loop {
+            if linked.armed {
+                let state = node.state();
+                if state == WAITING {
+                    // Polled before being served (spuriously, or by a timeout around us): make
+                    // sure the latest waker is the one that gets woken.
+                    let mut list = inner.waitlist.lock();
+                    if node.state() == WAITING {
+                        let old = list.update_waker(node, cx.waker());
+                        drop(list);
+                        drop(old);
+                        return Poll::Pending;
+                    }
+                    drop(list);
+                    continue;
+                }
+                linked.armed = false;
+                if let Some(found) = waiter.on_served(node, state) {
+                    return Poll::Ready(found);
+                }
             }
-            if woken.is_some() {
-                waiter.missed();
+            if let Some(found) = waiter.look_or_link(node, Wake::Task(cx.waker().clone())) {
+                return Poll::Ready(found);
             }
-            let Some(listener) = registered.listener.as_mut() else { unreachable!() };
-            let tag = listener.await;
-            registered.consumed();
-            woken = Some(tag);
-        }
+            linked.armed = true;
+            return Poll::Pending;
+        })
+        .await
     }
 
     /// Waits for an idle object or a permit to create one, parking the thread, until
@@ -182,8 +244,8 @@ impl<T, E> Core<T, E> {
         }
         // A short, bounded backoff before parking (a few µs of spinning, then a few yields):
         // with objects held briefly, one is usually back by then, and a thread that parks and
-        // is unparked pays two context switches for it. Not while someone starves: then the
-        // next return is handed to the oldest waiter anyway.
+        // is unparked pays two context switches for it. Once waiters are served directly,
+        // returns skip the idle queue and this only finds freed places.
         // (Not under loom: a bounded loop of retries only multiplies the states to explore.)
         #[cfg(not(loom))]
         let mut backoff = crate::sync::Backoff::default();
@@ -194,7 +256,6 @@ impl<T, E> Core<T, E> {
                 Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
                 Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
                 Acquire::Closed => return Err(crate::WaitError::Closed),
-                Acquire::Exhausted if self.inner().is_starving() => break,
                 Acquire::Exhausted => {}
             }
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -202,33 +263,52 @@ impl<T, E> Core<T, E> {
             }
         }
         let inner = self.inner();
-        let mut waiter = Waiter::new(inner);
-        let mut woken = None;
-        loop {
-            listener!(waiter.event() => listener);
-            let mut registered = Registered { core: inner, listener: Some(listener) };
-            if let Some(found) = inner.try_acquire_waiting(woken) {
-                return found.map_err(|Closed| crate::WaitError::Closed);
+        let mut waiter = Waiter::new(inner, false);
+        let node = pin!(WaitNode::new());
+        let node = node.into_ref().get_ref();
+        let mut linked = Linked { core: inner, node, armed: false };
+        let found = loop {
+            if let Some(found) = waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
+                break found;
             }
-            if woken.is_some() {
-                waiter.missed();
-            }
-            let Some(listener) = registered.listener.take() else { unreachable!() };
-            let tag = match deadline {
-                None => Some(listener.wait()),
-                // `wait_deadline` removes the listener and returns its tag, if it was notified,
-                // in one step under the event's lock, so a notification that races the
-                // deadline is never dropped: we act on it below.
-                Some(deadline) => listener.wait_deadline(deadline),
+            linked.armed = true;
+            let state = loop {
+                let state = node.state();
+                if state != WAITING {
+                    break state;
+                }
+                match deadline {
+                    None => crate::sync::park(),
+                    Some(deadline) => {
+                        #[cfg(loom)]
+                        {
+                            let _ = deadline;
+                            crate::sync::park();
+                        }
+                        #[cfg(not(loom))]
+                        {
+                            let now = std::time::Instant::now();
+                            if now < deadline {
+                                crate::sync::park_timeout(deadline - now);
+                                continue;
+                            }
+                            if linked.unlink() {
+                                // Timed out before anyone served us. One last look.
+                                return match inner.try_take() {
+                                    Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
+                                    None => Err(crate::WaitError::Timeout),
+                                };
+                            }
+                            // Served as the deadline passed: act on it.
+                        }
+                    }
+                }
             };
-            if tag.is_none() {
-                // Timed out. One last look (no hand-off: we were not woken for one).
-                return match inner.try_acquire_waiting(None) {
-                    Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
-                    None => Err(crate::WaitError::Timeout),
-                };
+            linked.armed = false;
+            if let Some(found) = waiter.on_served(node, state) {
+                break found;
             }
-            woken = tag;
-        }
+        };
+        found.map_err(|Closed| crate::WaitError::Closed)
     }
 }

@@ -965,9 +965,9 @@ fn report_allocs(out: &mut String, verdicts: &mut Vec<Verdict>, rows: &[AllocRow
     let _ = writeln!(
         out,
         "Steady state: counted over 100 000 gets on one thread, or a fixed-duration window of \
-         threads or tasks, after every thread has warmed up and waited once (once-per-thread \
-         lazy state, such as event-listener's thread-local parker made on a thread's first \
-         blocking wait, is made then).\n"
+         threads or tasks, after every thread has warmed up and waited once (so that \
+         once-per-thread lazy state a pool makes on a thread's first blocking wait is made \
+         then).\n"
     );
     let _ = writeln!(out, "| pool | {} |", COLS.join(" | "));
     let _ = writeln!(out, "|---|--:|--:|--:|");

@@ -1,0 +1,333 @@
+//! The waiters' queue: an intrusive FIFO of wait nodes behind one short lock, with hand-off
+//! into the node.
+//!
+//! Each waiter owns a [`WaitNode`] that lives in its future (async) or on its stack
+//! (blocking), pinned for as long as it may be linked. The list links nodes through raw
+//! pointers; everything about a node except its `state` is touched only under the list's
+//! lock. Whoever serves a waiter does it in one step under the lock: unlink the node, take
+//! its waker, store what it is given in `state` (`Release`); and wakes it after unlocking.
+//! The store is the server's last access to the node, so a waiter that reads a non-waiting
+//! `state` (`Acquire`) owns its node again and may free it at once, without the lock.
+//!
+//! Per wait that is two lock acquisitions (link, serve), none when the woken waiter picks up
+//! what it was given, and none when a cancelled waiter was already served (it reads `state`
+//! and passes on what it got). The lock is held for a few pointer writes, never while running
+//! foreign code: wakers are woken, and replaced wakers dropped, after unlocking.
+//!
+//! The lock is std's mutex with `std`, a spin lock without it, loom's mutex under loom.
+
+use core::marker::PhantomPinned;
+use core::ptr;
+use core::task::Waker;
+
+use crate::sync::{AtomicUsize, Cell, Ordering};
+
+/// `WaitNode::state`: linked (or about to be), nothing given yet.
+pub(crate) const WAITING: usize = 0;
+/// `WaitNode::state`: unlinked and woken to look again (an object went to the idle queue, a
+/// place was freed, the pool grew, or a wakeup was passed on).
+pub(crate) const WOKEN: usize = 1;
+/// `WaitNode::state`: unlinked because the pool closed.
+pub(crate) const CLOSED_NODE: usize = 2;
+/// `WaitNode::state`: unlinked and given a permit (a place, `live` already counted).
+pub(crate) const GIVEN_PERMIT: usize = 3;
+/// `WaitNode::state`: unlinked and given the object in slot `state - GIVEN_SLOT`.
+pub(crate) const GIVEN_SLOT: usize = 4;
+
+/// How to wake a waiter.
+pub(crate) enum Wake {
+    /// An async waiter's task.
+    Task(Waker),
+    /// A blocking waiter's thread.
+    #[cfg(feature = "std")]
+    Thread(crate::sync::Thread),
+}
+
+impl Wake {
+    /// Wakes the waiter. Runs foreign code (the executor's waker): never under the lock.
+    pub(crate) fn wake(self) {
+        match self {
+            Self::Task(waker) => waker.wake(),
+            #[cfg(feature = "std")]
+            Self::Thread(thread) => thread.unpark(),
+        }
+    }
+}
+
+/// One waiter's place in the list. Pinned while linked; see the module docs for who may
+/// touch what.
+pub(crate) struct WaitNode {
+    /// `WAITING`, or what the waiter was given (`WOKEN`, `CLOSED_NODE`, `GIVEN_*`).
+    state: AtomicUsize,
+    /// Neighbours in the list (null at the ends). Under the lock.
+    prev: Cell<*const WaitNode>,
+    next: Cell<*const WaitNode>,
+    /// Whether the node is in the list. Under the lock (or owned by the waiter when not
+    /// linked).
+    linked: Cell<bool>,
+    /// Whether returns go to this waiter directly (`GIVEN_SLOT`), rather than to the idle
+    /// queue with a `WOKEN` for it. Under the lock.
+    direct: Cell<bool>,
+    /// How to wake the waiter; taken by whoever serves it. Under the lock.
+    wake: Cell<Option<Wake>>,
+    /// Linked nodes are pointed to: they must not move.
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: the raw pointers and cells are accessed only under the list's lock, or by the
+// waiter that owns the node once it is unlinked (see the module docs); `Wake` is `Send`.
+unsafe impl Send for WaitNode {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for WaitNode {}
+
+impl WaitNode {
+    /// A node that is not linked.
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(WAITING),
+            prev: Cell::new(ptr::null()),
+            next: Cell::new(ptr::null()),
+            linked: Cell::new(false),
+            direct: Cell::new(false),
+            wake: Cell::new(None),
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// What the node was given, or `WAITING`.
+    #[inline]
+    pub(crate) fn state(&self) -> usize {
+        // ORDERING: `Acquire` pairs with the server's `Release` store in `serve_front`:
+        // whatever it did before (pushing a vacant index, writing the object's slot, unlinking
+        // this node) happens-before the waiter acts on the state or reuses the node.
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Makes an unlinked, served node ready to be linked again.
+    pub(crate) fn rearm(&self) {
+        // ORDERING: only the owner touches an unlinked node's state; the next server's
+        // `Release` store comes after a lock that orders it after this.
+        self.state.store(WAITING, Ordering::Relaxed);
+    }
+}
+
+/// A raw lock around the list's links.
+struct RawLock {
+    #[cfg(all(feature = "std", not(loom)))]
+    mutex: std::sync::Mutex<()>,
+    #[cfg(loom)]
+    mutex: loom::sync::Mutex<()>,
+    #[cfg(all(not(feature = "std"), not(loom)))]
+    locked: core::sync::atomic::AtomicBool,
+}
+
+/// Proof that the lock is held; unlocks on drop.
+struct RawGuard<'a> {
+    #[cfg(all(feature = "std", not(loom)))]
+    _guard: std::sync::MutexGuard<'a, ()>,
+    #[cfg(loom)]
+    _guard: loom::sync::MutexGuard<'a, ()>,
+    #[cfg(all(not(feature = "std"), not(loom)))]
+    locked: &'a core::sync::atomic::AtomicBool,
+}
+
+impl RawLock {
+    fn new() -> Self {
+        Self {
+            #[cfg(any(feature = "std", loom))]
+            mutex: Default::default(),
+            #[cfg(all(not(feature = "std"), not(loom)))]
+            locked: core::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> RawGuard<'_> {
+        #[cfg(all(feature = "std", not(loom)))]
+        return RawGuard {
+            // Poisoning cannot happen (no code that can panic runs under the lock), and the
+            // list stays consistent if it did: ignore it.
+            _guard: self.mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        };
+        #[cfg(loom)]
+        return RawGuard { _guard: self.mutex.lock().unwrap() };
+        #[cfg(all(not(feature = "std"), not(loom)))]
+        {
+            let mut backoff = crate::sync::Backoff::default();
+            // ORDERING: `Acquire` on taking the lock pairs with the `Release` that frees it, so
+            // the previous holder's writes to the links are visible.
+            while self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                backoff.snooze();
+            }
+            RawGuard { locked: &self.locked }
+        }
+    }
+}
+
+#[cfg(all(not(feature = "std"), not(loom)))]
+impl Drop for RawGuard<'_> {
+    fn drop(&mut self) {
+        // ORDERING: `Release` publishes our writes to the links to the next holder.
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+/// The FIFO of waiting nodes.
+pub(crate) struct WaitList {
+    lock: RawLock,
+    /// Oldest node (null when empty). Under the lock.
+    head: Cell<*const WaitNode>,
+    /// Newest node (null when empty). Under the lock.
+    tail: Cell<*const WaitNode>,
+}
+
+// SAFETY: the pointers are touched only under the lock; the nodes they point to are `Sync`.
+unsafe impl Send for WaitList {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for WaitList {}
+
+impl WaitList {
+    pub(crate) fn new() -> Self {
+        Self { lock: RawLock::new(), head: Cell::new(ptr::null()), tail: Cell::new(ptr::null()) }
+    }
+
+    /// Takes the lock.
+    #[inline]
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        Locked { list: self, _guard: self.lock.lock() }
+    }
+}
+
+/// The list, locked.
+pub(crate) struct Locked<'a> {
+    list: &'a WaitList,
+    _guard: RawGuard<'a>,
+}
+
+/// Reads a cell that holds a `Copy` value. The caller holds the lock or owns the node.
+#[inline(always)]
+fn get<T: Copy>(cell: &Cell<T>) -> T {
+    // SAFETY: the caller holds the lock (or owns the unlinked node), so no one writes it now.
+    cell.with_mut(|p| unsafe { *p })
+}
+
+/// Writes a cell. The caller holds the lock or owns the node.
+#[inline(always)]
+fn set<T: Copy>(cell: &Cell<T>, value: T) {
+    // SAFETY: as for `get`; only `Copy` values are written this way (nothing to drop).
+    cell.with_mut(|p| unsafe { *p = value });
+}
+
+impl Locked<'_> {
+    /// Whether the oldest node wants returns directly; `None` if the list is empty.
+    #[inline]
+    pub(crate) fn front_is_direct(&self) -> Option<bool> {
+        let head = get(&self.list.head);
+        // SAFETY: a linked node is alive and pinned until it is unlinked, which needs the lock
+        // we hold.
+        (!head.is_null()).then(|| get(unsafe { &(*head).direct }))
+    }
+
+    /// Links `node` at the back (or, if `front`, at the front), to be woken through `wake`.
+    ///
+    /// # Safety
+    ///
+    /// `node` is not linked, its state is `WAITING`, and it stays alive and in place until it
+    /// is unlinked: by `unlink`, or by a server, after which it is not touched again by the
+    /// list.
+    /// Returns the node's previous waker, if it still had one, to drop after unlocking.
+    pub(crate) unsafe fn link(
+        &mut self,
+        node: &WaitNode,
+        front: bool,
+        direct: bool,
+        wake: Wake,
+    ) -> Option<Wake> {
+        debug_assert!(!get(&node.linked));
+        let this: *const WaitNode = node;
+        set(&node.direct, direct);
+        // SAFETY: the caller owns the unlinked node.
+        let old = node.wake.with_mut(|p| unsafe { (*p).replace(wake) });
+        set(&node.linked, true);
+        let (head, tail) = (get(&self.list.head), get(&self.list.tail));
+        if front {
+            set(&node.prev, ptr::null());
+            set(&node.next, head);
+            if head.is_null() {
+                set(&self.list.tail, this);
+            } else {
+                // SAFETY: `head` is linked, so alive (see `front_is_direct`).
+                set(unsafe { &(*head).prev }, this);
+            }
+            set(&self.list.head, this);
+        } else {
+            set(&node.next, ptr::null());
+            set(&node.prev, tail);
+            if tail.is_null() {
+                set(&self.list.head, this);
+            } else {
+                // SAFETY: `tail` is linked, so alive.
+                set(unsafe { &(*tail).next }, this);
+            }
+            set(&self.list.tail, this);
+        }
+        old
+    }
+
+    /// Unlinks `node` if it is linked; returns whether it was (if not, a server got to it
+    /// first and its state says what it was given).
+    pub(crate) fn unlink(&mut self, node: &WaitNode) -> bool {
+        if !get(&node.linked) {
+            return false;
+        }
+        let (prev, next) = (get(&node.prev), get(&node.next));
+        if prev.is_null() {
+            set(&self.list.head, next);
+        } else {
+            // SAFETY: linked neighbours are alive.
+            set(unsafe { &(*prev).next }, next);
+        }
+        if next.is_null() {
+            set(&self.list.tail, prev);
+        } else {
+            // SAFETY: as above.
+            set(unsafe { &(*next).prev }, prev);
+        }
+        set(&node.linked, false);
+        true
+    }
+
+    /// Unlinks the oldest node and gives it `state`; returns how to wake it (after unlocking).
+    pub(crate) fn serve_front(&mut self, state: usize) -> Option<Wake> {
+        debug_assert!(state != WAITING);
+        let head = get(&self.list.head);
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: linked, so alive until the store below, our last access.
+        let node = unsafe { &*head };
+        self.unlink(node);
+        // SAFETY: under the lock; the node is ours to edit until the store below.
+        let wake = node.wake.with_mut(|p| unsafe { (*p).take() });
+        // ORDERING: `Release`: publishes everything before it (the unlinking, what is given)
+        // to the waiter's `Acquire` load in `WaitNode::state`. Last access to the node: the
+        // waiter may free it as soon as it sees this.
+        node.state.store(state, Ordering::Release);
+        wake
+    }
+
+    /// Replaces a linked node's waker with `waker` unless it would wake the same task;
+    /// returns the old one, to drop after unlocking.
+    pub(crate) fn update_waker(&mut self, node: &WaitNode, waker: &Waker) -> Option<Wake> {
+        debug_assert!(get(&node.linked));
+        // SAFETY: under the lock.
+        node.wake.with_mut(|p| match unsafe { &*p } {
+            Some(Wake::Task(current)) if current.will_wake(waker) => None,
+            // SAFETY: under the lock.
+            _ => unsafe { (*p).replace(Wake::Task(waker.clone())) },
+        })
+    }
+}
