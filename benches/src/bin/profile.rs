@@ -67,12 +67,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 count_allocs: false,
             };
             let r = match pool {
-                "cenote" => {
-                    let pool = pools::cenote_sync(objects);
-                    let r = work::threads_for(&pool, &cfg);
-                    println!("status after: {:?}", pool.status());
-                    r
-                }
+                "cenote" => work::threads_for(&pools::cenote_sync(objects), &cfg),
                 "async" => work::threads_for(&BlockOn(pools::cenote_async(objects)), &cfg),
                 "object-pool" => work::threads_for(&pools::object_pool(objects), &cfg),
                 "r2d2" => work::threads_for(&pools::r2d2(objects), &cfg),
