@@ -3,7 +3,7 @@
 //! thread parked forever) or a failed assertion (a lost or duplicated object or permit).
 //!
 //! Under loom the core's queues are mutex-backed and `STARVE_AFTER_MISSES` is 1, so that the
-//! hand-off paths are reachable in small models.
+//! direct-service paths of blocking waiters are reachable in small models.
 #![cfg(loom)]
 
 use std::future::Future;
@@ -87,8 +87,8 @@ fn return_races_async_wait() {
     });
 }
 
-/// Two waiters and a thread that keeps taking the object back (barging): every waiter is
-/// served, whoever starves gets hand-offs, and nothing is lost.
+/// A waiter and a thread that takes the object back (barging): the waiter is served (after a
+/// miss it is served directly), and nothing is lost.
 #[test]
 fn fair_hand_off_with_barging() {
     loom::model(|| {
@@ -108,6 +108,30 @@ fn fair_hand_off_with_barging() {
         barger.join().unwrap();
         assert_balanced(&core);
         assert_full_capacity(&core, 1);
+    });
+}
+
+/// Both kinds of waiter in one list, two returns racing them: an async waiter (served
+/// directly) and a blocking one (woken to look, barging allowed), while the main thread
+/// returns one object and a second thread the other. Everyone is served, nothing is lost, and
+/// the last waiter to leave opens the gate again.
+#[test]
+fn returns_race_mixed_waiters() {
+    loom::model(|| {
+        let core = core(2, 2);
+        let (a, b) = (take(&core), take(&core));
+        let async_waiter = {
+            let core = core.clone();
+            thread::spawn(move || drop(into_lease(loom::future::block_on(core.acquire()).unwrap())))
+        };
+        let blocking_waiter = spawn_waiter(&core);
+        let returner = thread::spawn(move || drop(a));
+        drop(b);
+        returner.join().unwrap();
+        async_waiter.join().unwrap();
+        blocking_waiter.join().unwrap();
+        assert_balanced(&core);
+        assert_full_capacity(&core, 2);
     });
 }
 
