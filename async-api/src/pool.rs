@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use cenote_core::{Acquire, Acquired, CheckOut, Closed, Config, Core, Lease, Permit, Shared};
 
-use crate::timer::{sleep_until, timeout_at, Sleep};
+use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
 use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
 
 pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
@@ -90,12 +90,18 @@ impl Deadline {
                 return Poll::Ready(Some(output));
             }
             let timeout = self.timeout;
-            let Some(at) =
-                *self.at.get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)))
-            else {
+            // A deadline computed from the clock just now, for a non-zero timeout, is in the
+            // future: then the sleep's first poll need not read the clock again.
+            let mut fresh = false;
+            let Some(at) = *self.at.get_or_insert_with(|| {
+                fresh = timeout.is_some_and(|t| !t.is_zero());
+                timeout.and_then(|t| Instant::now().checked_add(t))
+            }) else {
                 return Poll::Pending;
             };
-            if Pin::new(sleep.get_or_insert_with(|| sleep_until(at))).poll(cx).is_ready() {
+            let sleep =
+                sleep.get_or_insert_with(|| if fresh { sleep_until_unexpired(at) } else { sleep_until(at) });
+            if Pin::new(sleep).poll(cx).is_ready() {
                 return Poll::Ready(None);
             }
             Poll::Pending

@@ -9,8 +9,11 @@
 //!
 //! Design, in short:
 //!
-//! - The shared state is a slab (`Vec<Option<Entry>>`) plus a free list of
-//!   vacant indices, both behind one `parking_lot::Mutex`. Their capacity is
+//! - The shared state is split in [`SHARDS`] shards, each a slab
+//!   (`Vec<Option<Entry>>`) plus a free list of vacant indices behind its own
+//!   `parking_lot::Mutex`. A thread registers in "its" shard (assigned round
+//!   robin on its first registration), so executor threads registering and
+//!   deregistering timers at once do not contend on one lock. Capacity is
 //!   reused, so once the high-water mark of simultaneously registered timers
 //!   has been reached, registering and deregistering allocate nothing.
 //! - A [`Sleep`] registers only on the first poll that would return
@@ -19,9 +22,12 @@
 //! - Deregistration (on completion or drop) is O(1): the `Sleep` remembers its
 //!   slab index and a generation number.
 //! - The timer thread waits on a `Condvar` until the earliest deadline. It
-//!   scans the whole slab on each wakeup (O(n), which is fine: it only wakes
+//!   scans every shard on each wakeup (O(n), which is fine: it only wakes
 //!   when something is due or when an earlier deadline shows up), wakes every
-//!   expired entry's waker outside the lock and marks the entry fired.
+//!   expired entry's waker outside the lock and marks the entry fired. Each
+//!   shard records the time by which the thread will look at it again; a
+//!   registration earlier than that (rare: a shard found empty, or a shorter
+//!   timeout) kicks the thread through a separate small mutex.
 //! - The clock, not the timer thread, is the source of truth: `Sleep::poll`
 //!   checks `Instant::now()` first, so a late or spurious wakeup never
 //!   produces a wrong answer, only (at worst) an extra poll.
@@ -71,7 +77,13 @@ pub(crate) async fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Option<F
 /// Nothing is registered with the timer thread until the returned future is
 /// first polled before its deadline.
 pub(crate) const fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, registration: None }
+    Sleep { deadline, registration: None, unexpired: false }
+}
+
+/// Like [`sleep_until`], for a caller that has just read the clock and found
+/// `deadline` in the future: the first poll skips its own clock read.
+pub(crate) const fn sleep_until_unexpired(deadline: Instant) -> Sleep {
+    Sleep { deadline, registration: None, unexpired: true }
 }
 
 /// A future that completes once `deadline` has passed.
@@ -83,11 +95,16 @@ pub(crate) struct Sleep {
     deadline: Instant,
     /// Where this sleep lives in the timer slab, if it is registered.
     registration: Option<Registration>,
+    /// The creator saw the clock before `deadline` just now: the next poll
+    /// need not read it again.
+    unexpired: bool,
 }
 
 /// The handle a registered [`Sleep`] keeps to find its slab entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Registration {
+    /// Index into [`Timer::shards`].
+    shard: usize,
     /// Index into [`State::slots`].
     index: usize,
     /// Generation stamped on the entry when it was inserted.
@@ -100,7 +117,7 @@ impl Sleep {
         if let Some(registration) = self.registration.take() {
             // Drop the removed entry (and the waker it may hold) after the
             // lock is released: dropping a waker runs foreign code.
-            let removed = TIMER.state.lock().remove(registration);
+            let removed = TIMER.shards[registration.shard].lock().remove(registration);
             drop(removed);
         }
     }
@@ -114,7 +131,7 @@ impl Future for Sleep {
 
         // The clock is the source of truth. This also covers an already
         // expired deadline on the first poll: Ready without registering.
-        if Instant::now() >= this.deadline {
+        if !core::mem::take(&mut this.unexpired) && Instant::now() >= this.deadline {
             this.deregister();
             return Poll::Ready(());
         }
@@ -127,22 +144,29 @@ impl Future for Sleep {
                 ensure_thread_started();
                 // Clone outside the lock: it runs the executor's code.
                 let waker = cx.waker().clone();
-                let mut state = TIMER.state.lock();
-                let registration = state.insert(this.deadline, waker);
+                let shard = my_shard();
+                let mut state = TIMER.shards[shard].lock();
+                let registration = state.insert(shard, this.deadline, waker);
                 this.registration = Some(registration);
 
-                // Only disturb the timer thread if it would otherwise sleep
-                // past our deadline. Record our deadline as the new bound so
-                // that a burst of later registrations does not notify again;
-                // the thread recomputes the real bound when it rescans.
-                if state.thread_wakes_at.is_none_or(|at| this.deadline < at) {
-                    state.thread_wakes_at = Some(this.deadline);
+                // Only disturb the timer thread if it would otherwise look
+                // at this shard again after our deadline. Record our deadline
+                // as the new bound so that a burst of later registrations
+                // does not kick again; the thread recomputes the real bound
+                // when it rescans.
+                let kick = state.rescan_by.is_none_or(|at| this.deadline < at);
+                if kick {
+                    state.rescan_by = Some(this.deadline);
+                }
+                drop(state);
+                if kick {
+                    *TIMER.kicked.lock() = true;
                     TIMER.wakeup.notify_one();
                 }
                 Poll::Pending
             }
             Some(registration) => {
-                let mut state = TIMER.state.lock();
+                let mut state = TIMER.shards[registration.shard].lock();
                 let entry = state.get_mut(registration);
                 if let Some(waker) = &mut entry.waker {
                     // Polled again, possibly from another task or executor:
@@ -202,7 +226,7 @@ struct Entry {
     generation: u64,
 }
 
-/// Everything guarded by the timer mutex.
+/// One shard of the timer: everything guarded by its mutex.
 struct State {
     /// The slab of registered timers. Vacant slots are `None` and listed in
     /// `free`.
@@ -214,20 +238,20 @@ struct State {
     /// per registration cannot realistically wrap.
     next_generation: u64,
     /// The latest instant by which the timer thread is guaranteed to rescan
-    /// the slab without being notified; `None` means it may wait forever.
-    /// A registration notifies the condvar only when its deadline is earlier.
-    thread_wakes_at: Option<Instant>,
+    /// this shard without being kicked; `None` means it may wait forever.
+    /// A registration kicks the thread only when its deadline is earlier.
+    rescan_by: Option<Instant>,
 }
 
 impl State {
     /// An empty state; `const` so that the timer can be a plain `static`.
     const fn new() -> Self {
-        Self { slots: Vec::new(), free: Vec::new(), next_generation: 0, thread_wakes_at: None }
+        Self { slots: Vec::new(), free: Vec::new(), next_generation: 0, rescan_by: None }
     }
 
     /// Stores a new entry and returns its handle. Allocates only while the
     /// slab grows past its previous high-water mark.
-    fn insert(&mut self, deadline: Instant, waker: Waker) -> Registration {
+    fn insert(&mut self, shard: usize, deadline: Instant, waker: Waker) -> Registration {
         let generation = self.next_generation;
         self.next_generation += 1;
         let entry = Some(Entry { deadline, waker: Some(waker), generation });
@@ -239,7 +263,7 @@ impl State {
             self.slots.push(entry);
             self.slots.len() - 1
         };
-        Registration { index, generation }
+        Registration { shard, index, generation }
     }
 
     /// The live entry behind `registration`.
@@ -274,18 +298,44 @@ impl State {
     }
 }
 
-/// The global timer: its state and the condvar its thread sleeps on.
+/// How many shards the timer's state is split into.
+const SHARDS: usize = 16;
+
+/// The global timer: its shards, and what its thread sleeps on.
 struct Timer {
-    /// The slab and bookkeeping.
-    state: Mutex<State>,
-    /// Signalled when an entry earlier than `State::thread_wakes_at` is
-    /// registered.
+    /// The slabs, one lock each; a thread uses the one [`my_shard`] names.
+    shards: [Mutex<State>; SHARDS],
+    /// Set (then signalled) by a registration earlier than its shard's
+    /// `rescan_by`; cleared by the thread when it rescans.
+    kicked: Mutex<bool>,
+    /// What the timer thread waits on, with `kicked`'s lock.
     wakeup: Condvar,
 }
 
 /// The one timer shared by the whole process. A plain `static` (everything in
 /// it is `const`-constructible); only the thread is started lazily.
-static TIMER: Timer = Timer { state: Mutex::new(State::new()), wakeup: Condvar::new() };
+static TIMER: Timer = Timer {
+    shards: [const { Mutex::new(State::new()) }; SHARDS],
+    kicked: Mutex::new(false),
+    wakeup: Condvar::new(),
+};
+
+/// The shard this thread registers in: assigned round robin on first use, so
+/// that an executor's worker threads each get their own.
+fn my_shard() -> usize {
+    static NEXT: Mutex<usize> = Mutex::new(0);
+    std::thread_local! {
+        static SHARD: core::cell::Cell<usize> = const { core::cell::Cell::new(usize::MAX) };
+    }
+    SHARD.with(|shard| {
+        if shard.get() == usize::MAX {
+            let mut next = NEXT.lock();
+            shard.set(*next % SHARDS);
+            *next = next.wrapping_add(1);
+        }
+        shard.get()
+    })
+}
 
 /// Guards the one-time start of the timer thread.
 static THREAD_STARTED: Once = Once::new();
@@ -308,50 +358,64 @@ fn ensure_thread_started() {
 /// Body of the timer thread: fire expired entries, then sleep until the
 /// earliest pending deadline (or until notified of an earlier one).
 fn run_timer_thread() {
-    // Wakers to call, collected under the lock and called outside it. Owned
-    // by this thread alone, so it can simply be reused across iterations:
-    // after warm-up its capacity covers the largest batch and firing
-    // allocates nothing.
+    // Wakers to call, collected under a shard's lock and called outside it.
+    // Owned by this thread alone, so it can simply be reused across
+    // iterations: after warm-up its capacity covers the largest batch and
+    // firing allocates nothing.
     let mut to_wake: Vec<Waker> = Vec::new();
-    let mut state = TIMER.state.lock();
     loop {
+        // Cleared before the scan: a kick that comes during the scan is seen
+        // below and makes us scan again.
+        *TIMER.kicked.lock() = false;
         let now = Instant::now();
         let mut earliest: Option<Instant> = None;
-        for entry in state.slots.iter_mut().flatten() {
-            if entry.waker.is_none() {
-                // Already fired; waiting for its `Sleep` to remove it.
-                continue;
+        let mut fired = false;
+        for shard in &TIMER.shards {
+            let mut state = shard.lock();
+            let mut shard_earliest: Option<Instant> = None;
+            for entry in state.slots.iter_mut().flatten() {
+                if entry.waker.is_none() {
+                    // Already fired; waiting for its `Sleep` to remove it.
+                    continue;
+                }
+                if entry.deadline <= now {
+                    // Mark fired by taking the waker.
+                    to_wake.extend(entry.waker.take());
+                } else if shard_earliest.is_none_or(|at| entry.deadline < at) {
+                    shard_earliest = Some(entry.deadline);
+                }
             }
-            if entry.deadline <= now {
-                // Mark fired by taking the waker.
-                to_wake.extend(entry.waker.take());
-            } else if earliest.is_none_or(|at| entry.deadline < at) {
-                earliest = Some(entry.deadline);
+            // We look at this shard again by its earliest deadline (or
+            // sooner): a registration earlier than that must kick us.
+            state.rescan_by = shard_earliest;
+            if let Some(at) = shard_earliest {
+                earliest = Some(earliest.map_or(at, |e| e.min(at)));
+            }
+            if !to_wake.is_empty() {
+                fired = true;
+                wake_unlocked(&mut state, &mut to_wake);
             }
         }
-
-        if !to_wake.is_empty() {
-            // We rescan right after waking, which already covers anything
-            // registered meanwhile, so tell registrants not to notify.
-            state.thread_wakes_at = Some(now);
-            wake_unlocked(&mut state, &mut to_wake);
-            // Time has passed and the slab may have changed: rescan.
+        if fired {
+            // Time has passed and the slabs may have changed: rescan.
             continue;
         }
-
-        state.thread_wakes_at = earliest;
+        let mut kicked = TIMER.kicked.lock();
+        if *kicked {
+            continue;
+        }
         match earliest {
-            // Timeouts, notifications and spurious wakeups are all handled
-            // the same way: rescan.
+            // Timeouts, kicks and spurious wakeups are all handled the same
+            // way: rescan.
             Some(at) => {
-                let _ = TIMER.wakeup.wait_until(&mut state, at);
+                let _ = TIMER.wakeup.wait_until(&mut kicked, at);
             }
-            None => TIMER.wakeup.wait(&mut state),
+            None => TIMER.wakeup.wait(&mut kicked),
         }
     }
 }
 
-/// Wakes (and empties) `to_wake` with the timer lock released.
+/// Wakes (and empties) `to_wake` with the shard's lock released.
 ///
 /// Wakers run foreign code: they may poll the woken future inline and so
 /// re-enter `Sleep::poll`, which takes the lock. A panicking waker is
@@ -368,8 +432,14 @@ fn wake_unlocked(state: &mut MutexGuard<'_, State>, to_wake: &mut Vec<Waker>) {
 /// Number of entries currently in the timer slab, fired or not.
 #[cfg(test)]
 fn registered_count() -> usize {
-    let state = TIMER.state.lock();
-    state.slots.len() - state.free.len()
+    TIMER
+        .shards
+        .iter()
+        .map(|shard| {
+            let state = shard.lock();
+            state.slots.len() - state.free.len()
+        })
+        .sum()
 }
 
 #[cfg(test)]
