@@ -39,17 +39,20 @@
 //!
 //! # Fairness
 //!
-//! Async waiters are served *directly*: while one waits, returns and freed places go to the
-//! oldest of them, in FIFO order, and a newcomer finds nothing idle and lines up. Waking a
-//! task is cheap, and this makes every wakeup useful and the wait of each task bounded by the
-//! ones ahead of it.
+//! Async waiters are served *directly*: while one is at the front, returns and freed places
+//! go to it, in FIFO order, and a newcomer finds nothing idle and lines up. Waking a task is
+//! cheap, and this makes every wakeup useful and the wait of each task bounded by the ones
+//! ahead of it. (While a blocking waiter that is not yet direct is at the front, returns go
+//! to the idle queue for it, and a newcomer may take one first; a place freed by `resize` or a
+//! failed create wakes the front waiter to look, with the same caveat.)
 //!
 //! Blocking waiters start *indirect*: a return goes to the idle queue and wakes the oldest of
 //! them, and a newcomer (or a thread still in its short pre-park spin) may take the object
 //! first. That barging keeps threads out of a lock convoy (an object reserved for a thread
 //! that is not running is an object nobody uses). Each time a woken waiter finds nothing it
-//! counts a *miss*; after [`STARVE_AFTER_MISSES`] misses it becomes direct and links at the
-//! front, so the next return is its.
+//! counts a *miss* and links again at the front; after [`STARVE_AFTER_MISSES`] misses it
+//! becomes direct, so the next return is its. (Several such waiters relink at the front in
+//! the order they missed, newest first; only waiters already served once can move up.)
 //!
 //! # Lifetime without reference counts on the hot path
 //!
@@ -209,7 +212,7 @@ pub(crate) struct Counts {
 //   shared through a `Core`, so `T: Sync` is not needed;
 // - `E` is reachable through `&Core` from any thread (`Core::ext`), so `E: Sync`, and is
 //   dropped by the last user, so `E: Send`;
-// - everything else is atomics, queues and `Event`s, which are `Send + Sync`.
+// - everything else is atomics, queues and the wait list, which are `Send + Sync`.
 unsafe impl<T: Send, E: Send + Sync> Send for Core<T, E> {}
 // SAFETY: as for `Send`: `&Core` gives access to the same things a `Core` does.
 unsafe impl<T: Send, E: Send + Sync> Sync for Core<T, E> {}
@@ -511,7 +514,7 @@ impl<T, E> Inner<T, E> {
     #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         // ORDERING: a flag read; callers that need to order against `close` synchronise
-        // through the queues or the event.
+        // through the queues or the wait list's lock.
         self.counts.state.load(Ordering::Relaxed) & CLOSED != 0
     }
 
@@ -574,9 +577,11 @@ impl<T, E> Inner<T, E> {
             debug_assert!((index as usize) < self.slots.len());
             return Some(Permit::new(self, index));
         }
-        // Should it fail anyway, give the place back rather than leak it.
-        self.release_live();
         debug_assert!(false, "a permit found no vacant slot");
+        // Should it fail anyway, give the place back rather than leak it. Without waking
+        // anyone: a waiter may be calling this under the wait list's lock.
+        // ORDERING: as `release_live`'s decrement.
+        self.counts.live.fetch_sub(1, Ordering::SeqCst);
         None
     }
 

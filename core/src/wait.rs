@@ -28,13 +28,9 @@ struct Waiter<'a, T, E> {
 
 impl<'a, T, E> Waiter<'a, T, E> {
     fn new(core: &'a Inner<T, E>, direct: bool) -> Self {
-        // ORDERING: `SeqCst` increment, then the `SeqCst` RMW that sets the gate: the waiter's
-        // half of the return ↔ wait pair (see `pool.rs`). Every gated push after the gate RMW
-        // fails and takes the slow path, which takes the wait list's lock; every push before
-        // it is seen by our look under that lock.
+        // ORDERING: `SeqCst`, ordered with the last leaver's re-read under the lock (`drop`)
+        // and with freers' reads (`release_live`).
         core.waiters.fetch_add(1, Ordering::SeqCst);
-        core.idle.set_gate(GATE_WAITERS);
-        seqcst_fence_for_loom();
         Self { core, misses: 0, direct }
     }
 
@@ -53,16 +49,27 @@ impl<'a, T, E> Waiter<'a, T, E> {
     /// executor's code) and dropped after it is released if not needed.
     fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Option<Found<T, E>> {
         let mut list = self.core.waitlist.lock();
+        // ORDERING: the `SeqCst` RMW that sets the gate, under the lock: the waiter's half of
+        // the return ↔ wait pair (see `pool.rs`). Every gated push after it fails and takes
+        // the slow path, which takes this lock; every push before it is seen by our look
+        // below. The gate is cleared only under this lock and only when no waiter is counted,
+        // so it cannot be cleared behind us while we are.
+        self.core.idle.set_gate(GATE_WAITERS);
+        seqcst_fence_for_loom();
         if let Some(found) = self.core.try_take() {
             drop(list);
             drop(wake);
             return Some(found);
         }
-        let front = self.direct && self.misses > 0;
+        // A waiter that was served and missed keeps its place at the front.
+        let front = self.misses > 0;
         // SAFETY: `node` is unlinked and `WAITING` (new or rearmed), pinned in the caller's
         // future or stack frame, and its `Linked` guard unlinks it before it goes.
         let old = unsafe { list.link(node, front, self.direct, wake) };
         drop(list);
+        // A served node's waker was taken by its server: nothing to drop (and nothing that
+        // could panic between linking and arming the guard).
+        debug_assert!(old.is_none());
         drop(old);
         None
     }
@@ -92,18 +99,18 @@ impl<'a, T, E> Waiter<'a, T, E> {
 
 impl<T, E> Drop for Waiter<'_, T, E> {
     fn drop(&mut self) {
-        // ORDERING: `SeqCst` decrement, gate RMW, `SeqCst` re-read: the last waiter to leave
-        // opens the gate, then looks again. A waiter that arrived in between either set the
-        // gate before our clear (we see its increment below, set the gate again and wake it,
-        // since a gated push may have gone through while the gate was clear) or after it
-        // (its own look sees any push made while the gate was clear).
+        // ORDERING: `SeqCst` decrement, then, under the wait list's lock, a `SeqCst` re-read:
+        // the last waiter to leave opens the gate only if nobody is counted now. A waiter
+        // counted after our re-read sets the gate again under the lock before it looks, and
+        // its look sees any push made while the gate was open; one counted before it keeps
+        // the gate shut.
         if self.core.waiters.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.core.idle.clear_gate(GATE_WAITERS);
+            let list = self.core.waitlist.lock();
             seqcst_fence_for_loom();
-            if self.core.waiters.load(Ordering::SeqCst) != 0 {
-                self.core.idle.set_gate(GATE_WAITERS);
-                self.core.wake_one();
+            if self.core.waiters.load(Ordering::SeqCst) == 0 {
+                self.core.idle.clear_gate(GATE_WAITERS);
             }
+            drop(list);
         }
     }
 }
@@ -163,6 +170,11 @@ impl<T, E> Core<T, E> {
     /// If it is dropped after an object or a freed place was handed to it, it passes that on
     /// to the next waiter (or back to the pool), so no object, permit or wakeup is lost.
     ///
+    /// Once the future is at the front of the queue, the next return is handed to it: a
+    /// future kept alive but no longer polled (say, the losing branch of a `select!` that is
+    /// not dropped) holds that object until it is polled or dropped, and one that is leaked
+    /// holds it for good. Drop wait futures you no longer poll.
+    ///
     /// # Examples
     ///
     /// ```
@@ -194,15 +206,23 @@ impl<T, E> Core<T, E> {
                 let state = node.state();
                 if state == WAITING {
                     // Polled before being served (spuriously, or by a timeout around us): make
-                    // sure the latest waker is the one that gets woken.
-                    let mut list = inner.waitlist.lock();
+                    // sure the latest waker is the one that gets woken. The waker is cloned
+                    // outside the lock (that runs the executor's code).
+                    let list = inner.waitlist.lock();
                     if node.state() == WAITING {
-                        let old = list.update_waker(node, cx.waker());
+                        if list.wakes(node, cx.waker()) {
+                            return Poll::Pending;
+                        }
                         drop(list);
-                        drop(old);
-                        return Poll::Pending;
+                        let waker = Wake::Task(cx.waker().clone());
+                        let mut list = inner.waitlist.lock();
+                        if node.state() == WAITING {
+                            let old = list.set_wake(node, waker);
+                            drop(list);
+                            drop(old);
+                            return Poll::Pending;
+                        }
                     }
-                    drop(list);
                     continue;
                 }
                 linked.armed = false;

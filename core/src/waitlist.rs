@@ -11,8 +11,10 @@
 //!
 //! Per wait that is two lock acquisitions (link, serve), none when the woken waiter picks up
 //! what it was given, and none when a cancelled waiter was already served (it reads `state`
-//! and passes on what it got). The lock is held for a few pointer writes, never while running
-//! foreign code: wakers are woken, and replaced wakers dropped, after unlocking.
+//! and passes on what it got). The lock is held for a few pointer writes plus, in the pool's
+//! slow paths, one pop or push on a lock-free queue (which may briefly wait for a preempted
+//! peer's store), and never while running foreign code: wakers are cloned before locking,
+//! woken and dropped after unlocking.
 //!
 //! The lock is std's mutex with `std`, a spin lock without it, loom's mutex under loom.
 
@@ -319,15 +321,18 @@ impl Locked<'_> {
         wake
     }
 
-    /// Replaces a linked node's waker with `waker` unless it would wake the same task;
-    /// returns the old one, to drop after unlocking.
-    pub(crate) fn update_waker(&mut self, node: &WaitNode, waker: &Waker) -> Option<Wake> {
+    /// Whether a linked node would be woken through `waker` (the same task).
+    pub(crate) fn wakes(&self, node: &WaitNode, waker: &Waker) -> bool {
         debug_assert!(get(&node.linked));
         // SAFETY: under the lock.
-        node.wake.with_mut(|p| match unsafe { &*p } {
-            Some(Wake::Task(current)) if current.will_wake(waker) => None,
-            // SAFETY: under the lock.
-            _ => unsafe { (*p).replace(Wake::Task(waker.clone())) },
-        })
+        node.wake
+            .with_mut(|p| matches!(unsafe { &*p }, Some(Wake::Task(current)) if current.will_wake(waker)))
+    }
+
+    /// Replaces a linked node's waker; returns the old one, to drop after unlocking.
+    pub(crate) fn set_wake(&mut self, node: &WaitNode, wake: Wake) -> Option<Wake> {
+        debug_assert!(get(&node.linked));
+        // SAFETY: under the lock.
+        node.wake.with_mut(|p| unsafe { (*p).replace(wake) })
     }
 }

@@ -1,4 +1,4 @@
-//! Loom models of the core's protocol. Each explores every interleaving of 2–3 threads (up
+//! Loom models of the core's protocol. Each explores every interleaving of 2–4 threads (up
 //! to `LOOM_MAX_PREEMPTIONS` preemptions) and fails on a deadlock (a lost wakeup leaves a
 //! thread parked forever) or a failed assertion (a lost or duplicated object or permit).
 //!
@@ -364,5 +364,40 @@ fn last_handle_races_waiter() {
         drop(core);
         returner.join().unwrap();
         waiter.join().unwrap();
+    });
+}
+
+/// The last waiter leaves while two newer waiters arrive and link, and two returns take the
+/// fast path if the gate is open: neither return may be lost. (An earlier version cleared the
+/// gate after the newcomers had set it and woke only one of them; this model deadlocked.)
+#[test]
+fn last_waiter_leaves_as_two_arrive() {
+    loom::model(|| {
+        let core = core(2, 2);
+        let (a, b) = (take(&core), take(&core));
+        let leaver = {
+            let core = core.clone();
+            thread::spawn(move || {
+                let mut fut = pin!(core.acquire());
+                let mut cx = Context::from_waker(Waker::noop());
+                if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
+                    drop(r);
+                }
+            })
+        };
+        // Each waiter keeps what it got until joined: no later return covers for a lost wakeup.
+        let keeper = |core: &Core<u32>| {
+            let core = core.clone();
+            thread::spawn(move || wait(&core))
+        };
+        let w1 = keeper(&core);
+        let w2 = keeper(&core);
+        drop(a);
+        drop(b);
+        leaver.join().unwrap();
+        let l1 = w1.join().unwrap();
+        let l2 = w2.join().unwrap();
+        drop((l1, l2));
+        assert_balanced(&core);
     });
 }
