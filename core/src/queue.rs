@@ -167,7 +167,10 @@ impl IdleQueue {
                 if head.wrapping_add(self.one_lap) == pos {
                     return Err(NotPushed);
                 }
-                backoff.spin();
+                // A popper claimed this cell a lap ago and has not released it: it may have
+                // been preempted, so spin, then yield to it (spinning alone would keep the
+                // CPU from the very thread we wait for).
+                backoff.snooze();
                 // ORDERING: `Acquire`, as the first load (see above).
                 tail = self.tail.load(Ordering::Acquire);
             } else {

@@ -13,7 +13,7 @@ use crate::error::Closed;
 use crate::pool::{Acquire, Acquired, Core, Inner, STARVE_AFTER_MISSES};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
-use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, WAITING, WOKEN};
+use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, WAITING, WOKEN};
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` right on every
 /// exit, including a panic or a dropped future, and decides where its node goes.
@@ -24,14 +24,17 @@ struct Waiter<'a, T, E> {
     /// a fruitless wakeup. Async waiters always are (a task's wakeup is cheap, so strict FIFO
     /// costs little); blocking waiters are once they starve.
     direct: bool,
+    /// A blocking waiter (a parked thread), whose direct hand-offs are counted while in
+    /// flight (see `WaitList::threads_served`).
+    thread: bool,
 }
 
 impl<'a, T, E> Waiter<'a, T, E> {
-    fn new(core: &'a Inner<T, E>, direct: bool) -> Self {
+    fn new(core: &'a Inner<T, E>, thread: bool) -> Self {
         // ORDERING: `SeqCst`, ordered with the last leaver's re-read under the lock (`drop`)
         // and with freers' reads (`release_live`).
         core.waiters.fetch_add(1, Ordering::SeqCst);
-        Self { core, misses: 0, direct }
+        Self { core, misses: 0, direct: !thread, thread }
     }
 
     /// A wakeup that found nothing.
@@ -87,6 +90,9 @@ impl<'a, T, E> Waiter<'a, T, E> {
                 found
             }
             given => {
+                if self.thread {
+                    self.core.waitlist.thread_picked_up();
+                }
                 let found = self.core.take_given(given);
                 if found.is_none() {
                     node.rearm();
@@ -125,6 +131,8 @@ struct Linked<'a, T, E> {
     core: &'a Inner<T, E>,
     node: &'a WaitNode,
     armed: bool,
+    /// The node is a blocking waiter's (see `Waiter::thread`).
+    thread: bool,
 }
 
 impl<T, E> Linked<'_, T, E> {
@@ -150,7 +158,11 @@ impl<T, E> Drop for Linked<'_, T, E> {
             return;
         }
         // Served, and we will not act on it: pass it on.
-        self.core.pass_on(self.node.state());
+        let state = self.node.state();
+        if self.thread && state >= GIVEN_PERMIT {
+            self.core.waitlist.thread_picked_up();
+        }
+        self.core.pass_on(state);
     }
 }
 
@@ -197,10 +209,10 @@ impl<T, E> Core<T, E> {
             Acquire::Exhausted => {}
         }
         let inner = self.inner();
-        let mut waiter = Waiter::new(inner, true);
+        let mut waiter = Waiter::new(inner, false);
         let node = pin!(WaitNode::new());
         let node = node.into_ref().get_ref();
-        let mut linked = Linked { core: inner, node, armed: false };
+        let mut linked = Linked { core: inner, node, armed: false, thread: false };
         poll_fn(|cx: &mut Context<'_>| loop {
             if linked.armed {
                 let state = node.state();
@@ -283,10 +295,10 @@ impl<T, E> Core<T, E> {
             }
         }
         let inner = self.inner();
-        let mut waiter = Waiter::new(inner, false);
+        let mut waiter = Waiter::new(inner, true);
         let node = pin!(WaitNode::new());
         let node = node.into_ref().get_ref();
-        let mut linked = Linked { core: inner, node, armed: false };
+        let mut linked = Linked { core: inner, node, armed: false, thread: true };
         let found = loop {
             if let Some(found) = waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
                 break found;

@@ -180,6 +180,12 @@ impl Drop for RawGuard<'_> {
 /// The FIFO of waiting nodes.
 pub(crate) struct WaitList {
     lock: RawLock,
+    /// Objects or permits given to blocking waiters and not yet picked up. A thread that was
+    /// parked takes a while to run; while one such hand-off is in flight, returns do not
+    /// reserve more objects for parked threads (see `front_is_direct`), so that objects keep
+    /// circulating among running threads instead of queueing for sleeping ones (a lock
+    /// convoy). Incremented under the lock, decremented by the thread when it picks up.
+    threads_served: AtomicUsize,
     /// Oldest node (null when empty). Under the lock.
     head: Cell<*const WaitNode>,
     /// Newest node (null when empty). Under the lock.
@@ -193,7 +199,19 @@ unsafe impl Sync for WaitList {}
 
 impl WaitList {
     pub(crate) fn new() -> Self {
-        Self { lock: RawLock::new(), head: Cell::new(ptr::null()), tail: Cell::new(ptr::null()) }
+        Self {
+            lock: RawLock::new(),
+            threads_served: AtomicUsize::new(0),
+            head: Cell::new(ptr::null()),
+            tail: Cell::new(ptr::null()),
+        }
+    }
+
+    /// A blocking waiter picked up (or passed on) what was given to it.
+    pub(crate) fn thread_picked_up(&self) {
+        // ORDERING: a throttle, read under the lock by servers: a stale (higher) value only
+        // sends one more return through the idle queue with a wakeup, which is always safe.
+        self.threads_served.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Takes the lock.
@@ -224,13 +242,25 @@ fn set<T: Copy>(cell: &Cell<T>, value: T) {
 }
 
 impl Locked<'_> {
-    /// Whether the oldest node wants returns directly; `None` if the list is empty.
+    /// Whether the oldest node is to be given returns directly now: it wants them, and it is
+    /// a task, or a thread while no other thread has a hand-off in flight. `None` if the list
+    /// is empty.
     #[inline]
     pub(crate) fn front_is_direct(&self) -> Option<bool> {
         let head = get(&self.list.head);
+        if head.is_null() {
+            return None;
+        }
         // SAFETY: a linked node is alive and pinned until it is unlinked, which needs the lock
         // we hold.
-        (!head.is_null()).then(|| get(unsafe { &(*head).direct }))
+        let node = unsafe { &*head };
+        if !get(&node.direct) {
+            return Some(false);
+        }
+        // SAFETY: under the lock.
+        let thread = node.wake.with_mut(|p| !matches!(unsafe { &*p }, Some(Wake::Task(_))));
+        // ORDERING: see `threads_served`.
+        Some(!thread || self.list.threads_served.load(Ordering::Relaxed) == 0)
     }
 
     /// Links `node` at the back (or, if `front`, at the front), to be woken through `wake`.
@@ -314,6 +344,11 @@ impl Locked<'_> {
         self.unlink(node);
         // SAFETY: under the lock; the node is ours to edit until the store below.
         let wake = node.wake.with_mut(|p| unsafe { (*p).take() });
+        #[cfg(feature = "std")]
+        if state >= GIVEN_PERMIT && matches!(wake, Some(Wake::Thread(_))) {
+            // ORDERING: see `threads_served`.
+            self.list.threads_served.fetch_add(1, Ordering::Relaxed);
+        }
         // ORDERING: `Release`: publishes everything before it (the unlinking, what is given)
         // to the waiter's `Acquire` load in `WaitNode::state`. Last access to the node: the
         // waiter may free it as soon as it sees this.
