@@ -298,13 +298,27 @@ impl State {
     }
 }
 
+/// One shard's lock and slab, on cache lines of its own (128 bytes: adjacent-line
+/// prefetchers pull pairs), so that threads registering in different shards do not bounce a
+/// shared line between their CPUs.
+#[repr(align(128))]
+struct Shard(Mutex<State>);
+
+impl core::ops::Deref for Shard {
+    type Target = Mutex<State>;
+
+    fn deref(&self) -> &Mutex<State> {
+        &self.0
+    }
+}
+
 /// How many shards the timer's state is split into.
 const SHARDS: usize = 16;
 
 /// The global timer: its shards, and what its thread sleeps on.
 struct Timer {
     /// The slabs, one lock each; a thread uses the one [`my_shard`] names.
-    shards: [Mutex<State>; SHARDS],
+    shards: [Shard; SHARDS],
     /// Set (then signalled) by a registration earlier than its shard's
     /// `rescan_by`; cleared by the thread when it rescans.
     kicked: Mutex<bool>,
@@ -315,7 +329,7 @@ struct Timer {
 /// The one timer shared by the whole process. A plain `static` (everything in
 /// it is `const`-constructible); only the thread is started lazily.
 static TIMER: Timer = Timer {
-    shards: [const { Mutex::new(State::new()) }; SHARDS],
+    shards: [const { Shard(Mutex::new(State::new())) }; SHARDS],
     kicked: Mutex::new(false),
     wakeup: Condvar::new(),
 };
