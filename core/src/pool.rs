@@ -189,7 +189,9 @@ pub(crate) struct Inner<T, E> {
     /// `Core` handles alive, including temporary ones taken by slow paths.
     pub(crate) handles: CachePadded<AtomicUsize>,
     /// Linked waiters, oldest first (see "Waiting" and "Fairness").
-    pub(crate) waitlist: WaitList,
+    /// (On lines of its own: its lock and links are written under contention, and must not
+    /// share a line with the pointers every get and return reads.)
+    pub(crate) waitlist: CachePadded<WaitList>,
     ext: E,
 }
 
@@ -317,7 +319,7 @@ impl<T, E> Core<T, E> {
             }),
             waiters: CachePadded::new(AtomicUsize::new(0)),
             handles: CachePadded::new(AtomicUsize::new(1)),
-            waitlist: WaitList::new(),
+            waitlist: CachePadded::new(WaitList::new()),
             ext,
         };
         // SAFETY: `Box::into_raw` never returns null.
