@@ -455,8 +455,11 @@ impl<T, E> Core<T, E> {
         seqcst_fence_for_loom();
         if max_size > old {
             if inner.waiters.load(Ordering::SeqCst) != 0 {
+                // One waiter per new place, until nobody is left to wake.
                 for _ in old..max_size {
-                    inner.wake_one();
+                    if !inner.wake_one() {
+                        break;
+                    }
                 }
             }
         } else {

@@ -124,12 +124,14 @@ impl<T, E> Inner<T, E> {
         }
     }
 
-    /// Wakes the oldest waiter, if any, to look again.
-    pub(crate) fn wake_one(&self) {
+    /// Wakes the oldest waiter, if any, to look again; returns whether there was one.
+    pub(crate) fn wake_one(&self) -> bool {
         let mut list = self.waitlist.lock();
         let woken = list.serve_front(WOKEN);
         drop(list);
+        let any = woken.is_some();
         wake(woken);
+        any
     }
 
     /// Passes on what a cancelled waiter was given (`state`, not `WAITING`) but will not act

@@ -28,6 +28,18 @@ fn report(what: &str, r: &RunResult) {
     );
 }
 
+/// `workers` on `objects` for `secs` seconds, tiny work, every wait timed.
+fn config(workers: usize, objects: usize, secs: u64) -> RunConfig {
+    RunConfig {
+        workers,
+        objects,
+        duration: Duration::from_secs(secs),
+        hold: Hold::Tiny,
+        record_waits: true,
+        count_allocs: false,
+    }
+}
+
 fn run(args: &[String]) -> Result<(), String> {
     let num = |i: usize| -> Result<u64, String> {
         args.get(i).ok_or("missing argument")?.parse::<u64>().map_err(|e| e.to_string())
@@ -37,14 +49,7 @@ fn run(args: &[String]) -> Result<(), String> {
     match kind {
         "tokio" => {
             let (tasks, objects, secs) = (num(2)? as usize, num(3)? as usize, num(4)?);
-            let cfg = RunConfig {
-                workers: tasks,
-                objects,
-                duration: Duration::from_secs(secs),
-                hold: Hold::Tiny,
-                record_waits: true,
-                count_allocs: false,
-            };
+            let cfg = config(tasks, objects, secs);
             let rt = work::tokio_runtime(2);
             let r = match pool {
                 "cenote" => work::tokio_tasks_for(&rt, &Arc::new(pools::cenote_async(objects)), &cfg),
@@ -58,14 +63,7 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         "threads" => {
             let (threads, objects, secs) = (num(2)? as usize, num(3)? as usize, num(4)?);
-            let cfg = RunConfig {
-                workers: threads,
-                objects,
-                duration: Duration::from_secs(secs),
-                hold: Hold::Tiny,
-                record_waits: true,
-                count_allocs: false,
-            };
+            let cfg = config(threads, objects, secs);
             let r = match pool {
                 "cenote" => work::threads_for(&pools::cenote_sync(objects), &cfg),
                 "async" => work::threads_for(&BlockOn(pools::cenote_async(objects)), &cfg),
