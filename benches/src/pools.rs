@@ -141,6 +141,22 @@ impl BlockingPool for Floor {
     }
 }
 
+/// The floor awaited: the same pop + push inside a future (yielding to the executor while the
+/// queue is empty), for what the async harness itself costs.
+impl AsyncPool for Floor {
+    type Guard<'a> = FloorGuard<'a>;
+
+    #[inline]
+    async fn get(&self) -> FloorGuard<'_> {
+        loop {
+            if let Some(value) = self.0.pop() {
+                return FloorGuard { queue: &self.0, value };
+            }
+            futures_lite::future::yield_now().await;
+        }
+    }
+}
+
 /// The floor with `n` objects.
 pub fn floor(n: usize) -> Floor {
     let queue = ArrayQueue::new(n);

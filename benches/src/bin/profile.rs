@@ -8,7 +8,9 @@
 //!
 //! Workloads: `tokio POOL TASKS OBJECTS SECONDS` (POOL: cenote, cenote-nt, deadpool),
 //! `threads POOL THREADS OBJECTS SECONDS` (POOL: cenote, async, object-pool, r2d2),
-//! `single POOL SECONDS` (POOL: cenote, async).
+//! `single POOL SECONDS` (POOL: cenote, async, floor, floor-async: the floor's pop + push awaited
+//! under one `block_on`, what the async harness itself costs).
+//! `PROFILE_NO_WAITS=1` skips timing each wait (two clock reads per operation).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,14 +30,15 @@ fn report(what: &str, r: &RunResult) {
     );
 }
 
-/// `workers` on `objects` for `secs` seconds, tiny work, every wait timed.
+/// `workers` on `objects` for `secs` seconds, tiny work, every wait timed (unless
+/// `PROFILE_NO_WAITS` is set: then no clock is read per get).
 fn config(workers: usize, objects: usize, secs: u64) -> RunConfig {
     RunConfig {
         workers,
         objects,
         duration: Duration::from_secs(secs),
         hold: Hold::Tiny,
-        record_waits: true,
+        record_waits: std::env::var_os("PROFILE_NO_WAITS").is_none(),
         count_allocs: false,
     }
 }
@@ -81,6 +84,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 "cenote" => work::time_get_drop(&pools::cenote_sync(4), ops),
                 "async" => work::time_get_drop_block_on(&pools::cenote_async(4), ops),
                 "floor" => work::time_get_drop(&pools::floor(4), ops),
+                "floor-async" => work::time_get_drop_block_on(&pools::floor(4), ops),
                 other => return Err(format!("unknown pool {other}")),
             };
             println!("single {pool}: {:.2} ns/op", took.as_nanos() as f64 / ops as f64);
