@@ -10,7 +10,8 @@
 //! `threads POOL THREADS OBJECTS SECONDS` (POOL: cenote, async, object-pool, r2d2),
 //! `single POOL SECONDS` (POOL: cenote, async, floor, floor-async: the floor's pop + push awaited
 //! under one `block_on`, what the async harness itself costs).
-//! `PROFILE_NO_WAITS=1` skips timing each wait (two clock reads per operation).
+//! `PROFILE_NO_WAITS=1` skips timing each wait (two clock reads per operation);
+//! `PROFILE_PER_WORKER=1` also prints each worker's operation count.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +29,11 @@ fn report(what: &str, r: &RunResult) {
         r.waits.quantile(0.5),
         r.waits.quantile(0.999),
     );
+    if std::env::var_os("PROFILE_PER_WORKER").is_some() {
+        let mut per = r.per_worker.clone();
+        per.sort_unstable();
+        println!("  ops per worker, fewest first: {per:?}");
+    }
 }
 
 /// `workers` on `objects` for `secs` seconds, tiny work, every wait timed (unless
