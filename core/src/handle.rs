@@ -54,17 +54,38 @@ impl<T, E> Inner<T, E> {
         // acquire half sees every lease's and permit's work if we free here.
         let outstanding = inner.counts.live.fetch_add(ORPHAN, Ordering::AcqRel);
         if outstanding == 0 {
-            // SAFETY: no handle, lease or permit is left, and `live` can no longer change.
-            unsafe { Self::free(this) };
+            // SAFETY: no handle, lease or permit is left, and `live` can no longer change:
+            // the pool's own count of `weak` is given up, once.
+            unsafe { Self::release_weak(this) };
         }
+    }
+
+    /// Gives up one count of `weak` (a `WeakCore`'s, or the pool's own once no handle, lease
+    /// or permit is left) and frees the allocation if it was the last.
+    ///
+    /// # Safety
+    ///
+    /// `this` is `Inner::this` of a live allocation; the caller holds the count it gives up
+    /// and does not touch the pool afterwards.
+    pub(crate) unsafe fn release_weak(this: NonNull<Self>) {
+        // ORDERING: `Release`, as `Arc::drop`: everything this count's holder did
+        // happens-before the free, which the last one does after an `Acquire` fence.
+        // SAFETY: alive until our count is given up, by this very RMW.
+        if unsafe { this.as_ref() }.weak.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: `weak` reached 0: no weak handle is left, and the pool's own count was given
+        // up, which happens only when no handle, lease or permit is left.
+        unsafe { Self::free(this) };
     }
 
     /// Frees the allocation.
     ///
     /// # Safety
     ///
-    /// `this` came from `Core::new`, no handle, lease or permit refers to it any more, and it
-    /// is freed once.
+    /// `this` came from `Core::new`, no handle, weak handle, lease or permit refers to it any
+    /// more, and it is freed once.
     unsafe fn free(this: NonNull<Self>) {
         // SAFETY: allocated by `Box::new` in `Core::new`; unique now (caller's contract).
         drop(unsafe { Box::from_raw(this.as_ptr()) });
@@ -125,8 +146,9 @@ impl<T, E> Inner<T, E> {
         let previous = unsafe { this.as_ref() }.counts.live.fetch_sub(1, Ordering::AcqRel);
         if previous == ORPHAN | 1 {
             // SAFETY: `live` reached `ORPHAN`: no handle (it is orphaned), lease or permit is
-            // left, and `orphan` saw `live != 0`, so it left the freeing to us.
-            unsafe { Self::free(this) };
+            // left, and `orphan` saw `live != 0`, so it left giving up the pool's own count of
+            // `weak` to us.
+            unsafe { Self::release_weak(this) };
         }
     }
 }

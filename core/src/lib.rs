@@ -84,6 +84,7 @@ mod slot;
 mod sync;
 mod wait;
 mod waitlist;
+mod weak;
 
 pub use error::{Closed, ConfigError, WaitError};
 pub use front::{BuildError, Config, Error, Status, DEFAULT_ACQUIRE_TIMEOUT};
@@ -92,6 +93,7 @@ pub use front::{CheckOut, Shared};
 pub use lease::{Lease, Permit};
 pub use pool::{Acquire, Acquired, Core, CoreStatus, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;
+pub use weak::WeakCore;
 
 #[cfg(test)]
 mod tests;

@@ -176,6 +176,10 @@ pub(crate) struct Inner<T, E> {
     /// copy this pointer (not one derived from a `&Inner`), so that whoever frees the
     /// allocation holds a pointer allowed to.
     pub(crate) this: NonNull<Inner<T, E>>,
+    /// [`WeakCore`](crate::WeakCore)s alive, plus one for the pool itself (its handles, leases
+    /// and permits together): the allocation is freed when this reaches 0. Written only when
+    /// a weak handle is made or dropped and once at teardown, never on the hot path.
+    pub(crate) weak: AtomicUsize,
     pub(crate) slots: Box<[Slot<T>]>,
     /// Indices of slots holding an idle object, oldest return first; its tail carries the
     /// gate.
@@ -305,6 +309,7 @@ impl<T, E> Core<T, E> {
         }
         let inner = Inner {
             this: NonNull::dangling(),
+            weak: AtomicUsize::new(1),
             slots: slots.into_boxed_slice(),
             // Twice the room it can ever need: in a Vyukov queue whose capacity equals its
             // item count, every push wraps onto the cell of the oldest pop, and a popper

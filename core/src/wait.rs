@@ -13,7 +13,7 @@ use crate::error::Closed;
 use crate::pool::{Acquire, Acquired, Core, Inner, STARVE_AFTER_MISSES};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
-use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, WAITING, WOKEN};
+use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, NO_DEADLINE, WAITING, WOKEN};
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` right on every
 /// exit, including a panic or a dropped future, and decides where its node goes.
@@ -27,6 +27,18 @@ struct Waiter<'a, T, E> {
     /// A blocking waiter (a parked thread), whose direct hand-offs are counted while in
     /// flight (see `WaitList::threads_served`).
     thread: bool,
+    /// When an async waiter gives up, for `expire` to wake it then (`NO_DEADLINE`: never, or
+    /// it keeps its own time, as blocking waiters do).
+    deadline: u64,
+}
+
+/// What a look under the lock did.
+enum Looked<T, E> {
+    /// Found an object, a permit, or a closed pool.
+    Found(Found<T, E>),
+    /// Linked the node; `Some(deadline)`: the caller must see to it that
+    /// [`WeakCore::expire_waiters`](crate::WeakCore::expire_waiters) runs once it has passed.
+    Linked(Option<u64>),
 }
 
 impl<'a, T, E> Waiter<'a, T, E> {
@@ -34,7 +46,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         // ORDERING: `SeqCst`, ordered with the last leaver's re-read under the lock (`drop`)
         // and with freers' reads (`release_live`).
         core.waiters.fetch_add(1, Ordering::SeqCst);
-        Self { core, misses: 0, direct: !thread, thread }
+        Self { core, misses: 0, direct: !thread, thread, deadline: NO_DEADLINE }
     }
 
     /// A wakeup that found nothing.
@@ -50,7 +62,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
     /// `None` once linked.
     /// `wake` is made by the caller before the lock is taken (cloning a waker runs the
     /// executor's code) and dropped after it is released if not needed.
-    fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Option<Found<T, E>> {
+    fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Looked<T, E> {
         let mut list = self.core.waitlist.lock();
         // ORDERING: the `SeqCst` RMW that sets the gate, under the lock: the waiter's half of
         // the return ↔ wait pair (see `pool.rs`). Every gated push after it fails and takes
@@ -62,19 +74,20 @@ impl<'a, T, E> Waiter<'a, T, E> {
         if let Some(found) = self.core.try_take() {
             drop(list);
             drop(wake);
-            return Some(found);
+            return Looked::Found(found);
         }
         // A waiter that was served and missed keeps its place at the front.
         let front = self.misses > 0;
         // SAFETY: `node` is unlinked and `WAITING` (new or rearmed), pinned in the caller's
         // future or stack frame, and its `Linked` guard unlinks it before it goes.
         let old = unsafe { list.link(node, front, self.direct, wake) };
+        let watch = if self.deadline == NO_DEADLINE { None } else { list.set_deadline(node, self.deadline) };
         drop(list);
         // A served node's waker was taken by its server: nothing to drop (and nothing that
         // could panic between linking and arming the guard).
         debug_assert!(old.is_none());
         drop(old);
-        None
+        Looked::Linked(watch)
     }
 
     /// Acts on what a server gave our node (`state`, not `WAITING`); `None` means look again.
@@ -202,6 +215,52 @@ impl<T, E> Core<T, E> {
     /// # });
     /// ```
     pub async fn acquire(&self) -> Result<Acquired<T, E>, Closed> {
+        self.acquire_until(NO_DEADLINE, |_| {}).await
+    }
+
+    /// [`acquire`](Core::acquire) for a waiter that gives up at `deadline`, with one timer
+    /// per pool instead of one per waiter.
+    ///
+    /// `deadline` is in the ticks of the caller's monotonic clock (say, nanoseconds since the
+    /// pool was built; `u64::MAX`: never). The future does not time out by itself: whoever
+    /// polls it checks the clock when it returns `Pending` and drops it once the deadline has
+    /// passed (dropping is cancel-safe, see [`acquire`](Core::acquire)). What this adds is the
+    /// wakeup: the pool wakes its timed waiters whose deadline has passed when
+    /// [`WeakCore::expire_waiters`](crate::WeakCore::expire_waiters) is called, and asks for
+    /// that call through `watch`: `watch(t)` runs (outside any lock, on the waiter's task) when
+    /// this waiter's deadline `t` is earlier than any call already promised; the caller must
+    /// then see to it that `expire_waiters(now)` runs once `now >= t`, and again at each time
+    /// it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] if the pool is closed before or during the wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use cenote_core::{Acquired, Core, Permit};
+    ///
+    /// let core = Core::<u32>::new(1, 1, ()).unwrap();
+    /// let weak = core.downgrade();
+    /// let lease = Permit::fill(core.try_reserve().unwrap(), 7);
+    /// let promised = AtomicU64::new(u64::MAX);
+    /// # futures_lite::future::block_on(async {
+    /// let mut wait = std::pin::pin!(core.acquire_until(100, |t| promised.store(t, Ordering::Relaxed)));
+    /// assert!(futures_lite::future::poll_once(wait.as_mut()).await.is_none());
+    /// assert_eq!(promised.load(Ordering::Relaxed), 100); // the pool's timer must fire at 100
+    /// assert_eq!(weak.expire_waiters(99), Some(100)); // too early: nobody woken, 100 is next
+    /// assert_eq!(weak.expire_waiters(100), None); // our waiter was woken; no deadline is left
+    /// drop(lease);
+    /// assert!(matches!(wait.await, Ok(Acquired::Idle(_)))); // served all the same
+    /// # });
+    /// ```
+    pub async fn acquire_until(
+        &self,
+        deadline: u64,
+        mut watch: impl FnMut(u64),
+    ) -> Result<Acquired<T, E>, Closed> {
         match self.try_acquire() {
             Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
             Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
@@ -210,6 +269,7 @@ impl<T, E> Core<T, E> {
         }
         let inner = self.inner();
         let mut waiter = Waiter::new(inner, false);
+        waiter.deadline = deadline;
         let node = pin!(WaitNode::new());
         let node = node.into_ref().get_ref();
         let mut linked = Linked { core: inner, node, armed: false, thread: false };
@@ -217,9 +277,9 @@ impl<T, E> Core<T, E> {
             if linked.armed {
                 let state = node.state();
                 if state == WAITING {
-                    // Polled before being served (spuriously, or by a timeout around us): make
-                    // sure the latest waker is the one that gets woken. The waker is cloned
-                    // outside the lock (that runs the executor's code).
+                    // Polled before being served (spuriously, by a timeout around us, or woken
+                    // for our deadline): make sure the latest waker is the one that gets woken.
+                    // The waker is cloned outside the lock (that runs the executor's code).
                     let list = inner.waitlist.lock();
                     if node.state() == WAITING {
                         if list.wakes(node, cx.waker()) {
@@ -242,11 +302,16 @@ impl<T, E> Core<T, E> {
                     return Poll::Ready(found);
                 }
             }
-            if let Some(found) = waiter.look_or_link(node, Wake::Task(cx.waker().clone())) {
-                return Poll::Ready(found);
+            match waiter.look_or_link(node, Wake::Task(cx.waker().clone())) {
+                Looked::Found(found) => return Poll::Ready(found),
+                Looked::Linked(promise) => {
+                    linked.armed = true;
+                    if let Some(at) = promise {
+                        watch(at);
+                    }
+                    return Poll::Pending;
+                }
             }
-            linked.armed = true;
-            return Poll::Pending;
         })
         .await
     }
@@ -300,7 +365,7 @@ impl<T, E> Core<T, E> {
         let node = node.into_ref().get_ref();
         let mut linked = Linked { core: inner, node, armed: false, thread: true };
         let found = loop {
-            if let Some(found) = waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
+            if let Looked::Found(found) = waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
                 break found;
             }
             linked.armed = true;

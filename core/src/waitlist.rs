@@ -36,6 +36,9 @@ pub(crate) const GIVEN_PERMIT: usize = 3;
 /// `WaitNode::state`: unlinked and given the object in slot `state - GIVEN_SLOT`.
 pub(crate) const GIVEN_SLOT: usize = 4;
 
+/// `WaitNode::deadline` of a waiter with no deadline (or one already told it passed).
+pub(crate) const NO_DEADLINE: u64 = u64::MAX;
+
 /// How to wake a waiter.
 pub(crate) enum Wake {
     /// An async waiter's task.
@@ -70,8 +73,11 @@ pub(crate) struct WaitNode {
     /// Whether returns go to this waiter directly (`GIVEN_SLOT`), rather than to the idle
     /// queue with a `WOKEN` for it. Under the lock.
     direct: Cell<bool>,
-    /// How to wake the waiter; taken by whoever serves it. Under the lock.
+    /// How to wake the waiter; taken by whoever serves it, or by `expire`. Under the lock.
     wake: Cell<Option<Wake>>,
+    /// When the waiter gives up, in the caller's clock ticks (see `Core::acquire_until`);
+    /// `NO_DEADLINE` if never, or once `expire` has woken it for its deadline. Under the lock.
+    deadline: Cell<u64>,
     /// Linked nodes are pointed to: they must not move.
     _pinned: PhantomPinned,
 }
@@ -92,6 +98,7 @@ impl WaitNode {
             linked: Cell::new(false),
             direct: Cell::new(false),
             wake: Cell::new(None),
+            deadline: Cell::new(NO_DEADLINE),
             _pinned: PhantomPinned,
         }
     }
@@ -190,6 +197,11 @@ pub(crate) struct WaitList {
     head: Cell<*const WaitNode>,
     /// Newest node (null when empty). Under the lock.
     tail: Cell<*const WaitNode>,
+    /// A time by which someone has promised to call `expire` (the earliest deadline any
+    /// waiter announced, or the earliest left after the last `expire`); `NO_DEADLINE` if no
+    /// such promise is pending. Every linked node's deadline is at or after it. Under the
+    /// lock.
+    watch_at: Cell<u64>,
 }
 
 // SAFETY: the pointers are touched only under the lock; the nodes they point to are `Sync`.
@@ -204,6 +216,7 @@ impl WaitList {
             threads_served: AtomicUsize::new(0),
             head: Cell::new(ptr::null()),
             tail: Cell::new(ptr::null()),
+            watch_at: Cell::new(NO_DEADLINE),
         }
     }
 
@@ -354,6 +367,50 @@ impl Locked<'_> {
         // waiter may free it as soon as it sees this.
         node.state.store(state, Ordering::Release);
         wake
+    }
+
+    /// Gives a just-linked node the deadline of its waiter. Returns `Some(deadline)` if no
+    /// earlier call to `expire` is promised: the caller must then see to it that `expire`
+    /// runs once the deadline has passed (and its promise is recorded here).
+    pub(crate) fn set_deadline(&mut self, node: &WaitNode, deadline: u64) -> Option<u64> {
+        debug_assert!(get(&node.linked));
+        set(&node.deadline, deadline);
+        if deadline < get(&self.list.watch_at) {
+            set(&self.list.watch_at, deadline);
+            return Some(deadline);
+        }
+        None
+    }
+
+    /// Takes the wakers of up to `batch.len()` linked nodes whose deadline is at or before
+    /// `now`, to be woken after unlocking: they stay linked, and their deadline is cleared so
+    /// that each is woken for it once. Returns how many were taken, and, once it got through
+    /// the whole list, the earliest deadline left (`NO_DEADLINE` if none), which becomes the
+    /// next promise (`None` if the batch filled first: call again).
+    pub(crate) fn expire(&mut self, now: u64, batch: &mut [Option<Wake>]) -> (usize, Option<u64>) {
+        let mut taken = 0;
+        let mut next = NO_DEADLINE;
+        let mut cursor = get(&self.list.head);
+        while !cursor.is_null() {
+            // SAFETY: linked, so alive while we hold the lock (see `front_is_direct`).
+            let node = unsafe { &*cursor };
+            let deadline = get(&node.deadline);
+            if deadline != NO_DEADLINE && deadline <= now {
+                if taken == batch.len() {
+                    return (taken, None);
+                }
+                set(&node.deadline, NO_DEADLINE);
+                // SAFETY: under the lock. The node stays linked without a waker: whoever serves
+                // it wakes nobody, and its waiter, woken by us, finds what it was given.
+                batch[taken] = node.wake.with_mut(|p| unsafe { (*p).take() });
+                taken += 1;
+            } else if deadline < next {
+                next = deadline;
+            }
+            cursor = get(&node.next);
+        }
+        set(&self.list.watch_at, next);
+        (taken, Some(next))
     }
 
     /// Whether a linked node would be woken through `waker` (the same task).

@@ -401,3 +401,64 @@ fn last_waiter_leaves_as_two_arrive() {
         assert_balanced(&core);
     });
 }
+
+/// A timed async waiter is woken for its deadline on one thread while a return serves it on
+/// another: it gets the object either way, and nothing is lost.
+#[test]
+fn expire_races_serve_of_timed_waiter() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let weak = core.downgrade();
+        let held = take(&core);
+        let mut fut = Box::pin(core.acquire_until(10, |_| {}));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let timer = thread::spawn(move || weak.expire_waiters(10));
+        drop(held);
+        let lease = match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(acquired)) => into_lease(acquired),
+            other => panic!("a served waiter gets its object: {other:?}"),
+        };
+        assert_eq!(timer.join().unwrap(), None);
+        drop(lease);
+        drop(fut);
+        assert_balanced(&core);
+    });
+}
+
+/// A timed async waiter gives up (its future is dropped) while the timer walks the wait list
+/// and a return races both: no access to the freed node, nothing lost.
+#[test]
+fn expire_races_cancel_of_timed_waiter() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let weak = core.downgrade();
+        let held = take(&core);
+        let mut fut = Box::pin(core.acquire_until(10, |_| {}));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let timer = thread::spawn(move || weak.expire_waiters(10));
+        let returner = thread::spawn(move || drop(held));
+        drop(fut);
+        timer.join().unwrap();
+        returner.join().unwrap();
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// The last weak handle, the last handle and the last lease go on three threads: the pool's
+/// memory is freed once, by whichever is last.
+#[test]
+fn last_weak_handle_races_teardown() {
+    loom::model(|| {
+        let core = tracked(1);
+        let held = take_tracked(&core);
+        let weak = core.downgrade();
+        let returner = thread::spawn(move || drop(held));
+        let dropper = thread::spawn(move || drop(weak));
+        drop(core);
+        returner.join().unwrap();
+        dropper.join().unwrap();
+    });
+}
