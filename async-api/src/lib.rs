@@ -51,6 +51,7 @@ mod manager;
 mod pool;
 mod pooled;
 mod timer;
+mod watch;
 
 pub use builder::{Builder, DEFAULT_MAX_SIZE};
 pub use cenote_core::{

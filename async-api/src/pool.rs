@@ -5,11 +5,13 @@ use core::future::Future;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cenote_core::{Acquire, Acquired, CheckOut, Closed, Config, Core, Lease, Permit, Shared};
 
 use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
+use crate::watch::Watch;
 use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
 
 pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
@@ -19,7 +21,7 @@ pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
 /// cheap (a handle).
 ///
 /// No runtime is needed or assumed: waiting uses the pool's own wakeups, and timeouts use a
-/// small shared timer thread, so `get().await` works on tokio, smol, async-std or under a bare
+/// small shared timer thread (one timer per pool for all its waiters' deadlines), so `get().await` works on tokio, smol, async-std or under a bare
 /// `futures_lite::future::block_on`.
 ///
 /// # Examples
@@ -52,11 +54,13 @@ pub struct Pool<M: Manager> {
     /// A handle to the core: when the last one goes, the pool closes (idle objects are
     /// dropped then, in-use ones as they return).
     core: Inner<M>,
+    /// The one timer for the deadlines of this pool's waiters.
+    watch: Arc<Watch<M::Connection, Shared<M>>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self { core: self.core.clone() }
+        Self { core: self.core.clone(), watch: Arc::clone(&self.watch) }
     }
 }
 
@@ -77,6 +81,18 @@ impl Deadline {
         Self { timeout, at: None }
     }
 
+    /// The deadline (`None`: no limit), read from the clock if not yet fixed, and whether it
+    /// was fixed just now from a non-zero timeout (so it is still ahead).
+    fn at(&mut self) -> (Option<Instant>, bool) {
+        let timeout = self.timeout;
+        let mut fresh = false;
+        let at = *self.at.get_or_insert_with(|| {
+            fresh = timeout.is_some_and(|t| !t.is_zero());
+            timeout.and_then(|t| Instant::now().checked_add(t))
+        });
+        (at, fresh)
+    }
+
     /// Runs `fut` to completion within the deadline; `None` if the deadline passed first. A
     /// future that completes on its first poll costs no clock read and no timer. (A plain
     /// `poll_fn` over the caller's pinned future: no second copy of it, no nested state.)
@@ -89,14 +105,10 @@ impl Deadline {
             if let Poll::Ready(output) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Some(output));
             }
-            let timeout = self.timeout;
             // A deadline computed from the clock just now, for a non-zero timeout, is in the
             // future: then the sleep's first poll need not read the clock again.
-            let mut fresh = false;
-            let Some(at) = *self.at.get_or_insert_with(|| {
-                fresh = timeout.is_some_and(|t| !t.is_zero());
-                timeout.and_then(|t| Instant::now().checked_add(t))
-            }) else {
+            let (at, fresh) = self.at();
+            let Some(at) = at else {
                 return Poll::Pending;
             };
             let sleep =
@@ -139,7 +151,8 @@ impl<M: Manager> Pool<M> {
         let (slots, max_size) = (config.slots(), config.max_size);
         let core = Core::new(slots, max_size, Shared::new(manager, config))
             .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
-        Self { core }
+        let watch = Watch::new(core.downgrade(), core.ext().epoch());
+        Self { core, watch }
     }
 
     /// Creates idle objects until there are `min_idle` (best effort: stops at the first
@@ -252,7 +265,7 @@ impl<M: Manager> Pool<M> {
                 Acquire::Idle(lease) => Acquired::Idle(lease),
                 Acquire::Vacant(permit) => Acquired::Vacant(permit),
                 Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match deadline.run(pin!(self.core.acquire())).await {
+                Acquire::Exhausted => match self.wait(&mut deadline).await {
                     None => return Err(Error::Timeout { last_create_error }),
                     Some(Err(Closed)) => return Err(Error::Closed),
                     Some(Ok(acquired)) => acquired,
@@ -284,6 +297,36 @@ impl<M: Manager> Pool<M> {
                 },
             }
         }
+    }
+
+    /// Waits for a return or a freed place; `None` if the deadline passed first.
+    ///
+    /// The deadline goes to the core with the wait, and the pool's one [`Watch`] wakes the
+    /// waiter when it has passed: no timer per wait, and none at all for a waiter served in
+    /// time. Here the clock is read when the wait starts (to fix the deadline, unless an
+    /// earlier step already did) and when the future is polled without being served.
+    async fn wait(
+        &self,
+        deadline: &mut Deadline,
+    ) -> Option<Result<Acquired<M::Connection, Shared<M>>, Closed>> {
+        let (at, fresh) = deadline.at();
+        let Some(at) = at else { return Some(self.core.acquire().await) };
+        let shared = self.core.ext();
+        let due = shared.ticks_at(at);
+        let watch = &self.watch;
+        let mut acquire = pin!(self.core.acquire_until(due, |due| watch.arm(due)));
+        // A deadline fixed from the clock just now is still ahead at the first poll.
+        let mut skip_check = fresh;
+        core::future::poll_fn(|cx| {
+            if let Poll::Ready(acquired) = acquire.as_mut().poll(cx) {
+                return Poll::Ready(Some(acquired));
+            }
+            if !core::mem::take(&mut skip_check) && shared.now() >= due {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit

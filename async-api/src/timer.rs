@@ -112,6 +112,11 @@ struct Registration {
 }
 
 impl Sleep {
+    /// When this sleep completes.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// Removes this sleep's entry from the timer slab, if it has one.
     fn deregister(&mut self) {
         if let Some(registration) = self.registration.take() {

@@ -383,6 +383,16 @@ impl<M> Shared<M> {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
+    /// The instant the pool's clock counts from (`now() == 0`).
+    pub fn epoch(&self) -> std::time::Instant {
+        self.epoch
+    }
+
+    /// `at` in the ticks of [`now`](Shared::now) (0 if before the epoch).
+    pub fn ticks_at(&self, at: std::time::Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// Stamps a newly created object (only when the clock is in use).
     pub fn stamp_created(&self, meta: &mut SlotMeta, lent: bool) {
         if self.clock {
