@@ -102,7 +102,7 @@ use crate::queue::{IdleQueue, PlainQueue, GATE_CLOSED};
 use crate::slot::{Slot, SlotMeta};
 use crate::sync::{seqcst_fence_for_loom, AtomicUsize, CachePadded, Ordering};
 use crate::wait::Found;
-use crate::waitlist::{WaitList, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT};
+use crate::waitlist::{WaitList, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT};
 
 /// Bit 0 of `state`: the pool is closed.
 pub(crate) const CLOSED: usize = 1;
@@ -607,10 +607,11 @@ impl<T, E> Inner<T, E> {
         // them without allocating. A waiter linking meanwhile sees `CLOSED` in its look.
         loop {
             let mut list = self.waitlist.lock();
-            let woken = list.serve_front(CLOSED_NODE);
+            let served = list.serve_front(CLOSED_NODE);
             drop(list);
-            match woken {
-                Some(wake) => wake.wake(),
+            match served {
+                // (A waiter without a waker was woken by `expire` already.)
+                Some(wake) => wake.into_iter().for_each(Wake::wake),
                 None => break,
             }
         }

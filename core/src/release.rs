@@ -114,7 +114,7 @@ impl<T, E> Inner<T, E> {
             list.serve_front(WOKEN)
         };
         drop(list);
-        wake(woken);
+        wake(woken.flatten());
         seqcst_fence_for_loom();
         // ORDERING: `SeqCst`, after our lock and push: `close` sets `CLOSED` before it takes
         // the lock to wake everyone and then drains. Either our push came before that lock
@@ -127,10 +127,10 @@ impl<T, E> Inner<T, E> {
     /// Wakes the oldest waiter, if any, to look again; returns whether there was one.
     pub(crate) fn wake_one(&self) -> bool {
         let mut list = self.waitlist.lock();
-        let woken = list.serve_front(WOKEN);
+        let served = list.serve_front(WOKEN);
         drop(list);
-        let any = woken.is_some();
-        wake(woken);
+        let any = served.is_some();
+        wake(served.flatten());
         any
     }
 
@@ -197,7 +197,7 @@ impl<T, E> Inner<T, E> {
             if list.front_is_direct() == Some(true) {
                 let woken = list.serve_front(GIVEN_PERMIT);
                 drop(list);
-                return wake(woken);
+                return wake(woken.flatten());
             }
         }
         self.release_live();

@@ -270,8 +270,11 @@ impl Locked<'_> {
         if !get(&node.direct) {
             return Some(false);
         }
-        // SAFETY: under the lock.
-        let thread = node.wake.with_mut(|p| !matches!(unsafe { &*p }, Some(Wake::Task(_))));
+        // SAFETY: under the lock. (A node without a waker is a task's, woken by `expire`.)
+        #[cfg(feature = "std")]
+        let thread = node.wake.with_mut(|p| matches!(unsafe { &*p }, Some(Wake::Thread(_))));
+        #[cfg(not(feature = "std"))]
+        let thread = false;
         // ORDERING: see `threads_served`.
         Some(!thread || self.list.threads_served.load(Ordering::Relaxed) == 0)
     }
@@ -345,8 +348,10 @@ impl Locked<'_> {
         true
     }
 
-    /// Unlinks the oldest node and gives it `state`; returns how to wake it (after unlocking).
-    pub(crate) fn serve_front(&mut self, state: usize) -> Option<Wake> {
+    /// Unlinks the oldest node and gives it `state`. Returns `None` if the list is empty,
+    /// else how to wake the node's waiter (after unlocking): `Some(None)` if it has no waker
+    /// (`expire` took it and woke the waiter already, which then finds what it was given).
+    pub(crate) fn serve_front(&mut self, state: usize) -> Option<Option<Wake>> {
         debug_assert!(state != WAITING);
         let head = get(&self.list.head);
         if head.is_null() {
@@ -366,7 +371,7 @@ impl Locked<'_> {
         // to the waiter's `Acquire` load in `WaitNode::state`. Last access to the node: the
         // waiter may free it as soon as it sees this.
         node.state.store(state, Ordering::Release);
-        wake
+        Some(wake)
     }
 
     /// Gives a just-linked node the deadline of its waiter. Returns `Some(deadline)` if no

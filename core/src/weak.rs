@@ -222,4 +222,24 @@ mod tests {
         drop(waiters);
         assert_eq!(core.status().waiting, 0);
     }
+
+    /// A waiter woken for its deadline keeps its place until it leaves, without a waker:
+    /// closing the pool still reaches every waiter behind it.
+    #[test]
+    fn close_reaches_waiters_behind_one_woken_for_its_deadline() {
+        let core: Core<u32> = Core::new(1, 1, ()).unwrap();
+        let weak = core.downgrade();
+        let _held = Permit::fill(core.try_reserve().unwrap(), 7);
+        let noop = &mut Context::from_waker(Waker::noop());
+        let mut timed = Box::pin(core.acquire_until(5, |_| {}));
+        assert!(timed.as_mut().poll(noop).is_pending());
+        let mut plain = Box::pin(core.acquire());
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        assert!(plain.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&waker)))).is_pending());
+        assert_eq!(weak.expire_waiters(5), None);
+        core.close();
+        assert_eq!(waker.0.load(SeqCst), 1, "the waiter behind is woken by close");
+        assert!(matches!(plain.as_mut().poll(noop), Poll::Ready(Err(crate::Closed))));
+        assert!(matches!(timed.as_mut().poll(noop), Poll::Ready(Err(crate::Closed))));
+    }
 }

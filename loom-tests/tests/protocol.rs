@@ -462,3 +462,26 @@ fn last_weak_handle_races_teardown() {
         dropper.join().unwrap();
     });
 }
+
+/// `close` races a timer waking a timed async waiter at the front of the list (which then has
+/// no waker left) while a thread waits behind it: the thread still learns of the close.
+#[test]
+fn close_reaches_a_thread_behind_an_expired_waiter() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let weak = core.downgrade();
+        let _held = take(&core);
+        let mut timed = Box::pin(core.acquire_until(10, |_| {}));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(timed.as_mut().poll(&mut cx).is_pending());
+        let behind = {
+            let core = core.clone();
+            thread::spawn(move || core.acquire_blocking(None).map(drop))
+        };
+        let timer = thread::spawn(move || weak.expire_waiters(10));
+        core.close();
+        assert!(behind.join().unwrap().is_err(), "the pool is closed");
+        timer.join().unwrap();
+        assert!(matches!(timed.as_mut().poll(&mut cx), Poll::Ready(Err(Closed))));
+    });
+}
