@@ -8,14 +8,21 @@
 //! the clock and give up) and names the next deadline to sleep for. Waiters served before
 //! their deadline, the common case, cost the timer nothing.
 //!
-//! The watch holds a [`WeakCore`]: it never keeps a pool open, and a pool dropped while the
-//! watch sleeps is freed when that sleep ends (its objects are dropped at once, as always).
+//! The watch holds a [`WeakCore`], so it never keeps a pool open, and the pool's handles hold
+//! the watch while the timer thread holds only a weak reference to it: when the last handle
+//! goes, the watch goes too, taking its sleep off the timer, and the pool's memory and
+//! manager are freed as soon as no object is out (not when the sleep would have ended).
+//!
+//! One panicking waker must not stop the pool's timeouts: the core still wakes the others due
+//! with it, and the watch looks again a millisecond later for those not reached and for the
+//! next deadline.
 
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Waker};
 use core::time::Duration;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Weak};
 use std::task::Wake;
 use std::time::Instant;
 
@@ -24,24 +31,49 @@ use parking_lot::Mutex;
 
 use crate::timer::{sleep_until, Sleep};
 
-/// The pool's one sleep for its waiters' deadlines.
+/// How soon the watch looks again after a waiter's waker panicked.
+const RETRY_AFTER_PANIC: Duration = Duration::from_millis(1);
+
+/// The pool's one sleep for its waiters' deadlines. Held by the pool's handles.
 pub(crate) struct Watch<T, E> {
     core: WeakCore<T, E>,
     /// The instant the pool's ticks count from.
     epoch: Instant,
-    /// Registered with the timer thread, waking this watch, for the earliest deadline asked
+    /// Registered with the timer thread, waking `waker`, for the earliest deadline asked
     /// for; `None` when no deadline is pending.
     sleep: Mutex<Option<Sleep>>,
+    /// Wakes this watch through a weak reference: the timer thread does not keep it alive.
+    waker: Waker,
+}
+
+/// What the timer thread holds of a [`Watch`].
+struct WatchWaker<T, E>(Weak<Watch<T, E>>);
+
+impl<T: Send + 'static, E: Send + Sync + 'static> Wake for WatchWaker<T, E> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(watch) = self.0.upgrade() {
+            watch.fire();
+        }
+    }
 }
 
 impl<T: Send + 'static, E: Send + Sync + 'static> Watch<T, E> {
     pub(crate) fn new(core: WeakCore<T, E>, epoch: Instant) -> Arc<Self> {
-        Arc::new(Self { core, epoch, sleep: Mutex::new(None) })
+        Arc::new_cyclic(|weak| Self {
+            core,
+            epoch,
+            sleep: Mutex::new(None),
+            waker: Waker::from(Arc::new(WatchWaker(Weak::clone(weak)))),
+        })
     }
 
     /// Makes sure [`WeakCore::expire_waiters`] runs once the clock reaches `due` (pool
     /// ticks). Called by a waiter whose deadline is the earliest one pending.
-    pub(crate) fn arm(self: &Arc<Self>, due: u64) {
+    pub(crate) fn arm(&self, due: u64) {
         let mut due = due;
         loop {
             // Too far to represent: nobody waits that long.
@@ -51,8 +83,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> Watch<T, E> {
                 return; // an earlier (or the same) sleep is pending; it re-arms when it fires
             }
             let mut sleep = sleep_until(at);
-            let waker = Waker::from(Arc::clone(self));
-            if Pin::new(&mut sleep).poll(&mut Context::from_waker(&waker)).is_pending() {
+            if Pin::new(&mut sleep).poll(&mut Context::from_waker(&self.waker)).is_pending() {
                 // The replaced sleep, if any, deregisters as it drops (after the lock).
                 let replaced = slot.replace(sleep);
                 drop(slot);
@@ -68,18 +99,22 @@ impl<T: Send + 'static, E: Send + Sync + 'static> Watch<T, E> {
         }
     }
 
-    /// Wakes the waiters due now; returns the next deadline, if any.
+    /// Wakes the waiters due now; returns when to look next, if at all.
     fn expire(&self) -> Option<u64> {
         let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.core.expire_waiters(now)
+        match catch_unwind(AssertUnwindSafe(|| self.core.expire_waiters(now))) {
+            Ok(next) => next,
+            // A waiter's waker panicked (in its executor's code, not ours); the others due in
+            // its batch were woken. Look again shortly for the rest and the next deadline.
+            Err(_) => Some(now.saturating_add(RETRY_AFTER_PANIC.as_nanos() as u64)),
+        }
     }
 
     /// The timer thread's wakeup: if our sleep is over, expire and re-arm.
-    fn fire(self: &Arc<Self>) {
+    fn fire(&self) {
         let mut slot = self.sleep.lock();
         let Some(sleep) = slot.as_mut() else { return };
-        let waker = Waker::from(Arc::clone(self));
-        if Pin::new(sleep).poll(&mut Context::from_waker(&waker)).is_pending() {
+        if Pin::new(sleep).poll(&mut Context::from_waker(&self.waker)).is_pending() {
             return; // spurious, or an earlier sleep replaced the one that fired
         }
         let done = slot.take();
@@ -88,15 +123,5 @@ impl<T: Send + 'static, E: Send + Sync + 'static> Watch<T, E> {
         if let Some(next) = self.expire() {
             self.arm(next);
         }
-    }
-}
-
-impl<T: Send + 'static, E: Send + Sync + 'static> Wake for Watch<T, E> {
-    fn wake(self: Arc<Self>) {
-        self.fire();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.fire();
     }
 }

@@ -19,6 +19,10 @@
 //!   feature) wait. Waiters are served fairly: async waiters strictly in order (returns go
 //!   straight to the oldest), blocking ones with bounded overtaking (see
 //!   [`STARVE_AFTER_MISSES`]).
+//! * [`Core::acquire_until`] waits with a deadline in the caller's clock ticks, without a
+//!   timer per waiter: the caller keeps one timer per pool, asked for through a callback, and
+//!   a [`WeakCore`] (which keeps the pool's memory, not the pool, alive) wakes the waiters due
+//!   when it fires ([`WeakCore::expire_waiters`]).
 //! * A dropped [`Lease`] returns its object; [`Lease::retire`] drops it and frees its place;
 //!   [`Lease::detach`] takes it out for good. A dropped [`Permit`] gives its place back.
 //! * [`Core::close`], [`Core::resize`] (within the capacity fixed at construction) and

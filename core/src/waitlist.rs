@@ -350,7 +350,8 @@ impl Locked<'_> {
 
     /// Unlinks the oldest node and gives it `state`. Returns `None` if the list is empty,
     /// else how to wake the node's waiter (after unlocking): `Some(None)` if it has no waker
-    /// (`expire` took it and woke the waiter already, which then finds what it was given).
+    /// (`expire` took it, and has woken or is about to wake the waiter, which then finds what
+    /// it was given).
     pub(crate) fn serve_front(&mut self, state: usize) -> Option<Option<Wake>> {
         debug_assert!(state != WAITING);
         let head = get(&self.list.head);

@@ -71,6 +71,12 @@ impl<T, E> WeakCore<T, E> {
     /// no timed waiter is left; a new one will ask through its `watch`).
     ///
     /// Works on a closed pool too (which has no waiters). Wakes outside any lock.
+    ///
+    /// # Panics
+    ///
+    /// If a waiter's waker panics: the other waiters due in the same batch are woken first,
+    /// and those not reached yet keep their deadline; call again (soon) to wake them and to
+    /// learn the next deadline.
     pub fn expire_waiters(&self, now: u64) -> Option<u64> {
         self.inner().expire(now)
     }
@@ -84,12 +90,28 @@ impl<T, E> Inner<T, E> {
             let mut list = self.waitlist.lock();
             let (taken, next) = list.expire(now, &mut batch);
             drop(list);
-            for wake in batch.iter_mut().take(taken).filter_map(Option::take) {
+            let mut rest = WakeRest(batch[..taken].iter_mut());
+            while let Some(wake) = rest.0.by_ref().find_map(Option::take) {
                 wake.wake();
             }
             if let Some(next) = next {
                 return (next != NO_DEADLINE).then_some(next);
             }
+        }
+    }
+}
+
+/// The wakers of a batch not woken yet. If one waker panics, the others are still woken as
+/// the panic unwinds (a second panic then aborts, as any panic in a drop while unwinding), so
+/// that one bad waker does not leave the other due waiters asleep with their deadline
+/// cleared; the panic goes on to the caller, and due waiters not yet taken are left for the
+/// next call.
+struct WakeRest<'a>(core::slice::IterMut<'a, Option<Wake>>);
+
+impl Drop for WakeRest<'_> {
+    fn drop(&mut self) {
+        for wake in self.0.by_ref().filter_map(Option::take) {
+            wake.wake();
         }
     }
 }

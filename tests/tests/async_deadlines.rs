@@ -8,12 +8,16 @@
 
 mod common;
 
-use std::sync::atomic::Ordering::SeqCst;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
+use std::task::{Context, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cenote_async::{Error, Manager, Pool};
+use cenote_core::{Core, Permit};
 use common::{Counts, Tracked};
 use futures_lite::future::block_on;
 
@@ -132,4 +136,58 @@ fn pending_timer_does_not_keep_a_dropped_pool_open() {
     assert_eq!(counts.live.load(SeqCst), 2, "both idle");
     drop(pool);
     assert_eq!(counts.live.load(SeqCst), 0, "the last handle closes the pool whatever the timer");
+    // The manager (and with it the pool's memory) goes at once too, not when the timer set
+    // for the served waiter's 30 s deadline would have fired.
+    assert_eq!(Arc::strong_count(&counts), 1, "the manager is dropped with the last handle");
+}
+
+/// A waker that panics.
+struct Panicky;
+
+impl Wake for Panicky {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker that panics (on purpose)");
+    }
+}
+
+/// A waker that counts.
+struct Counting(AtomicUsize);
+
+impl Wake for Counting {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// The core's expiry: a due waiter whose waker panics does not keep the others due with it
+/// asleep.
+#[test]
+fn panicking_waker_does_not_keep_other_due_waiters_asleep() {
+    let core: Core<u32> = Core::new(1, 1, ()).expect("valid sizes");
+    let weak = core.downgrade();
+    let _held = Permit::fill(core.try_reserve().expect("a place"), 7);
+    let mut bad = Box::pin(core.acquire_until(10, |_| {}));
+    let panicky = Waker::from(Arc::new(Panicky));
+    assert!(bad.as_mut().poll(&mut Context::from_waker(&panicky)).is_pending());
+    let mut good = Box::pin(core.acquire_until(10, |_| {}));
+    let counting = Arc::new(Counting(AtomicUsize::new(0)));
+    let waker = Waker::from(Arc::clone(&counting));
+    assert!(good.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+    let expired = panic::catch_unwind(AssertUnwindSafe(|| weak.expire_waiters(10)));
+    assert!(expired.is_err(), "the waker's panic reaches the caller");
+    assert_eq!(counting.0.load(SeqCst), 1, "the other due waiter was woken");
+    assert_eq!(weak.expire_waiters(100), None);
+}
+
+/// The pool's timer goes on after a waiter's waker panicked: a later waiter still times out.
+#[test]
+fn panicking_waker_does_not_stop_the_pools_timer() {
+    let (pool, _counts) = pool(1);
+    let _held = block_on(pool.get()).expect("the one object");
+    // Polled once with a waker that panics, and kept: due first.
+    let mut bad = Box::pin(pool.get_timeout(Duration::from_millis(50)));
+    let panicky = Waker::from(Arc::new(Panicky));
+    assert!(bad.as_mut().poll(&mut Context::from_waker(&panicky)).is_pending());
+    waiter(&pool, Duration::from_millis(300)).assert_on_time();
+    drop(bad);
 }
