@@ -16,6 +16,13 @@
 //! peer's store), and never while running foreign code: wakers are cloned before locking,
 //! woken and dropped after unlocking.
 //!
+//! A timed waiter's node also carries its deadline. `expire` (run by the pool's one timer,
+//! through `WeakCore::expire_waiters`) takes the wakers of the nodes due and wakes them after
+//! unlocking; such a node stays linked, without a waker, until its waiter leaves, so whoever
+//! serves it meanwhile wakes nobody (the waiter is awake already) and must not take "no
+//! waker" for "no node". `watch_at` records the earliest time someone has promised to run
+//! `expire`, so that only a waiter due earlier than that asks for a timer.
+//!
 //! The lock is std's mutex with `std`, a spin lock without it, loom's mutex under loom.
 
 use core::marker::PhantomPinned;
