@@ -21,7 +21,8 @@ pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
 /// cheap (a handle).
 ///
 /// No runtime is needed or assumed: waiting uses the pool's own wakeups, and timeouts use a
-/// small shared timer thread (one timer per pool for all its waiters' deadlines), so `get().await` works on tokio, smol, async-std or under a bare
+/// small shared timer thread (one timer per pool for all its waiters' deadlines), so
+/// `get().await` works on tokio, smol, async-std or under a bare
 /// `futures_lite::future::block_on`.
 ///
 /// # Examples

@@ -73,8 +73,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> Watch<T, E> {
 
     /// Makes sure [`WeakCore::expire_waiters`] runs once the clock reaches `due` (pool
     /// ticks). Called by a waiter whose deadline is the earliest one pending.
-    pub(crate) fn arm(&self, due: u64) {
-        let mut due = due;
+    pub(crate) fn arm(&self, mut due: u64) {
         loop {
             // Too far to represent: nobody waits that long.
             let Some(at) = self.epoch.checked_add(Duration::from_nanos(due)) else { return };

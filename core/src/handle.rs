@@ -8,17 +8,23 @@ use core::ptr::NonNull;
 use alloc::boxed::Box;
 
 use crate::pool::{Core, Inner, ORPHAN};
-use crate::sync::{fence, Ordering};
+use crate::sync::{fence, AtomicUsize, Ordering};
+
+/// Counts one more handle of a kind (`Core`s in `handles`, `WeakCore`s in `weak`), made from
+/// one the caller holds.
+pub(crate) fn count_one_more(count: &AtomicUsize, what: &str) {
+    // ORDERING: `Relaxed`, as `Arc::clone`: the caller's own handle keeps the pool (or its
+    // memory) alive meanwhile; no other state is published.
+    let old = count.fetch_add(1, Ordering::Relaxed);
+    if old > isize::MAX as usize {
+        // As `Arc`: a count this large means handles are being leaked in a loop.
+        panic!("cenote: too many {what} handles");
+    }
+}
 
 impl<T, E> Clone for Core<T, E> {
     fn clone(&self) -> Self {
-        // ORDERING: `Relaxed`, as `Arc::clone`: the new handle is made from an existing one,
-        // which keeps the pool alive meanwhile; no other state is published.
-        let old = self.inner().handles.fetch_add(1, Ordering::Relaxed);
-        if old > isize::MAX as usize {
-            // As `Arc`: a count this large means handles are being leaked in a loop.
-            panic!("cenote: too many Core handles");
-        }
+        count_one_more(&self.inner().handles, "Core");
         Self { inner: self.inner, _owns: PhantomData }
     }
 }

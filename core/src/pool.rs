@@ -581,8 +581,8 @@ impl<T, E> Inner<T, E> {
     pub(crate) fn take_vacant(&self) -> Option<Permit<T, E>> {
         // The vacant queue holds at least one index per outstanding permit: vacant indices
         // are pushed before `live` is decremented, `live <= capacity`, and the permit's CAS
-        // (or the server's store that gave it to a waiter) happens-after that push. `pop` does not report
-        // empty while a push is in flight, so this cannot fail.
+        // (or the server's store that gave it to a waiter) happens-after that push. `pop` does
+        // not report empty while a push is in flight, so this cannot fail.
         if let Some(index) = self.vacant.pop() {
             debug_assert!((index as usize) < self.slots.len());
             return Some(Permit::new(self, index));

@@ -34,8 +34,8 @@ pub struct SlotMeta {
 /// waiter's node (given, not yet picked up), a `Lease`, a `Permit`, or the hands of a core
 /// function between two of those. Whoever holds the index owns the slot and is the only one
 /// who touches `value` and `meta`; passing an index through a queue or a node passes
-/// ownership with its release/acquire (the cells' stamps, loom's mutex, the node's state). That is what makes the unsynchronised
-/// `Cell`s sound.
+/// ownership with its release/acquire (the cells' stamps, loom's mutex, the node's state).
+/// That is what makes the unsynchronised `Cell`s sound.
 #[derive(Debug)]
 pub(crate) struct Slot<T> {
     /// `Some` while the slot holds an object (idle or lent), `None` while vacant.

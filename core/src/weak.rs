@@ -11,8 +11,8 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
+use crate::handle::count_one_more;
 use crate::pool::{Core, Inner};
-use crate::sync::Ordering;
 use crate::waitlist::{Wake, NO_DEADLINE};
 
 /// A handle to a pool's memory that does not keep the pool open: made by
@@ -48,9 +48,8 @@ unsafe impl<T: Send, E: Send + Sync> Sync for WeakCore<T, E> {}
 impl<T, E> Core<T, E> {
     /// A weak handle to this pool: see [`WeakCore`].
     pub fn downgrade(&self) -> WeakCore<T, E> {
-        // ORDERING: `Relaxed`, as `Arc::downgrade`: our handle keeps the pool's own count of
-        // `weak`, so the allocation stays alive meanwhile; nothing else is published.
-        self.inner().weak.fetch_add(1, Ordering::Relaxed);
+        // Our handle keeps the pool's own count of `weak`, so the allocation stays alive.
+        count_one_more(&self.inner().weak, "WeakCore");
         WeakCore { inner: self.inner().this(), _owns: PhantomData }
     }
 }
@@ -118,12 +117,7 @@ impl Drop for WakeRest<'_> {
 
 impl<T, E> Clone for WeakCore<T, E> {
     fn clone(&self) -> Self {
-        // ORDERING: `Relaxed`, as `Weak::clone`: our count keeps the allocation alive.
-        let old = self.inner().weak.fetch_add(1, Ordering::Relaxed);
-        if old > isize::MAX as usize {
-            // As `Arc`: a count this large means handles are being leaked in a loop.
-            panic!("cenote: too many WeakCore handles");
-        }
+        count_one_more(&self.inner().weak, "WeakCore");
         Self { inner: self.inner, _owns: PhantomData }
     }
 }

@@ -7,7 +7,7 @@
 #![cfg(loom)]
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
 use cenote_core::{Acquire, Acquired, Closed, Core, Lease, Permit};
@@ -402,6 +402,13 @@ fn last_waiter_leaves_as_two_arrive() {
     });
 }
 
+/// An async waiter with deadline 10, polled once: linked, waiting.
+fn timed_waiter(core: &Core<u32>) -> Pin<Box<impl Future<Output = Result<Acquired<u32>, Closed>> + '_>> {
+    let mut fut = Box::pin(core.acquire_until(10, |_| {}));
+    assert!(fut.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    fut
+}
+
 /// A timed async waiter is woken for its deadline on one thread while a return serves it on
 /// another: it gets the object either way, and nothing is lost.
 #[test]
@@ -410,9 +417,8 @@ fn expire_races_serve_of_timed_waiter() {
         let core = core(1, 1);
         let weak = core.downgrade();
         let held = take(&core);
-        let mut fut = Box::pin(core.acquire_until(10, |_| {}));
+        let mut fut = timed_waiter(&core);
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(fut.as_mut().poll(&mut cx).is_pending());
         let timer = thread::spawn(move || weak.expire_waiters(10));
         drop(held);
         let lease = match fut.as_mut().poll(&mut cx) {
@@ -434,9 +440,7 @@ fn expire_races_cancel_of_timed_waiter() {
         let core = core(1, 1);
         let weak = core.downgrade();
         let held = take(&core);
-        let mut fut = Box::pin(core.acquire_until(10, |_| {}));
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        let fut = timed_waiter(&core);
         let timer = thread::spawn(move || weak.expire_waiters(10));
         let returner = thread::spawn(move || drop(held));
         drop(fut);
@@ -471,9 +475,8 @@ fn close_reaches_a_thread_behind_an_expired_waiter() {
         let core = core(1, 1);
         let weak = core.downgrade();
         let _held = take(&core);
-        let mut timed = Box::pin(core.acquire_until(10, |_| {}));
+        let mut timed = timed_waiter(&core);
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(timed.as_mut().poll(&mut cx).is_pending());
         let behind = {
             let core = core.clone();
             thread::spawn(move || core.acquire_blocking(None).map(drop))
