@@ -46,17 +46,24 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
-mod builder;
 mod manager;
 mod pool;
-mod pooled;
 mod timer;
 mod watch;
 
-pub use builder::{Builder, DEFAULT_MAX_SIZE};
-pub use cenote_core::{
-    BuildError, ConfigError as ResizeError, Error, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
+pub use cenote_front::{
+    BuildError, Config, Error, Handle, ResizeError, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
+    DEFAULT_MAX_SIZE,
 };
 pub use manager::Manager;
-pub use pool::Pool;
-pub use pooled::Pooled;
+pub use pool::{Async, Pool};
+
+/// Configures a [`Pool`]: see [`cenote_front::Builder`] for the options (the same in both
+/// front ends). Get one from [`Pool::builder`].
+pub type Builder<M> = cenote_front::Builder<Async<M>>;
+
+/// An object lent by a [`Pool`]. Dropping it returns the object, synchronously and without
+/// spawning anything: [`Manager::has_broken`] runs on the dropping thread (a broken object is
+/// dropped and its place freed), and [`Manager::reset`] runs in the next getter's task before
+/// the object is lent again. See [`cenote_front::Pooled`].
+pub type Pooled<M> = cenote_front::Pooled<Async<M>>;

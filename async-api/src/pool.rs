@@ -2,20 +2,54 @@
 
 use core::fmt;
 use core::future::Future;
+use core::marker::PhantomData;
+use core::ops::Deref;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cenote_core::{Acquire, Acquired, CheckOut, Closed, Config, Core, Lease, Permit, Shared};
+use cenote_core::{Acquire, Acquired, Closed};
+use cenote_front::{Attempt, Front, Handle, LeaseOf, PermitOf, Return, Shared};
 
 use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
 use crate::watch::Watch;
-use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
+use crate::{Builder, Error, Manager, Pooled};
 
-pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
-pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
+/// The async front end, as the shared layer sees it: the [`Front`] of a [`Manager`]. Only
+/// named in types ([`Builder`], [`Pooled`]).
+pub struct Async<M>(PhantomData<fn() -> M>);
+
+impl<M> fmt::Debug for Async<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Async")
+    }
+}
+
+impl<M: Manager> Front for Async<M> {
+    type Manager = M;
+    type Connection = M::Connection;
+    type Error = M::Error;
+    type Pool = Pool<M>;
+
+    fn pool(handle: Handle<Self>) -> Pool<M> {
+        let watch = Watch::new(handle.core().downgrade(), handle.shared().epoch());
+        Pool { handle, watch }
+    }
+
+    /// `has_broken` on the returning thread; the async `reset` waits for the next getter.
+    #[inline]
+    fn on_return(manager: &M, conn: &mut M::Connection) -> Return {
+        if manager.has_broken(conn) {
+            Return::Retire
+        } else {
+            Return::KeepUnreset
+        }
+    }
+}
+
+type Ext<M> = Shared<Async<M>>;
 
 /// A pool of objects made by a [`Manager`], for async code on any executor. Cloning it is
 /// cheap (a handle).
@@ -47,79 +81,61 @@ pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
 /// # });
 /// ```
 ///
+/// The methods both front ends share (`status`, `resize`, `close`, `is_closed`, `manager`,
+/// `config`) are on [`Handle`], which `Pool` derefs to.
+///
 /// # Memory ordering
 ///
 /// What one holder writes to an object happens-before the next holder's `get` returns it.
-/// [`status`](Pool::status) is not a consistent snapshot.
+/// [`status`](Handle::status) is not a consistent snapshot.
 pub struct Pool<M: Manager> {
     /// A handle to the core: when the last one goes, the pool closes (idle objects are
     /// dropped then, in-use ones as they return).
-    core: Inner<M>,
+    handle: Handle<Async<M>>,
     /// The one timer for the deadlines of this pool's waiters.
-    watch: Arc<Watch<M::Connection, Shared<M>>>,
+    watch: Arc<Watch<cenote_front::Entry<M::Connection>, Ext<M>>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self { core: self.core.clone(), watch: Arc::clone(&self.watch) }
+        Self { handle: self.handle.clone(), watch: Arc::clone(&self.watch) }
     }
 }
 
-/// First pause between failed creates while `get` keeps trying; doubles up to the cap.
-const CREATE_BACKOFF_START: Duration = Duration::from_millis(5);
-const CREATE_BACKOFF_MAX: Duration = Duration::from_millis(500);
+impl<M: Manager> Deref for Pool<M> {
+    type Target = Handle<Async<M>>;
 
-/// The deadline of one `get`, read from the clock only when first needed.
-struct Deadline {
-    timeout: Option<Duration>,
-    /// `None` until first needed; then `Some(None)` if there is no limit (or it is too far to
-    /// represent).
-    at: Option<Option<Instant>>,
+    #[inline]
+    fn deref(&self) -> &Handle<Async<M>> {
+        &self.handle
+    }
 }
 
-impl Deadline {
-    fn new(timeout: Option<Duration>) -> Self {
-        Self { timeout, at: None }
-    }
-
-    /// The deadline (`None`: no limit), read from the clock if not yet fixed, and whether it
-    /// was fixed just now from a non-zero timeout (so it is still ahead).
-    fn at(&mut self) -> (Option<Instant>, bool) {
-        let timeout = self.timeout;
-        let mut fresh = false;
-        let at = *self.at.get_or_insert_with(|| {
-            fresh = timeout.is_some_and(|t| !t.is_zero());
-            timeout.and_then(|t| Instant::now().checked_add(t))
-        });
-        (at, fresh)
-    }
-
-    /// Runs `fut` to completion within the deadline; `None` if the deadline passed first. A
-    /// future that completes on its first poll costs no clock read and no timer. (A plain
-    /// `poll_fn` over the caller's pinned future: no second copy of it, no nested state.)
-    fn run<'a, F: Future>(
-        &'a mut self,
-        mut fut: Pin<&'a mut F>,
-    ) -> impl Future<Output = Option<F::Output>> + 'a {
-        let mut sleep: Option<Sleep> = None;
-        core::future::poll_fn(move |cx| {
-            if let Poll::Ready(output) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Some(output));
-            }
-            // A deadline computed from the clock just now, for a non-zero timeout, is in the
-            // future: then the sleep's first poll need not read the clock again.
-            let (at, fresh) = self.at();
-            let Some(at) = at else {
-                return Poll::Pending;
-            };
-            let sleep =
-                sleep.get_or_insert_with(|| if fresh { sleep_until_unexpired(at) } else { sleep_until(at) });
-            if Pin::new(sleep).poll(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-            Poll::Pending
-        })
-    }
+/// Runs `fut` to completion within the `get`'s deadline; `None` if the deadline passed
+/// first. A future that completes on its first poll costs no clock read and no timer. (A
+/// plain `poll_fn` over the caller's pinned future: no second copy of it, no nested state.)
+fn within<'a, F: Future, E>(
+    attempt: &'a mut Attempt<E>,
+    mut fut: Pin<&'a mut F>,
+) -> impl Future<Output = Option<F::Output>> + 'a {
+    let mut sleep: Option<Sleep> = None;
+    core::future::poll_fn(move |cx| {
+        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        // A deadline computed from the clock just now, for a non-zero timeout, is in the
+        // future: then the sleep's first poll need not read the clock again.
+        let (at, fresh) = attempt.deadline_fresh();
+        let Some(at) = at else {
+            return Poll::Pending;
+        };
+        let sleep =
+            sleep.get_or_insert_with(|| if fresh { sleep_until_unexpired(at) } else { sleep_until(at) });
+        if Pin::new(sleep).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
 }
 
 /// Why one `create` produced no object.
@@ -142,37 +158,41 @@ impl<M: Manager> Pool<M> {
     /// instead.
     #[track_caller]
     pub fn new(manager: M, max_size: usize) -> Self {
-        match Self::builder(manager).max_size(max_size).build() {
-            Ok(pool) => pool,
-            Err(e) => panic!("Pool::new: {e}"),
-        }
+        Self::builder(manager).max_size(max_size).build_or_panic()
     }
 
-    pub(crate) fn from_config(manager: M, config: Config) -> Self {
-        let (slots, max_size) = (config.slots(), config.max_size);
-        let core = Core::new(slots, max_size, Shared::new(manager, config))
-            .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
-        let watch = Watch::new(core.downgrade(), core.ext().epoch());
-        Self { core, watch }
-    }
-
-    /// Creates idle objects until there are `min_idle` (best effort: stops at the first
-    /// error or when the pool is full).
+    /// Creates idle objects until `min_idle` are idle (or the pool is full). Returns how many
+    /// it created.
+    ///
+    /// # Errors
+    ///
+    /// The first `create` error: the objects created before it stay in the pool.
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: an object being created when the future is dropped is dropped, and its
-    /// place freed.
-    pub async fn warm(&self) {
-        let shared = self.core.ext();
-        while self.core.status().idle < shared.config.min_idle {
-            let Some(permit) = self.core.try_reserve() else { break };
-            let Ok(conn) = shared.manager.create().await else { break };
-            let mut lease = Permit::fill(permit, conn);
-            let meta = Lease::meta_mut(&mut lease);
-            meta.use_count = 0;
-            shared.stamp_created(meta, false);
+    /// place freed; those created before stay in the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_async::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = cenote_async::Pool::builder(M).max_size(4).min_idle(3).build()?;
+    /// assert_eq!(pool.status().idle, 0); // `build` creates nothing
+    /// assert_eq!(pool.warm().await?, 3);
+    /// assert_eq!(pool.status().idle, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn warm(&self) -> Result<usize, M::Error> {
+        let mut created = 0;
+        while let Some(permit) = self.handle.warm_permit() {
+            self.handle.fill_idle(permit, self.manager().create().await?);
+            created += 1;
         }
+        Ok(created)
     }
 
     /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.
@@ -217,7 +237,7 @@ impl<M: Manager> Pool<M> {
     /// # }).unwrap();
     /// ```
     pub async fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_within(self.core.ext().config.acquire_timeout).await
+        self.get_within(self.config().acquire_timeout).await
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -241,7 +261,7 @@ impl<M: Manager> Pool<M> {
     /// pool, still marked for its reset, and `None` is returned: use `get` for those.
     pub fn try_get(&self) -> Option<Pooled<M>> {
         let mut cx = Context::from_waker(Waker::noop());
-        while let Some(lease) = self.core.try_take_idle() {
+        while let Some(lease) = self.handle.try_take_idle() {
             let checked = pin!(self.check_out(lease));
             match checked.poll(&mut cx) {
                 Poll::Ready(Some(pooled)) => return Some(pooled),
@@ -258,42 +278,36 @@ impl<M: Manager> Pool<M> {
         // Each await point below runs under the deadline, but the clock is first read (and the
         // timer used) only when one of them does not finish on its first poll: an idle object
         // whose reset completes at once never touches either.
-        let mut deadline = Deadline::new(timeout);
-        let mut last_create_error = None;
-        let mut backoff = CREATE_BACKOFF_START;
+        let mut attempt = Attempt::new(timeout);
         loop {
-            let acquired = match self.core.try_acquire() {
+            let acquired = match self.core().try_acquire() {
                 Acquire::Idle(lease) => Acquired::Idle(lease),
                 Acquire::Vacant(permit) => Acquired::Vacant(permit),
                 Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match self.wait(&mut deadline).await {
-                    None => return Err(Error::Timeout { last_create_error }),
+                Acquire::Exhausted => match self.wait(&mut attempt).await {
+                    None => return Err(attempt.timed_out()),
                     Some(Err(Closed)) => return Err(Error::Closed),
                     Some(Ok(acquired)) => acquired,
                 },
             };
             match acquired {
-                Acquired::Idle(lease) => match deadline.run(pin!(self.check_out(lease))).await {
-                    None => return Err(Error::Timeout { last_create_error }),
+                Acquired::Idle(lease) => match within(&mut attempt, pin!(self.check_out(lease))).await {
+                    None => return Err(attempt.timed_out()),
                     Some(Some(pooled)) => return Ok(pooled),
                     Some(None) => {}
                 },
-                Acquired::Vacant(permit) => match deadline.run(pin!(self.create(permit))).await {
-                    None => return Err(Error::Timeout { last_create_error }),
+                Acquired::Vacant(permit) => match within(&mut attempt, pin!(self.create(permit))).await {
+                    None => return Err(attempt.timed_out()),
                     Some(Ok(pooled)) => return Ok(pooled),
                     Some(Err(CreateFailed::Timeout)) => return Err(Error::CreateTimeout),
                     Some(Err(CreateFailed::Error(e))) => {
-                        if timeout.is_none() {
-                            return Err(Error::Create(e));
-                        }
-                        last_create_error = Some(e);
                         // The pause between attempts, within the deadline.
-                        if let Some(until) = Instant::now().checked_add(backoff) {
-                            if deadline.run(pin!(sleep_until(until))).await.is_none() {
-                                return Err(Error::Timeout { last_create_error });
+                        let pause = attempt.create_failed(e)?;
+                        if let Some(until) = Instant::now().checked_add(pause) {
+                            if within(&mut attempt, pin!(sleep_until(until))).await.is_none() {
+                                return Err(attempt.timed_out());
                             }
                         }
-                        backoff = (backoff * 2).min(CREATE_BACKOFF_MAX);
                     }
                 },
             }
@@ -308,14 +322,14 @@ impl<M: Manager> Pool<M> {
     /// earlier step already did) and when the future is polled without being served.
     async fn wait(
         &self,
-        deadline: &mut Deadline,
-    ) -> Option<Result<Acquired<M::Connection, Shared<M>>, Closed>> {
-        let (at, fresh) = deadline.at();
-        let Some(at) = at else { return Some(self.core.acquire().await) };
-        let shared = self.core.ext();
+        attempt: &mut Attempt<M::Error>,
+    ) -> Option<Result<Acquired<cenote_front::Entry<M::Connection>, Ext<M>>, Closed>> {
+        let (at, fresh) = attempt.deadline_fresh();
+        let Some(at) = at else { return Some(self.core().acquire().await) };
+        let shared = self.shared();
         let due = shared.ticks_at(at);
         let watch = &self.watch;
-        let mut acquire = pin!(self.core.acquire_until(due, |due| watch.arm(due)));
+        let mut acquire = pin!(self.core().acquire_until(due, |due| watch.arm(due)));
         // A deadline fixed from the clock just now is still ahead at the first poll.
         let mut skip_check = fresh;
         core::future::poll_fn(|cx| {
@@ -332,86 +346,39 @@ impl<M: Manager> Pool<M> {
 
     /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit
     /// is dropped, which gives its place back.
-    async fn create(
-        &self,
-        permit: Permit<M::Connection, Shared<M>>,
-    ) -> Result<Pooled<M>, CreateFailed<M::Error>> {
-        let shared = self.core.ext();
-        let created = match shared.config.create_timeout.and_then(|t| Instant::now().checked_add(t)) {
-            None => shared.manager.create().await,
+    async fn create(&self, permit: PermitOf<Async<M>>) -> Result<Pooled<M>, CreateFailed<M::Error>> {
+        let created = match self.config().create_timeout.and_then(|t| Instant::now().checked_add(t)) {
+            None => self.manager().create().await,
             Some(deadline) => {
-                timeout_at(deadline, shared.manager.create()).await.ok_or(CreateFailed::Timeout)?
+                timeout_at(deadline, self.manager().create()).await.ok_or(CreateFailed::Timeout)?
             }
         };
         let conn = created.map_err(CreateFailed::Error)?;
-        let mut lease = Permit::fill(permit, conn);
-        shared.stamp_created(Lease::meta_mut(&mut lease), true);
-        Ok(Pooled::new(lease))
+        Ok(self.handle.lend_created(permit, conn))
     }
 
     /// Resets, checks and applies the health options to an idle object about to be lent;
     /// `None` if it was dropped instead.
-    async fn check_out(&self, lease: PoolLease<M>) -> Option<Pooled<M>> {
-        let shared = self.core.ext();
-        let mut pooled = Pooled::new(lease);
-        let validate = match shared.check_idle(Lease::meta_mut(pooled.lease_mut())) {
-            CheckOut::Lend => false,
-            CheckOut::Validate => true,
-            _ => {
+    async fn check_out(&self, lease: LeaseOf<Async<M>>) -> Option<Pooled<M>> {
+        let (mut pooled, validate) = self.handle.check_out(lease)?;
+        if Pooled::needs_reset(&pooled) {
+            // If this await is cancelled, `pooled` goes back still marked for its reset.
+            if self.manager().reset(&mut pooled).await.is_err() {
                 Pooled::retire(pooled);
                 return None;
             }
-        };
-        if Pooled::meta(&pooled).needs_reset {
-            // If this await is cancelled, `pooled` goes back still marked `needs_reset`.
-            let (shared, conn) = Lease::split_mut(pooled.lease_mut());
-            if shared.manager.reset(conn).await.is_err() {
-                Pooled::retire(pooled);
-                return None;
-            }
-            Lease::meta_mut(pooled.lease_mut()).needs_reset = false;
+            Pooled::reset_done(&mut pooled);
         }
-        if validate && !shared.manager.is_valid(&mut pooled).await {
+        if validate && !self.manager().is_valid(&mut pooled).await {
             Pooled::retire(pooled);
             return None;
         }
         Some(pooled)
     }
-
-    /// The pool's counts (not a consistent snapshot).
-    pub fn status(&self) -> Status {
-        self.core.status().into()
-    }
-
-    /// Changes `max_size`, within the capacity set at build time. Growing lets waiters
-    /// create at once; shrinking drops idle extras now and in-use extras as they return.
-    ///
-    /// # Errors
-    ///
-    /// [`ResizeError`] for 0, a size above capacity, or a closed pool.
-    pub fn resize(&self, max_size: usize) -> Result<(), ResizeError> {
-        self.core.resize(max_size)
-    }
-
-    /// Closes the pool: waiters get [`Error::Closed`] at once, idle objects are dropped now,
-    /// in-use ones when they return, and every later `get` fails with `Closed`.
-    pub fn close(&self) {
-        self.core.close();
-    }
-
-    /// Whether the pool is closed.
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
-    }
-
-    /// The manager.
-    pub fn manager(&self) -> &M {
-        &self.core.ext().manager
-    }
 }
 
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("status", &self.status()).field("closed", &self.is_closed()).finish()
+        fmt::Debug::fmt(&self.handle, f)
     }
 }

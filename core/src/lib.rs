@@ -78,7 +78,6 @@ extern crate alloc;
 extern crate std;
 
 mod error;
-mod front;
 mod handle;
 mod lease;
 mod pool;
@@ -91,9 +90,6 @@ mod waitlist;
 mod weak;
 
 pub use error::{Closed, ConfigError, WaitError};
-pub use front::{BuildError, Config, Error, Status, DEFAULT_ACQUIRE_TIMEOUT};
-#[cfg(feature = "std")]
-pub use front::{CheckOut, Shared};
 pub use lease::{Lease, Permit};
 pub use pool::{Acquire, Acquired, Core, CoreStatus, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;

@@ -21,9 +21,6 @@ pub struct SlotMeta {
     /// How many times the object has been lent out, counting the current loan. Maintained
     /// by the core.
     pub use_count: u64,
-    /// Set by a front end whose `reset` runs in the next borrower's task rather than on
-    /// return (the async front end): the object must be reset before it is lent again.
-    pub needs_reset: bool,
 }
 
 /// A slot: storage for one object and its metadata.

@@ -43,15 +43,21 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
-mod builder;
 mod manager;
 mod pool;
-mod pooled;
 
-pub use builder::{Builder, DEFAULT_MAX_SIZE};
-pub use cenote_core::{
-    BuildError, ConfigError as ResizeError, Error, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
+pub use cenote_front::{
+    BuildError, Config, Error, Handle, ResizeError, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
+    DEFAULT_MAX_SIZE,
 };
 pub use manager::Manager;
-pub use pool::Pool;
-pub use pooled::Pooled;
+pub use pool::{Blocking, Pool};
+
+/// Configures a [`Pool`]: see [`cenote_front::Builder`] for the options (the same in both
+/// front ends). Get one from [`Pool::builder`].
+pub type Builder<M> = cenote_front::Builder<Blocking<M>>;
+
+/// An object lent by a [`Pool`]. Dropping it returns the object: on the dropping thread,
+/// [`Manager::has_broken`], then [`Manager::reset`]; if either says the object is unusable it
+/// is dropped and its place freed. See [`cenote_front::Pooled`].
+pub type Pooled<M> = cenote_front::Pooled<Blocking<M>>;

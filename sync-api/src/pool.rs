@@ -1,17 +1,50 @@
 //! The pool handle and `get`.
 
 use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Deref;
 use core::time::Duration;
-use std::time::Instant;
 
-use cenote_core::{Acquire, Acquired, CheckOut, Config, Core, Lease, Permit, Shared, WaitError};
+use cenote_core::{Acquire, Acquired, WaitError};
+use cenote_front::{Attempt, Front, Handle, LeaseOf, PermitOf, Return};
 
-use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
+use crate::{Builder, Error, Manager, Pooled};
 
-pub(crate) type Inner<M> = Core<<M as Manager>::Connection, Shared<M>>;
-pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
+/// The blocking front end, as the shared layer sees it: the [`Front`] of a [`Manager`].
+/// Only named in types ([`Builder`], [`Pooled`]).
+pub struct Blocking<M>(PhantomData<fn() -> M>);
+
+impl<M> fmt::Debug for Blocking<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Blocking")
+    }
+}
+
+impl<M: Manager> Front for Blocking<M> {
+    type Manager = M;
+    type Connection = M::Connection;
+    type Error = M::Error;
+    type Pool = Pool<M>;
+
+    fn pool(handle: Handle<Self>) -> Pool<M> {
+        Pool { handle }
+    }
+
+    /// `has_broken`, then `reset`, on the returning thread.
+    #[inline]
+    fn on_return(manager: &M, conn: &mut M::Connection) -> Return {
+        if manager.has_broken(conn) || manager.reset(conn).is_err() {
+            Return::Retire
+        } else {
+            Return::Keep
+        }
+    }
+}
 
 /// A pool of objects made by a [`Manager`], for threads. Cloning it is cheap (a handle).
+///
+/// The methods both front ends share (`status`, `resize`, `close`, `is_closed`, `manager`,
+/// `config`) are on [`Handle`], which `Pool` derefs to.
 ///
 /// # Examples
 ///
@@ -42,22 +75,25 @@ pub(crate) type PoolLease<M> = Lease<<M as Manager>::Connection, Shared<M>>;
 /// # Memory ordering
 ///
 /// What one holder writes to an object happens-before the next holder's `get` returns it.
-/// [`status`](Pool::status) is not a consistent snapshot.
+/// [`status`](Handle::status) is not a consistent snapshot.
 pub struct Pool<M: Manager> {
-    /// A handle to the core: when the last one goes, the pool closes (idle objects are
-    /// dropped then, in-use ones as they return).
-    core: Inner<M>,
+    handle: Handle<Blocking<M>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self { core: self.core.clone() }
+        Self { handle: self.handle.clone() }
     }
 }
 
-/// First pause between failed creates while `get` keeps trying; doubles up to the cap.
-const CREATE_BACKOFF_START: Duration = Duration::from_millis(5);
-const CREATE_BACKOFF_MAX: Duration = Duration::from_millis(500);
+impl<M: Manager> Deref for Pool<M> {
+    type Target = Handle<Blocking<M>>;
+
+    #[inline]
+    fn deref(&self) -> &Handle<Blocking<M>> {
+        &self.handle
+    }
+}
 
 impl<M: Manager> Pool<M> {
     /// Starts configuring a pool of objects made by `manager`.
@@ -73,30 +109,38 @@ impl<M: Manager> Pool<M> {
     /// instead.
     #[track_caller]
     pub fn new(manager: M, max_size: usize) -> Self {
-        match Self::builder(manager).max_size(max_size).build() {
-            Ok(pool) => pool,
-            Err(e) => panic!("Pool::new: {e}"),
-        }
+        Self::builder(manager).max_size(max_size).build_or_panic()
     }
 
-    pub(crate) fn from_config(manager: M, config: Config) -> Self {
-        let (slots, max_size) = (config.slots(), config.max_size);
-        let core = Core::new(slots, max_size, Shared::new(manager, config))
-            .unwrap_or_else(|e| unreachable!("config was validated: {e}"));
-        Self { core }
-    }
-
-    /// Creates `min_idle` objects (best effort: stops at the first error).
-    pub(crate) fn warm(&self) {
-        let shared = self.core.ext();
-        for _ in 0..shared.config.min_idle {
-            let Some(permit) = self.core.try_reserve() else { break };
-            let Ok(conn) = shared.manager.create() else { break };
-            let mut lease = Permit::fill(permit, conn);
-            let meta = Lease::meta_mut(&mut lease);
-            meta.use_count = 0;
-            shared.stamp_created(meta, false);
+    /// Creates idle objects until `min_idle` are idle (or the pool is full). Returns how many
+    /// it created.
+    ///
+    /// # Errors
+    ///
+    /// The first `create` error: the objects created before it stay in the pool.
+    ///
+    /// # Blocking
+    ///
+    /// Runs `create` on the calling thread, one object after another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::builder(M).max_size(4).min_idle(3).build()?;
+    /// assert_eq!(pool.status().idle, 0); // `build` creates nothing
+    /// assert_eq!(pool.warm()?, 3);
+    /// assert_eq!(pool.status().idle, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn warm(&self) -> Result<usize, M::Error> {
+        let mut created = 0;
+        while let Some(permit) = self.handle.warm_permit() {
+            self.handle.fill_idle(permit, self.manager().create()?);
+            created += 1;
         }
+        Ok(created)
     }
 
     /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.
@@ -109,7 +153,8 @@ impl<M: Manager> Pool<M> {
     ///
     /// * [`Error::Timeout`] when the deadline passes, with the last `create` error if any;
     /// * [`Error::Closed`] if the pool is closed;
-    /// * [`Error::Create`] if `create` fails and there is no deadline.
+    /// * [`Error::Create`] if `create` fails and there is no deadline (`acquire_timeout`
+    ///   `None`, or too far off to represent).
     ///
     /// # Blocking
     ///
@@ -130,7 +175,7 @@ impl<M: Manager> Pool<M> {
     /// ```
     #[inline]
     pub fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(self.core.ext().config.acquire_timeout)
+        self.get_inner(self.config().acquire_timeout)
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -147,9 +192,13 @@ impl<M: Manager> Pool<M> {
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
+    ///
+    /// # Blocking
+    ///
+    /// Runs `is_valid` on the calling thread when configured.
     pub fn try_get(&self) -> Option<Pooled<M>> {
         loop {
-            let lease = self.core.try_take_idle()?;
+            let lease = self.handle.try_take_idle()?;
             if let Some(pooled) = self.check_out(lease) {
                 return Some(pooled);
             }
@@ -159,21 +208,16 @@ impl<M: Manager> Pool<M> {
     #[inline]
     fn get_inner(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
         // The clock is read only once we have to wait or retry: not on the fast path.
-        let mut deadline: Option<Option<Instant>> = None;
-        let deadline_of = |deadline: &mut Option<Option<Instant>>| {
-            *deadline.get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)))
-        };
-        let mut last_create_error = None;
-        let mut backoff = CREATE_BACKOFF_START;
+        let mut attempt = Attempt::new(timeout);
         loop {
-            let acquired = match self.core.try_acquire() {
+            let acquired = match self.core().try_acquire() {
                 Acquire::Idle(lease) => Acquired::Idle(lease),
                 Acquire::Vacant(permit) => Acquired::Vacant(permit),
                 Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match self.core.acquire_blocking(deadline_of(&mut deadline)) {
+                Acquire::Exhausted => match self.core().acquire_blocking(attempt.deadline()) {
                     Ok(acquired) => acquired,
                     Err(WaitError::Closed) => return Err(Error::Closed),
-                    Err(_) => return Err(Error::Timeout { last_create_error }),
+                    Err(_) => return Err(attempt.timed_out()),
                 },
             };
             match acquired {
@@ -184,19 +228,8 @@ impl<M: Manager> Pool<M> {
                 }
                 Acquired::Vacant(permit) => match self.create(permit) {
                     Ok(pooled) => return Ok(pooled),
-                    Err(e) => {
-                        // The permit is back in the pool; pause before trying again.
-                        let Some(deadline) = deadline_of(&mut deadline) else {
-                            return Err(Error::Create(e));
-                        };
-                        let now = Instant::now();
-                        if now >= deadline {
-                            return Err(Error::Timeout { last_create_error: Some(e) });
-                        }
-                        last_create_error = Some(e);
-                        std::thread::sleep(backoff.min(deadline - now));
-                        backoff = (backoff * 2).min(CREATE_BACKOFF_MAX);
-                    }
+                    // The permit is back in the pool; pause before trying again.
+                    Err(e) => std::thread::sleep(attempt.create_failed(e)?),
                 },
             }
         }
@@ -204,67 +237,26 @@ impl<M: Manager> Pool<M> {
 
     /// Creates an object into `permit`. A failing or panicking `create` drops the permit,
     /// which gives its place back.
-    fn create(&self, permit: Permit<M::Connection, Shared<M>>) -> Result<Pooled<M>, M::Error> {
-        let shared = self.core.ext();
-        let conn = shared.manager.create()?;
-        let mut lease = Permit::fill(permit, conn);
-        shared.stamp_created(Lease::meta_mut(&mut lease), true);
-        Ok(Pooled::new(lease))
+    fn create(&self, permit: PermitOf<Blocking<M>>) -> Result<Pooled<M>, M::Error> {
+        let conn = self.manager().create()?;
+        Ok(self.handle.lend_created(permit, conn))
     }
 
     /// Applies the health options to an idle object about to be lent; `None` if it was
     /// dropped instead.
     #[inline]
-    fn check_out(&self, lease: PoolLease<M>) -> Option<Pooled<M>> {
-        let shared = self.core.ext();
-        let mut pooled = Pooled::new(lease);
-        let keep = match shared.check_idle(pooled.meta_mut()) {
-            CheckOut::Lend => true,
-            CheckOut::Validate => shared.manager.is_valid(&mut pooled),
-            _ => false,
-        };
-        if keep {
-            Some(pooled)
-        } else {
+    fn check_out(&self, lease: LeaseOf<Blocking<M>>) -> Option<Pooled<M>> {
+        let (mut pooled, validate) = self.handle.check_out(lease)?;
+        if validate && !self.manager().is_valid(&mut pooled) {
             Pooled::retire(pooled);
-            None
+            return None;
         }
-    }
-
-    /// The pool's counts (not a consistent snapshot).
-    pub fn status(&self) -> Status {
-        self.core.status().into()
-    }
-
-    /// Changes `max_size`, within the capacity set at build time. Growing lets waiters
-    /// create at once; shrinking drops idle extras now and in-use extras as they return.
-    ///
-    /// # Errors
-    ///
-    /// [`ResizeError`] for 0, a size above capacity, or a closed pool.
-    pub fn resize(&self, max_size: usize) -> Result<(), ResizeError> {
-        self.core.resize(max_size)
-    }
-
-    /// Closes the pool: waiters get [`Error::Closed`] at once, idle objects are dropped now,
-    /// in-use ones when they return, and every later `get` fails with `Closed`.
-    pub fn close(&self) {
-        self.core.close();
-    }
-
-    /// Whether the pool is closed.
-    pub fn is_closed(&self) -> bool {
-        self.core.is_closed()
-    }
-
-    /// The manager.
-    pub fn manager(&self) -> &M {
-        &self.core.ext().manager
+        Some(pooled)
     }
 }
 
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("status", &self.status()).field("closed", &self.is_closed()).finish()
+        fmt::Debug::fmt(&self.handle, f)
     }
 }

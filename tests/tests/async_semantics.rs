@@ -468,6 +468,18 @@ async fn timeout_carries_last_create_error(_rt: Rt) {
     assert_eq!(knobs.create_calls.load(SeqCst), 1);
     assert_eq!(forever.status().size, 0);
 
+    // A deadline too far off to represent (`Duration::MAX`) is no deadline, in both front ends:
+    // the first failure is the answer, not a retry loop that never ends.
+    let (m, _, knobs) = manager();
+    let far = Pool::builder(m).max_size(2).acquire_timeout(Some(Duration::MAX)).build().expect("valid");
+    knobs.fail_create.store(true, SeqCst);
+    let err = far.get().await.expect_err("create fails");
+    assert!(matches!(&err, Error::Create(e) if e == "create #0 failed"), "{err:?}");
+    assert_eq!(knobs.create_calls.load(SeqCst), 1);
+    let err = far.get_timeout(Duration::MAX).await.expect_err("create fails");
+    assert!(matches!(err, Error::Create(_)), "{err:?}");
+    assert_eq!(far.status().size, 0);
+
     for pool in [pool, forever] {
         pool.manager().knobs.fail_create.store(false, SeqCst);
         drop(take_all(&pool).await);

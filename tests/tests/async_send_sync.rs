@@ -153,25 +153,27 @@ assert_future!(|pool: Pool<CellManager>| pool.get() => Send & !Sync & !Unpin);
 assert_future!(|pool: Pool<CellManager>, d: Duration| pool.get_timeout(d) => Send & !Sync & !Unpin);
 // Warming holds no lent object across an await, so those futures are `Sync` even then.
 assert_future!(|pool: Pool<CellManager>| pool.warm() => Send & Sync & !Unpin);
-assert_future!(|b: Builder<CellManager>| b.build_warm() => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>| pool.get() => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>, d: Duration| pool.get_timeout(d) => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>| pool.warm() => Send & Sync & !Unpin);
-assert_future!(|b: Builder<SyncManager>| b.build_warm() => Send & Sync & !Unpin);
 
 // The `Clone` of a handle is a handle: cloning works across threads.
 assert_value!(std::sync::Arc<Pool<CellManager>>: Send & Sync & Unpin);
 
-/// `get`, `get_timeout`, `warm` and `build_warm` futures run as `tokio::spawn`ed tasks on the
+/// `get`, `get_timeout` and `warm` futures run as `tokio::spawn`ed tasks on the
 /// multi-threaded runtime, with a `Send + !Sync` connection.
 #[test]
 fn futures_spawn_on_tokio_multi_thread() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().expect("runtime");
     rt.block_on(async {
-        let pool = tokio::spawn(Pool::builder(CellManager).max_size(4).min_idle(2).build_warm())
-            .await
-            .expect("build_warm task")
-            .expect("valid config");
+        let pool = Pool::builder(CellManager).max_size(4).min_idle(2).build().expect("valid config");
+        let created = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.warm().await }
+        })
+        .await
+        .expect("warm task");
+        assert_eq!(created.ok(), Some(2));
         assert_eq!(pool.status().idle, 2);
 
         let tasks: Vec<_> = (0..16u64)
@@ -216,7 +218,8 @@ fn futures_spawn_on_tokio_multi_thread() {
             async move { warm.warm().await }
         })
         .await
-        .expect("warm task");
+        .expect("warm task")
+        .expect("CellManager's create does not fail");
         assert_eq!(warm.status().idle, 3);
 
         let s = pool.status();

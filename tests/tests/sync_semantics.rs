@@ -308,6 +308,19 @@ fn without_acquire_timeout_a_failing_create_returns_at_once() {
     assert_eq!(pool.status().size, 0);
 }
 
+/// A deadline too far off to represent (`Duration::MAX`) is no deadline, as in the async front
+/// end: the first create failure is returned at once.
+#[test]
+fn with_an_unrepresentable_deadline_a_failing_create_returns_at_once() {
+    let pool = Pool::builder(manager()).max_size(2).acquire_timeout(Some(Duration::MAX)).build().unwrap();
+    pool.manager().fail_create.store(true, SeqCst);
+    let err = pool.get().expect_err("create fails");
+    assert!(matches!(err, Error::Create(TestError(1))), "{err:?}");
+    let err = pool.get_timeout(Duration::MAX).expect_err("create fails");
+    assert!(matches!(err, Error::Create(TestError(2))), "{err:?}");
+    assert_eq!(pool.status().size, 0);
+}
+
 /// After failures, the pool must still be able to hold `max` objects at once.
 #[track_caller]
 fn assert_full_capacity_available(pool: &TestPool, max: usize) {
@@ -472,6 +485,7 @@ fn close_wakes_every_waiter_at_once() {
 #[test]
 fn close_drops_idle_objects_now_and_in_use_ones_on_return() {
     let pool = Pool::builder(manager()).max_size(3).min_idle(2).build().unwrap();
+    assert_eq!(pool.warm().unwrap(), 2);
     assert_eq!(live(&pool), 2);
     let held = pool.get().unwrap();
     assert_eq!(pool.status().idle, 1);
@@ -583,8 +597,11 @@ fn builder_rejects_bad_values_without_panicking() {
 }
 
 #[test]
-fn min_idle_creates_objects_at_build() {
+fn build_creates_nothing_and_warm_creates_min_idle() {
     let pool = Pool::builder(manager()).max_size(5).min_idle(3).build().unwrap();
+    assert_eq!(created(&pool), 0, "build creates nothing");
+    assert_eq!(pool.warm().unwrap(), 3);
+    assert_eq!(pool.warm().unwrap(), 0, "already warm");
     assert_eq!(created(&pool), 3);
     assert_eq!(live(&pool), 3);
     let s = pool.status();
@@ -596,10 +613,11 @@ fn min_idle_creates_objects_at_build() {
 }
 
 #[test]
-fn min_idle_with_a_failing_create_still_builds_and_leaks_nothing() {
+fn warm_with_a_failing_create_reports_the_error_and_leaks_nothing() {
     let m = manager();
     m.fail_create.store(true, SeqCst);
-    let pool = Pool::builder(m).max_size(3).min_idle(2).build().expect("best effort warming");
+    let pool = Pool::builder(m).max_size(3).min_idle(2).build().expect("build creates nothing");
+    assert!(pool.warm().is_err(), "the first create error is returned");
     assert_eq!(pool.status().size, 0);
     pool.manager().fail_create.store(false, SeqCst);
     assert_full_capacity_available(&pool, 3);

@@ -62,13 +62,13 @@ type AsyncPooled = cenote_async::Pooled<AsyncM>;
 
 impl Ctl for cenote_async::Pool<AsyncM> {
     fn status(&self) -> Status {
-        cenote_async::Pool::status(self)
+        cenote_front::Handle::status(self)
     }
     fn resize(&self, max_size: usize) -> Result<(), ResizeError> {
-        cenote_async::Pool::resize(self, max_size)
+        cenote_front::Handle::resize(self, max_size)
     }
     fn is_closed(&self) -> bool {
-        cenote_async::Pool::is_closed(self)
+        cenote_front::Handle::is_closed(self)
     }
 }
 

@@ -52,13 +52,13 @@ type SyncPooled = cenote_sync::Pooled<SyncM>;
 
 impl Ctl for cenote_sync::Pool<SyncM> {
     fn status(&self) -> Status {
-        cenote_sync::Pool::status(self)
+        cenote_front::Handle::status(self)
     }
     fn resize(&self, max_size: usize) -> Result<(), ResizeError> {
-        cenote_sync::Pool::resize(self, max_size)
+        cenote_front::Handle::resize(self, max_size)
     }
     fn is_closed(&self) -> bool {
-        cenote_sync::Pool::is_closed(self)
+        cenote_front::Handle::is_closed(self)
     }
 }
 

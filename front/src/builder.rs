@@ -1,0 +1,157 @@
+//! Configuring and building a pool: one builder for both front ends.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::front::Front;
+use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
+
+/// Configures a pool. Get one from `Pool::builder` of either front end.
+///
+/// | option | default |
+/// |---|---|
+/// | `max_size` | 10 |
+/// | `capacity` (ceiling for `resize`) | `max_size` |
+/// | `min_idle` (created by `warm`) | 0 |
+/// | `acquire_timeout` | 30 s |
+/// | `create_timeout` | none (async front end only) |
+/// | `idle_timeout` | none |
+/// | `max_lifetime` | none |
+/// | `validate_on_acquire` | `false` |
+/// | `health_check_interval` | none |
+///
+/// `build` creates no object in either front end: it never blocks and never fails because
+/// the backend is down. `Pool::warm` creates the `min_idle` objects (blocking, or `.await`ed).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// # struct M; impl cenote_sync::Manager for M { type Connection = (); type Error = std::convert::Infallible;
+/// #     fn create(&self) -> Result<(), Self::Error> { Ok(()) } }
+///
+/// let pool = cenote_sync::Pool::builder(M)
+///     .max_size(16)
+///     .min_idle(2)
+///     .acquire_timeout(Some(Duration::from_secs(5)))
+///     .build()?;
+/// assert_eq!(pool.status().max_size, 16);
+/// assert_eq!(pool.warm()?, 2);
+/// assert_eq!(pool.status().idle, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder<F: Front> {
+    manager: F::Manager,
+    config: Config,
+}
+
+impl<F: Front> Builder<F> {
+    /// A builder with the defaults, for objects made by `manager`.
+    pub fn new(manager: F::Manager) -> Self {
+        Self { manager, config: Config::new(DEFAULT_MAX_SIZE) }
+    }
+
+    /// Takes every option from `config` (a [`Config`] loaded from a file, say); setters called
+    /// after this one override it.
+    pub fn config(mut self, config: &Config) -> Self {
+        self.config = config.clone();
+        self
+    }
+
+    /// Most objects in existence at once (at least 1). Default: 10.
+    pub fn max_size(mut self, max_size: usize) -> Self {
+        self.config.max_size = max_size;
+        self
+    }
+
+    /// Slots allocated up front: the ceiling for `Pool::resize`. At least `max_size`.
+    /// Default: `max_size`.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.config.capacity = Some(capacity);
+        self
+    }
+
+    /// Idle objects kept ready (at most `max_size`): `Pool::warm` creates them. Default: 0.
+    pub fn min_idle(mut self, min_idle: usize) -> Self {
+        self.config.min_idle = min_idle;
+        self
+    }
+
+    /// How long `Pool::get` waits, retries of failed creates included; `None` waits forever
+    /// (and returns the first create error at once). Default: 30 s.
+    pub fn acquire_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.acquire_timeout = timeout;
+        self
+    }
+
+    /// How long one `create` may take (async front end; a blocking `create` cannot be
+    /// interrupted, so the blocking pool accepts it and does not use it); `None`: bounded
+    /// only by the acquire timeout. Default: none.
+    pub fn create_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.create_timeout = timeout;
+        self
+    }
+
+    /// Drop idle objects that have not been used for this long, instead of lending them.
+    /// Default: none.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Drop objects older than this, instead of lending them. Default: none.
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.config.max_lifetime = lifetime;
+        self
+    }
+
+    /// Check every idle object with the manager's `is_valid` before lending it. Default:
+    /// `false`.
+    pub fn validate_on_acquire(mut self, validate: bool) -> Self {
+        self.config.validate_on_acquire = validate;
+        self
+    }
+
+    /// Check an idle object with the manager's `is_valid` before lending it if it has been
+    /// idle at least this long. Default: none.
+    pub fn health_check_interval(mut self, interval: Option<Duration>) -> Self {
+        self.config.health_check_interval = interval;
+        self
+    }
+
+    /// Builds the pool, or panics: for the front ends' `Pool::new(manager, max_size)`.
+    ///
+    /// # Panics
+    ///
+    /// If the configuration cannot work (with the [`BuildError`]'s message).
+    #[track_caller]
+    pub fn build_or_panic(self) -> F::Pool {
+        match self.build() {
+            Ok(pool) => pool,
+            Err(e) => panic!("Pool::new: {e}"),
+        }
+    }
+
+    /// The configuration so far (not validated yet).
+    pub fn current_config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Builds the pool. Creates no object (see `Pool::warm`), never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] for values that cannot work (`max_size` 0, `min_idle > max_size`,
+    /// `capacity < max_size`, a zero duration) or slots that cannot be allocated.
+    pub fn build(self) -> Result<F::Pool, BuildError> {
+        self.config.validate()?;
+        Ok(F::pool(Handle::new(self.manager, self.config)?))
+    }
+}
+
+impl<F: Front> fmt::Debug for Builder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder").field("config", &self.config).finish_non_exhaustive()
+    }
+}

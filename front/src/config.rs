@@ -1,0 +1,196 @@
+//! A pool's configuration and the errors of checking it.
+
+use core::fmt;
+use core::time::Duration;
+
+/// A pool's configuration, checked by [`Config::validate`]. The builders fill it; a pool keeps
+/// its validated copy ([`Handle::config`](crate::Handle::config)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cenote_front::Config;
+///
+/// let mut config = Config::new(8);
+/// config.acquire_timeout = Some(Duration::from_secs(2));
+/// assert!(config.validate().is_ok());
+/// assert_eq!(config.slots(), 8);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Most objects in existence at once. Default: [`DEFAULT_MAX_SIZE`].
+    pub max_size: usize,
+    /// Slots allocated at build time, the ceiling for `resize`. Default: `max_size`.
+    pub capacity: Option<usize>,
+    /// Idle objects the pool keeps ready (created by `warm`). Default: 0.
+    pub min_idle: usize,
+    /// How long `get` waits, creation retries included. `None`: forever. Default: 30 seconds.
+    pub acquire_timeout: Option<Duration>,
+    /// How long one `create` may take (async front end). `None`: bounded only by
+    /// `acquire_timeout`. Default: `None`.
+    pub create_timeout: Option<Duration>,
+    /// Idle objects older than this (since last return) are dropped instead of lent.
+    /// Default: `None` (kept forever).
+    pub idle_timeout: Option<Duration>,
+    /// Objects older than this (since creation) are dropped instead of lent.
+    /// Default: `None`.
+    pub max_lifetime: Option<Duration>,
+    /// Run the manager's `is_valid` on every object before lending it. Default: `false`.
+    pub validate_on_acquire: bool,
+    /// Run `is_valid` before lending an object that has been idle at least this long.
+    /// Default: `None`.
+    pub health_check_interval: Option<Duration>,
+}
+
+/// The default for [`Config::acquire_timeout`]: 30 seconds (not forever, which stalls a
+/// service silently when the pool is exhausted).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default for [`Config::max_size`] in the builders: 10.
+pub const DEFAULT_MAX_SIZE: usize = 10;
+
+impl Config {
+    /// The defaults, with `max_size` objects at most.
+    pub fn new(max_size: usize) -> Self {
+        Self {
+            max_size,
+            capacity: None,
+            min_idle: 0,
+            acquire_timeout: Some(DEFAULT_ACQUIRE_TIMEOUT),
+            create_timeout: None,
+            idle_timeout: None,
+            max_lifetime: None,
+            validate_on_acquire: false,
+            health_check_interval: None,
+        }
+    }
+
+    /// The capacity in slots: `capacity`, or `max_size` when unset.
+    pub fn slots(&self) -> usize {
+        self.capacity.unwrap_or(self.max_size)
+    }
+
+    /// Whether lending or returning needs a clock reading (a time-based option is set).
+    pub fn needs_clock(&self) -> bool {
+        self.idle_timeout.is_some() || self.max_lifetime.is_some() || self.health_check_interval.is_some()
+    }
+
+    /// Checks every value.
+    ///
+    /// # Errors
+    ///
+    /// The first [`BuildError`] found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_front::{BuildError, Config};
+    ///
+    /// assert!(Config::new(4).validate().is_ok());
+    /// assert_eq!(Config::new(0).validate(), Err(BuildError::ZeroMaxSize));
+    /// ```
+    pub fn validate(&self) -> Result<(), BuildError> {
+        if self.max_size == 0 {
+            return Err(BuildError::ZeroMaxSize);
+        }
+        if self.min_idle > self.max_size {
+            return Err(BuildError::MinIdleAboveMaxSize { min_idle: self.min_idle, max_size: self.max_size });
+        }
+        let capacity = self.slots();
+        if capacity < self.max_size {
+            return Err(BuildError::CapacityBelowMaxSize { capacity, max_size: self.max_size });
+        }
+        if capacity > cenote_core::Core::<()>::MAX_CAPACITY {
+            return Err(BuildError::CapacityTooLarge { capacity });
+        }
+        for (option, value) in [
+            ("create_timeout", self.create_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("max_lifetime", self.max_lifetime),
+            ("health_check_interval", self.health_check_interval),
+        ] {
+            if value == Some(Duration::ZERO) {
+                return Err(BuildError::ZeroDuration { option });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    /// [`Config::new`]`(`[`DEFAULT_MAX_SIZE`]`)`.
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_SIZE)
+    }
+}
+
+/// A builder value that cannot work, or a pool that could not be allocated. Returned by
+/// `Builder::build`; never a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_size` was 0.
+    ZeroMaxSize,
+    /// `min_idle` was larger than `max_size`.
+    MinIdleAboveMaxSize {
+        /// The requested `min_idle`.
+        min_idle: usize,
+        /// The requested `max_size`.
+        max_size: usize,
+    },
+    /// `capacity` was smaller than `max_size`.
+    CapacityBelowMaxSize {
+        /// The requested capacity.
+        capacity: usize,
+        /// The requested `max_size`.
+        max_size: usize,
+    },
+    /// `capacity` was larger than the core supports.
+    CapacityTooLarge {
+        /// The requested capacity.
+        capacity: usize,
+    },
+    /// The slots for `capacity` objects could not be allocated.
+    OutOfMemory {
+        /// The requested capacity.
+        capacity: usize,
+        /// The bytes the allocation asked for.
+        bytes: usize,
+    },
+    /// A duration option was zero; leave it unset (`None`) to turn it off instead.
+    ZeroDuration {
+        /// The option's name.
+        option: &'static str,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::ZeroMaxSize => f.write_str("max_size is 0: set it to the most objects the pool may hold (at least 1)"),
+            Self::MinIdleAboveMaxSize { min_idle, max_size } => {
+                write!(f, "min_idle ({min_idle}) is larger than max_size ({max_size}): lower min_idle or raise max_size")
+            }
+            Self::CapacityBelowMaxSize { capacity, max_size } => write!(
+                f,
+                "capacity ({capacity}) is smaller than max_size ({max_size}): capacity is the ceiling for resize, so set it to at least max_size or leave it unset"
+            ),
+            Self::CapacityTooLarge { capacity } => write!(
+                f,
+                "capacity ({capacity}) is larger than the supported maximum ({})",
+                cenote_core::Core::<()>::MAX_CAPACITY
+            ),
+            Self::OutOfMemory { capacity, bytes } => write!(
+                f,
+                "could not allocate {bytes} bytes for a pool of capacity {capacity}: slots are allocated up front, so lower capacity (or max_size)"
+            ),
+            Self::ZeroDuration { option } => {
+                write!(f, "{option} is zero: leave it unset to turn it off, or give it a positive duration")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

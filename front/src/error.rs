@@ -1,0 +1,116 @@
+//! Why `get` failed.
+
+use core::fmt;
+
+/// Why `get` failed.
+///
+/// # Examples
+///
+/// ```
+/// use cenote_front::Error;
+///
+/// let e: Error<std::io::Error> = Error::Timeout { last_create_error: None };
+/// assert!(e.is_timeout() && !e.is_closed());
+/// assert!(e.to_string().starts_with("timed out"));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// `acquire_timeout` (or the `get_timeout` limit) passed before an object was free.
+    Timeout {
+        /// The last error from `create` during this wait, if creating kept failing: the
+        /// likely reason the pool had nothing to give.
+        last_create_error: Option<E>,
+    },
+    /// The pool is closed.
+    Closed,
+    /// The manager's `create` failed, and there was no deadline to keep retrying against
+    /// (`acquire_timeout` is `None`, or so far off that it cannot be represented): the same
+    /// in both front ends.
+    Create(E),
+    /// One `create` took longer than `create_timeout` (async front end).
+    CreateTimeout,
+}
+
+impl<E> Error<E> {
+    /// Whether the wait timed out (including [`Error::CreateTimeout`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout { .. } | Self::CreateTimeout)
+    }
+
+    /// Whether the pool was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Self::Closed)
+    }
+
+    /// The manager's error, if this error carries one.
+    pub fn create_error(&self) -> Option<&E> {
+        match self {
+            Self::Timeout { last_create_error } => last_create_error.as_ref(),
+            Self::Create(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout { last_create_error: None } => f.write_str(
+                "timed out waiting for a pooled object: every object stayed in use; raise max_size or the timeout, or return objects sooner",
+            ),
+            Self::Timeout { last_create_error: Some(e) } => {
+                write!(f, "timed out waiting for a pooled object while creating new ones kept failing; last error: {e}")
+            }
+            Self::Closed => f.write_str("the pool is closed"),
+            Self::Create(e) => write!(f, "creating a pooled object failed: {e}"),
+            Self::CreateTimeout => f.write_str("creating a pooled object took longer than create_timeout"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.create_error().map(|e| e as _)
+    }
+}
+
+/// A pool's counts. Not a consistent snapshot: each figure is read on its own, while other
+/// threads keep working.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The current maximum number of objects.
+    pub max_size: usize,
+    /// Objects in existence (idle plus in use plus being created).
+    pub size: usize,
+    /// Objects ready to lend.
+    pub idle: usize,
+    /// Objects lent out or being created.
+    pub in_use: usize,
+    /// Callers waiting for an object.
+    pub waiting: usize,
+}
+
+impl fmt::Display for Status {
+    /// `max_size 4 size 3 idle 1 in_use 2 waiting 0`: one line, for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "max_size {} size {} idle {} in_use {} waiting {}",
+            self.max_size, self.size, self.idle, self.in_use, self.waiting
+        )
+    }
+}
+
+impl From<cenote_core::CoreStatus> for Status {
+    fn from(s: cenote_core::CoreStatus) -> Self {
+        Self {
+            max_size: s.max_size,
+            size: s.size,
+            idle: s.idle,
+            in_use: s.size.saturating_sub(s.idle),
+            waiting: s.waiting,
+        }
+    }
+}

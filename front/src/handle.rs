@@ -1,0 +1,157 @@
+//! The part of a pool handle both front ends share: building the core, counts, resizing,
+//! closing, and the steps of lending and creating that do not wait.
+
+use core::fmt;
+
+use cenote_core::{ConfigError, Core, Lease, Permit};
+
+use crate::front::{CheckOut, CoreOf, Entry, Front, LeaseOf, PermitOf, Shared};
+use crate::{BuildError, Config, Pooled, Status};
+
+/// The handle to a pool that both front ends' `Pool` types wrap (and deref to): the methods
+/// here are the same in `cenote-sync` and `cenote-async`. Cloning it is cheap; when the last
+/// clone goes, the pool closes (idle objects are dropped then, in-use ones as they return).
+///
+/// # Examples
+///
+/// ```
+/// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+/// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+/// let pool = cenote_sync::Pool::builder(M).max_size(2).capacity(4).build()?;
+/// let held = pool.get()?;
+/// assert_eq!(pool.status().in_use, 1); // `status` is a `Handle` method
+/// pool.resize(4)?;
+/// assert_eq!(pool.status().max_size, 4);
+/// pool.close();
+/// assert!(pool.is_closed() && pool.get().unwrap_err().is_closed());
+/// drop(held); // dropped, not pooled: the pool is closed
+/// assert_eq!(pool.status().size, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Handle<F: Front> {
+    core: CoreOf<F>,
+}
+
+impl<F: Front> Clone for Handle<F> {
+    fn clone(&self) -> Self {
+        Self { core: self.core.clone() }
+    }
+}
+
+impl<F: Front> Handle<F> {
+    /// Builds the core for a validated `config`.
+    pub(crate) fn new(manager: F::Manager, config: Config) -> Result<Self, BuildError> {
+        let (slots, max_size) = (config.slots(), config.max_size);
+        let core = Core::new(slots, max_size, Shared::new(manager, config)).map_err(|e| match e {
+            ConfigError::ZeroMaxSize => BuildError::ZeroMaxSize,
+            ConfigError::MaxSizeAboveCapacity { max_size, capacity } => {
+                BuildError::CapacityBelowMaxSize { capacity, max_size }
+            }
+            ConfigError::CapacityTooLarge { capacity } => BuildError::CapacityTooLarge { capacity },
+            other => unreachable!("Core::new does not fail with {other:?}"),
+        })?;
+        Ok(Self { core })
+    }
+
+    /// The core, for a front end's waits.
+    #[inline]
+    pub fn core(&self) -> &CoreOf<F> {
+        &self.core
+    }
+
+    /// The manager, configuration and clock.
+    #[inline]
+    pub fn shared(&self) -> &Shared<F> {
+        self.core.ext()
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &F::Manager {
+        &self.shared().manager
+    }
+
+    /// The validated configuration the pool was built with (`max_size` as built: see
+    /// [`status`](Handle::status) for the current one).
+    pub fn config(&self) -> &Config {
+        &self.shared().config
+    }
+
+    /// The pool's counts (not a consistent snapshot).
+    pub fn status(&self) -> Status {
+        self.core.status().into()
+    }
+
+    /// Changes `max_size`, within the capacity set at build time. Growing lets waiters
+    /// create at once; shrinking drops idle extras now and in-use extras as they return.
+    ///
+    /// # Errors
+    ///
+    /// [`ResizeError`](cenote_core::ConfigError) for 0, a size above capacity, or a closed
+    /// pool.
+    pub fn resize(&self, max_size: usize) -> Result<(), ConfigError> {
+        self.core.resize(max_size)
+    }
+
+    /// Closes the pool: waiters get `Error::Closed` at once, idle objects are dropped now,
+    /// in-use ones when they return, and every later `get` fails with `Closed`.
+    pub fn close(&self) {
+        self.core.close();
+    }
+
+    /// Whether the pool is closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// For front ends: applies the health options to an idle object about to be lent.
+    /// `None` if it expired (it is dropped, its place freed); else the object, and whether
+    /// the manager's `is_valid` must pass before it is lent.
+    #[inline]
+    pub fn check_out(&self, lease: LeaseOf<F>) -> Option<(Pooled<F>, bool)> {
+        let mut pooled = Pooled::new(lease);
+        match self.shared().check_idle(pooled.meta_mut()) {
+            CheckOut::Lend => Some((pooled, false)),
+            CheckOut::Validate => Some((pooled, true)),
+            CheckOut::Expired => {
+                Pooled::retire(pooled);
+                None
+            }
+        }
+    }
+
+    /// For front ends: an idle object now, if any (never waits, never creates).
+    #[inline]
+    pub fn try_take_idle(&self) -> Option<LeaseOf<F>> {
+        self.core.try_take_idle()
+    }
+
+    /// For front ends: puts a newly created object into `permit` and lends it.
+    pub fn lend_created(&self, permit: PermitOf<F>, conn: F::Connection) -> Pooled<F> {
+        let mut lease = Permit::fill(permit, Entry::new(conn));
+        self.shared().stamp_created(Lease::meta_mut(&mut lease), true);
+        Pooled::new(lease)
+    }
+
+    /// For front ends' `warm`: a permit to create one more idle object while fewer than
+    /// `min_idle` are idle and the pool has room; `None` when warm.
+    pub fn warm_permit(&self) -> Option<PermitOf<F>> {
+        if self.core.status().idle >= self.config().min_idle {
+            return None;
+        }
+        self.core.try_reserve()
+    }
+
+    /// For front ends' `warm`: puts a newly created object into `permit` as an idle object.
+    pub fn fill_idle(&self, permit: PermitOf<F>, conn: F::Connection) {
+        let mut lease = Permit::fill(permit, Entry::new(conn));
+        let meta = Lease::meta_mut(&mut lease);
+        meta.use_count = 0;
+        self.shared().stamp_created(meta, false);
+    }
+}
+
+impl<F: Front> fmt::Debug for Handle<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("status", &self.status()).field("closed", &self.is_closed()).finish()
+    }
+}

@@ -1,0 +1,177 @@
+//! The guard of a lent object, the same in both front ends.
+
+use core::fmt;
+use core::ops::{Deref, DerefMut};
+
+use cenote_core::{Lease, SlotMeta};
+
+use crate::front::{Front, LeaseOf, Return};
+
+/// An object lent by a pool. Dropping it returns the object.
+///
+/// On return, on the dropping thread and without spawning anything, the front end decides
+/// what to do with it ([`Front::on_return`]): `cenote-sync` runs the manager's `has_broken`
+/// and `reset`; `cenote-async` runs `has_broken` and leaves its async `reset` to the next
+/// getter's task, just before the object is lent again. In both, an object whose check or
+/// reset fails is dropped and its place freed, and so is an object dropped while its holder
+/// is panicking (its state is unknown).
+///
+/// # Examples
+///
+/// ```
+/// # struct M; impl cenote_sync::Manager for M { type Connection = Vec<u8>; type Error = std::convert::Infallible;
+/// #     fn create(&self) -> Result<Vec<u8>, Self::Error> { Ok(Vec::new()) } }
+/// let pool = cenote_sync::Pool::new(M, 1);
+/// let mut buf = pool.get()?; // a `Pooled`: derefs to the object
+/// buf.push(1);
+/// assert_eq!(cenote_sync::Pooled::meta(&buf).use_count, 1);
+/// drop(buf); // back in the pool
+/// assert_eq!(*pool.get()?, [1]);
+/// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
+/// ```
+#[must_use = "dropping a Pooled returns the object at once"]
+#[clippy::has_significant_drop]
+pub struct Pooled<F: Front> {
+    /// `None` only after `detach` or `retire` took it.
+    lease: Option<LeaseOf<F>>,
+}
+
+const HELD: &str = "a Pooled holds its lease until dropped";
+
+impl<F: Front> Pooled<F> {
+    #[inline]
+    pub(crate) fn new(lease: LeaseOf<F>) -> Self {
+        Self { lease: Some(lease) }
+    }
+
+    #[inline]
+    fn lease(&self) -> &LeaseOf<F> {
+        self.lease.as_ref().unwrap_or_else(|| unreachable!("{HELD}"))
+    }
+
+    #[inline]
+    fn lease_mut(&mut self) -> &mut LeaseOf<F> {
+        self.lease.as_mut().unwrap_or_else(|| unreachable!("{HELD}"))
+    }
+
+    #[inline]
+    pub(crate) fn meta_mut(&mut self) -> &mut SlotMeta {
+        Lease::meta_mut(self.lease_mut())
+    }
+
+    /// What the pool knows about this object: when it was created (if a time-based option is
+    /// set), how often it has been lent.
+    pub fn meta(this: &Self) -> &SlotMeta {
+        Lease::meta(this.lease())
+    }
+
+    /// Takes the object out of the pool for good and frees its place for a new one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::new(M, 1);
+    /// let conn: u8 = cenote_sync::Pooled::detach(pool.get()?);
+    /// assert_eq!(conn, 1);
+    /// assert_eq!(pool.status().size, 0);
+    /// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
+    /// ```
+    pub fn detach(mut this: Self) -> F::Connection {
+        let lease = this.lease.take().unwrap_or_else(|| unreachable!("{HELD}"));
+        Lease::detach(lease).conn
+    }
+
+    /// Drops the object now instead of returning it, and frees its place: for an object the
+    /// caller knows is broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::new(M, 1);
+    /// cenote_sync::Pooled::retire(pool.get()?);
+    /// assert_eq!(pool.status().size, 0);
+    /// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
+    /// ```
+    pub fn retire(mut this: Self) {
+        if let Some(lease) = this.lease.take() {
+            Lease::retire(lease);
+        }
+    }
+
+    /// For front ends: whether the manager's `reset` must run before the object is lent
+    /// ([`Return::KeepUnreset`] on its last return, and no [`reset_done`](Pooled::reset_done)
+    /// since).
+    #[inline]
+    pub fn needs_reset(this: &Self) -> bool {
+        this.lease().unreset
+    }
+
+    /// For front ends: the manager's `reset` has run on the object.
+    #[inline]
+    pub fn reset_done(this: &mut Self) {
+        this.lease_mut().unreset = false;
+    }
+}
+
+impl<F: Front> Deref for Pooled<F> {
+    type Target = F::Connection;
+
+    #[inline]
+    fn deref(&self) -> &F::Connection {
+        &self.lease().conn
+    }
+}
+
+impl<F: Front> DerefMut for Pooled<F> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut F::Connection {
+        &mut self.lease_mut().conn
+    }
+}
+
+/// Retires the lease if dropped while still holding it: a panicking `has_broken` or `reset`
+/// must not put a half-checked object back.
+struct RetireOnUnwind<T, E>(Option<Lease<T, E>>);
+
+impl<T, E> Drop for RetireOnUnwind<T, E> {
+    fn drop(&mut self) {
+        if let Some(lease) = self.0.take() {
+            Lease::retire(lease);
+        }
+    }
+}
+
+impl<F: Front> Drop for Pooled<F> {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else { return };
+        if std::thread::panicking() {
+            return Lease::retire(lease);
+        }
+        let mut guard = RetireOnUnwind(Some(lease));
+        let lease = guard.0.as_mut().unwrap_or_else(|| unreachable!("{HELD}"));
+        let (shared, entry, meta) = Lease::parts_mut(lease);
+        match F::on_return(&shared.manager, &mut entry.conn) {
+            Return::Retire => return, // `guard` retires it
+            Return::KeepUnreset => entry.unreset = true,
+            Return::Keep => {}
+        }
+        shared.stamp_returned(meta);
+        if let Some(lease) = guard.0.take() {
+            Lease::release(lease);
+        }
+    }
+}
+
+impl<F: Front> fmt::Debug for Pooled<F>
+where
+    F::Connection: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pooled").field("object", &**self).field("meta", Pooled::meta(self)).finish()
+    }
+}
