@@ -222,6 +222,12 @@ impl<M: Manager> Pool<M> {
     ///   reset, so the next borrower resets it;
     /// * in the pause between failed creates: nothing is held.
     ///
+    /// Drop a `get` future you no longer poll. Once it waits at the front of the queue the
+    /// next return is handed to it: a future kept alive but not polled (the losing branch of
+    /// a `select!` that is not dropped) holds that object until it is polled or dropped, and
+    /// one that is leaked (`mem::forget`, or a task that is never dropped) holds it for good,
+    /// as a leaked [`Pooled`] does.
+    ///
     /// # Examples
     ///
     /// ```

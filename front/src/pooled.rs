@@ -16,6 +16,9 @@ use crate::front::{Front, LeaseOf, Return};
 /// reset fails is dropped and its place freed, and so is an object dropped while its holder
 /// is panicking (its state is unknown).
 ///
+/// A `Pooled` that is leaked (`mem::forget`, a cycle of `Rc`s) never returns: its object
+/// and its place are gone for the pool's life, and `close` cannot drop it.
+///
 /// # Examples
 ///
 /// ```
