@@ -9,9 +9,17 @@ use core::fmt;
 /// ```
 /// use cenote_front::Error;
 ///
+/// use std::error::Error as _;
+///
 /// let e: Error<std::io::Error> = Error::Timeout { last_create_error: None };
 /// assert!(e.is_timeout() && !e.is_closed());
 /// assert!(e.to_string().starts_with("timed out"));
+///
+/// // The manager's error is the source, not part of the message.
+/// let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+/// let e = Error::Create(refused);
+/// assert_eq!(e.to_string(), "creating a pooled object failed");
+/// assert_eq!(e.source().unwrap().to_string(), "connection refused");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
@@ -53,17 +61,20 @@ impl<E> Error<E> {
     }
 }
 
-impl<E: fmt::Display> fmt::Display for Error<E> {
+/// `Display` says what went wrong at the pool's level; the manager's error is the
+/// [`source`](std::error::Error::source), not repeated in the message (the std convention, so
+/// that `anyhow`'s `{:#}` or a log of the chain prints each cause once).
+impl<E> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Timeout { last_create_error: None } => f.write_str(
-                "timed out waiting for a pooled object: every object stayed in use; raise max_size or the timeout, or return objects sooner",
+                "timed out waiting for a pooled object: none was returned or created in time; raise max_size or the timeout, return objects sooner, or check that create does not hang",
             ),
-            Self::Timeout { last_create_error: Some(e) } => {
-                write!(f, "timed out waiting for a pooled object while creating new ones kept failing; last error: {e}")
+            Self::Timeout { last_create_error: Some(_) } => {
+                f.write_str("timed out waiting for a pooled object while creating new ones kept failing")
             }
             Self::Closed => f.write_str("the pool is closed"),
-            Self::Create(e) => write!(f, "creating a pooled object failed: {e}"),
+            Self::Create(_) => f.write_str("creating a pooled object failed"),
             Self::CreateTimeout => f.write_str("creating a pooled object took longer than create_timeout"),
         }
     }

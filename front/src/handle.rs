@@ -103,6 +103,31 @@ impl<F: Front> Handle<F> {
         self.core.is_closed()
     }
 
+    /// Visits the idle objects once each, oldest first, and drops those for which `keep`
+    /// returns `false`, freeing their places; returns how many it dropped. For evicting by
+    /// your own rule (say, connections to a host that was removed), as deadpool's `retain`.
+    ///
+    /// Runs on the calling thread, without waiting: an object is out of the idle queue only
+    /// while `keep` looks at it (a concurrent `get` may then create a new object or wait). A
+    /// panic in `keep` puts the visited object back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u32; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u32, Self::Error> { Ok(0) } }
+    /// let pool = cenote_sync::Pool::new(M, 4);
+    /// let objects: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
+    /// for (n, mut obj) in objects.into_iter().enumerate() {
+    ///     *obj = n as u32; // 0, 1, 2, returned idle on drop
+    /// }
+    /// assert_eq!(pool.retain(|n, _meta| *n != 1), 1);
+    /// assert_eq!(pool.status().idle, 2);
+    /// ```
+    pub fn retain(&self, mut keep: impl FnMut(&mut F::Connection, &cenote_core::SlotMeta) -> bool) -> usize {
+        self.core.retain(|entry, meta| keep(&mut entry.conn, meta))
+    }
+
     /// For front ends: applies the health options to an idle object about to be lent.
     /// `None` if it expired (it is dropped, its place freed); else the object, and whether
     /// the manager's `is_valid` must pass before it is lent.
