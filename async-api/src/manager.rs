@@ -45,10 +45,32 @@ pub trait Manager: Send + Sync + 'static {
     fn create(&self) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
 
     /// A health check, run before lending an idle object when the pool is configured to
-    /// validate. `false` drops the object.
+    /// validate. `false` drops the object. (Override [`check`](Manager::check) instead to
+    /// give the reason.)
     fn is_valid(&self, conn: &mut Self::Connection) -> impl Future<Output = bool> + Send {
         let _ = conn;
         async { true }
+    }
+
+    /// The health check the pool runs: `Ok` keeps the object; `Err` drops it, with the reason
+    /// if there is one (`Err(None)`: no reason given). By default, [`is_valid`](Manager::is_valid)
+    /// without a reason. Override it when the check can say why it failed (the error of a
+    /// `SELECT 1`, say).
+    ///
+    /// # Errors
+    ///
+    /// The object is unusable: `Some(why)`, or `None` when there is nothing more to say.
+    fn check(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Option<Self::Error>>> + Send {
+        async move {
+            if self.is_valid(conn).await {
+                Ok(())
+            } else {
+                Err(None)
+            }
+        }
     }
 
     /// Prepares a returned object for its next user; runs in the next borrower's task. An

@@ -375,7 +375,7 @@ impl<M: Manager> Pool<M> {
             }
             Pooled::reset_done(&mut pooled);
         }
-        if validate && !self.manager().is_valid(&mut pooled).await {
+        if validate && self.manager().check(&mut pooled).await.is_err() {
             Pooled::retire(pooled);
             return None;
         }

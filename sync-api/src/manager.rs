@@ -44,9 +44,26 @@ pub trait Manager: Send + Sync + 'static {
 
     /// A health check, run before lending an idle object when the pool is configured to
     /// validate (`validate_on_acquire`, `health_check_interval`). `false` drops the object.
+    /// (Override [`check`](Manager::check) instead to give the reason.)
     fn is_valid(&self, conn: &mut Self::Connection) -> bool {
         let _ = conn;
         true
+    }
+
+    /// The health check the pool runs: `Ok` keeps the object; `Err` drops it, with the reason
+    /// if there is one (`Err(None)`: no reason given). By default, [`is_valid`](Manager::is_valid)
+    /// without a reason. Override it when the check can say why it failed (the error of a
+    /// `SELECT 1`, say).
+    ///
+    /// # Errors
+    ///
+    /// The object is unusable: `Some(why)`, or `None` when there is nothing more to say.
+    fn check(&self, conn: &mut Self::Connection) -> Result<(), Option<Self::Error>> {
+        if self.is_valid(conn) {
+            Ok(())
+        } else {
+            Err(None)
+        }
     }
 
     /// Run on return, on the returning thread. An error drops the object.
