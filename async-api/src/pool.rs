@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cenote_core::{Acquire, Acquired, Closed};
-use cenote_front::{Attempt, Front, Handle, LeaseOf, PermitOf, Return, Shared};
+use cenote_front::{Attempt, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared};
 
+use crate::maintenance;
 use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
 use crate::watch::Watch;
 use crate::{Builder, Error, Manager, Pooled};
@@ -35,7 +36,8 @@ impl<M: Manager> Front for Async<M> {
 
     fn pool(handle: Handle<Self>) -> Pool<M> {
         let watch = Watch::new(handle.core().downgrade(), handle.shared().epoch());
-        Pool { handle, watch }
+        let lifeline = Arc::new(Lifeline::new(&handle));
+        Pool { handle, watch, _lifeline: lifeline }
     }
 
     /// `has_broken` on the returning thread; the async `reset` waits for the next getter.
@@ -94,11 +96,17 @@ pub struct Pool<M: Manager> {
     handle: Handle<Async<M>>,
     /// The one timer for the deadlines of this pool's waiters.
     watch: Arc<Watch<cenote_front::Entry<M::Connection>, Ext<M>>>,
+    /// Wakes a sleeping `maintenance()` future when the last handle goes.
+    _lifeline: Arc<Lifeline<Async<M>>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self { handle: self.handle.clone(), watch: Arc::clone(&self.watch) }
+        Self {
+            handle: self.handle.clone(),
+            watch: Arc::clone(&self.watch),
+            _lifeline: Arc::clone(&self._lifeline),
+        }
     }
 }
 
@@ -114,10 +122,10 @@ impl<M: Manager> Deref for Pool<M> {
 /// Runs `fut` to completion within the `get`'s deadline; `None` if the deadline passed
 /// first. A future that completes on its first poll costs no clock read and no timer. (A
 /// plain `poll_fn` over the caller's pinned future: no second copy of it, no nested state.)
-fn within<'a, F: Future, E>(
-    attempt: &'a mut Attempt<E>,
+fn within<'a, 'p: 'a, F: Future, M: Manager>(
+    attempt: &'a mut Attempt<'p, Async<M>>,
     mut fut: Pin<&'a mut F>,
-) -> impl Future<Output = Option<F::Output>> + 'a {
+) -> impl Future<Output = Option<F::Output>> + use<'a, 'p, F, M> {
     let mut sleep: Option<Sleep> = None;
     core::future::poll_fn(move |cx| {
         if let Poll::Ready(output) = fut.as_mut().poll(cx) {
@@ -193,6 +201,73 @@ impl<M: Manager> Pool<M> {
             created += 1;
         }
         Ok(created)
+    }
+
+    /// Runs one maintenance pass now, in the calling task, and says what it did and when the
+    /// next one is due: drops idle objects past their `max_lifetime` deadline (each object's
+    /// own: `max_lifetime` minus a jitter of up to 1/40 of it) or idle longer than
+    /// `idle_timeout` (keeping at least `min_idle` idle), runs [`Manager::check`] on objects
+    /// idle at least `health_check_interval` (a check still running after
+    /// `health_check_timeout` counts as failed; failed objects are dropped), and creates
+    /// objects until `min_idle` are idle, pausing `create_backoff` after a failure.
+    ///
+    /// [`maintenance`](Pool::maintenance) runs this in a loop; call it yourself when you
+    /// drive your own.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: an object being checked goes back to the pool (the check is dropped); an
+    /// object being created is dropped and its place freed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_async::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = cenote_async::Pool::builder(M).max_size(4).min_idle(2).build()?;
+    /// let pass = pool.maintain().await;
+    /// assert_eq!(pass.created, 2);
+    /// assert_eq!(pool.status().idle, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn maintain(&self) -> Maintenance {
+        maintenance::pass(&self.handle).await
+    }
+
+    /// The pool's background maintenance: a future that runs [`maintain`](Pool::maintain)
+    /// passes, each when the last one said the next is due (at most `maintenance_interval`
+    /// apart), until the pool is closed or its last handle is dropped, which ends it at once.
+    /// Spawn it on your executor (it is `Send + 'static`); it holds only a weak handle, so
+    /// it never keeps the pool open. Its sleeps use the pool's own timer thread: it runs
+    /// the same on tokio, smol or a bare `block_on`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it stops the maintenance; nothing is lost (see [`maintain`](Pool::maintain)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_async::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = cenote_async::Pool::builder(M).max_size(4).min_idle(2).build()?;
+    /// // On tokio: `tokio::spawn(pool.maintenance());` Here it runs beside the code below.
+    /// let maintenance = pool.maintenance();
+    /// let work = async {
+    ///     while pool.status().idle < 2 {
+    ///         futures_lite::future::yield_now().await;
+    ///     }
+    ///     pool.close(); // ends the maintenance too
+    /// };
+    /// futures_lite::future::zip(maintenance, work).await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn maintenance(&self) -> impl Future<Output = ()> + Send + 'static {
+        maintenance::run(self.handle.downgrade())
     }
 
     /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.
@@ -284,7 +359,7 @@ impl<M: Manager> Pool<M> {
         // Each await point below runs under the deadline, but the clock is first read (and the
         // timer used) only when one of them does not finish on its first poll: an idle object
         // whose reset completes at once never touches either.
-        let mut attempt = Attempt::new(timeout);
+        let mut attempt = self.handle.attempt(timeout);
         loop {
             let acquired = match self.core().try_acquire() {
                 Acquire::Idle(lease) => Acquired::Idle(lease),
@@ -328,7 +403,7 @@ impl<M: Manager> Pool<M> {
     /// earlier step already did) and when the future is polled without being served.
     async fn wait(
         &self,
-        attempt: &mut Attempt<M::Error>,
+        attempt: &mut Attempt<'_, Async<M>>,
     ) -> Option<Result<Acquired<cenote_front::Entry<M::Connection>, Ext<M>>, Closed>> {
         let (at, fresh) = attempt.deadline_fresh();
         let Some(at) = at else { return Some(self.core().acquire().await) };

@@ -13,6 +13,7 @@ use core::ptr::NonNull;
 
 use crate::handle::count_one_more;
 use crate::pool::{Core, Inner};
+use crate::sync::Ordering;
 use crate::waitlist::{Wake, NO_DEADLINE};
 
 /// A handle to a pool's memory that does not keep the pool open: made by
@@ -55,6 +56,51 @@ impl<T, E> Core<T, E> {
 }
 
 impl<T, E> WeakCore<T, E> {
+    /// A handle to the pool if it is still open to handles: `None` once its last [`Core`]
+    /// handle has gone (the pool is closed and being, or already, torn down; a weak handle
+    /// never brings it back). A background task holding a `WeakCore` upgrades for each round
+    /// of work and drops the handle before it sleeps, so that it never keeps the pool open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_core::Core;
+    ///
+    /// let core = Core::<u8>::new(1, 1, ()).unwrap();
+    /// let weak = core.downgrade();
+    /// let again = weak.upgrade().expect("a handle is alive");
+    /// drop(core);
+    /// assert!(weak.upgrade().is_some(), "`again` keeps the pool open");
+    /// drop(again);
+    /// assert!(weak.upgrade().is_none(), "the last handle is gone: the pool is closed for good");
+    /// ```
+    pub fn upgrade(&self) -> Option<Core<T, E>> {
+        let handles = &self.inner().handles;
+        // ORDERING: `Relaxed`: only the CAS below decides, and it re-reads on failure.
+        let mut count = handles.load(Ordering::Relaxed);
+        loop {
+            if count == 0 {
+                return None;
+            }
+            // ORDERING: `Relaxed` on success, as `Arc::clone` and `Weak::upgrade`: a count
+            // above 0 means the pool is not torn down, and our `weak` count keeps its memory;
+            // the new handle publishes nothing. From 0 it never goes up again (teardown has
+            // begun), which the CAS from a non-zero value guarantees. `Relaxed` on failure:
+            // we only retry.
+            match handles.compare_exchange_weak(count, count + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(Core { inner: self.inner, _owns: PhantomData }),
+                Err(actual) => count = actual,
+            }
+        }
+    }
+
+    /// The extension value given to [`Core::new`]: alive for as long as the pool's memory,
+    /// so for as long as this weak handle, even after the pool is closed.
+    #[inline]
+    pub fn ext(&self) -> &E {
+        self.inner().ext()
+    }
+
     /// The pool's shared state. Alive as long as `self` is (our count of `weak`).
     #[inline]
     pub(crate) fn inner(&self) -> &Inner<T, E> {

@@ -3,13 +3,29 @@
 use core::time::Duration;
 use std::time::Instant;
 
+use crate::front::{Front, Shared};
 use crate::Error;
 
-/// First pause between failed creates while `get` keeps trying; doubles up to
-/// [`CREATE_BACKOFF_MAX`].
-pub const CREATE_BACKOFF_START: Duration = Duration::from_millis(5);
-/// The longest pause between failed creates.
-pub const CREATE_BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// The pause after `failures` failed creates in a row: `first` doubled that many times, at
+/// most `max`, then jittered ("equal jitter": between half of it and all of it), so that many
+/// callers failing together do not retry together.
+pub(crate) fn backoff(first: Duration, max: Duration, failures: u32) -> Duration {
+    let pause = first.saturating_mul(1u32 << failures.min(20)).min(max);
+    let half = pause / 2;
+    let spread = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    let jitter = if spread == 0 { 0 } else { random() % spread };
+    half + Duration::from_nanos(jitter)
+}
+
+/// A random number, for jitter: std's random hash keys. Not for anything that needs real
+/// randomness.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Each `RandomState::new()` on a thread has new keys (std bumps them per call).
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish()
+}
 
 /// One `get`: its deadline (read from the clock only when first needed), the last create
 /// error, and the pause before the next create.
@@ -19,36 +35,55 @@ pub const CREATE_BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// (`acquire_timeout` `None`, or one too far off to represent) the first failure is returned
 /// as [`Error::Create`] at once.
 ///
+/// Each failure is logged with the pool's name (rate-limited).
+///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use cenote_front::{Attempt, Error};
+/// use cenote_front::Error;
+/// # #[derive(Debug)] struct Refused; impl std::fmt::Display for Refused {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("refused") } }
+/// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = Refused;
+/// #     fn create(&self) -> Result<u8, Refused> { Err(Refused) } }
+/// let pool = cenote_sync::Pool::builder(M).acquire_timeout(None).build()?;
+/// let mut forever = pool.attempt(None);
+/// assert!(matches!(forever.create_failed(Refused), Err(Error::Create(Refused))));
 ///
-/// let mut forever = Attempt::<&str>::new(None);
-/// assert!(matches!(forever.create_failed("refused"), Err(Error::Create("refused"))));
-///
-/// let mut bounded = Attempt::<&str>::new(Some(Duration::from_secs(10)));
-/// let pause = bounded.create_failed("refused").unwrap();
-/// assert!(pause <= Duration::from_millis(5));
-/// assert!(matches!(bounded.timed_out(), Error::Timeout { last_create_error: Some("refused") }));
+/// let mut bounded = pool.attempt(Some(Duration::from_secs(10)));
+/// let pause = bounded.create_failed(Refused).unwrap();
+/// assert!(pause <= Duration::from_millis(5)); // the first `create_backoff` pause, jittered
+/// assert!(matches!(bounded.timed_out(), Error::Timeout { last_create_error: Some(Refused) }));
+/// # Ok::<(), cenote_sync::BuildError>(())
 /// ```
-#[derive(Debug)]
-pub struct Attempt<E> {
+pub struct Attempt<'a, F: Front> {
+    shared: &'a Shared<F>,
     timeout: Option<Duration>,
     /// `None` until first needed; then `Some(None)` if there is no limit.
     deadline: Option<Option<Instant>>,
-    last_create_error: Option<E>,
-    backoff: Duration,
+    last_create_error: Option<F::Error>,
+    failures: u32,
 }
 
-impl<E> Attempt<E> {
-    /// A `get` that waits up to `timeout` (`None`: no limit).
-    #[inline]
-    pub fn new(timeout: Option<Duration>) -> Self {
-        Self { timeout, deadline: None, last_create_error: None, backoff: CREATE_BACKOFF_START }
+impl<F: Front> core::fmt::Debug for Attempt<'_, F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
     }
+}
 
+impl<F: Front> crate::Handle<F> {
+    /// For front ends: one `get` that waits up to `timeout` (`None`: no limit).
+    #[inline]
+    pub fn attempt(&self, timeout: Option<Duration>) -> Attempt<'_, F> {
+        Attempt { shared: self.shared(), timeout, deadline: None, last_create_error: None, failures: 0 }
+    }
+}
+
+impl<F: Front> Attempt<'_, F> {
     /// The deadline (`None`: no limit), fixed from the clock on the first call.
     pub fn deadline(&mut self) -> Option<Instant> {
         self.deadline_fresh().0
@@ -67,7 +102,7 @@ impl<E> Attempt<E> {
     }
 
     /// The error for a deadline that passed: [`Error::Timeout`] with the last create error.
-    pub fn timed_out(self) -> Error<E> {
+    pub fn timed_out(self) -> Error<F::Error> {
         Error::Timeout { last_create_error: self.last_create_error }
     }
 
@@ -77,7 +112,8 @@ impl<E> Attempt<E> {
     /// # Errors
     ///
     /// The `get`'s final error, as above.
-    pub fn create_failed(&mut self, error: E) -> Result<Duration, Error<E>> {
+    pub fn create_failed(&mut self, error: F::Error) -> Result<Duration, Error<F::Error>> {
+        self.shared.log_create_failure(&error, "get");
         let Some(deadline) = self.deadline() else {
             return Err(Error::Create(error));
         };
@@ -86,8 +122,9 @@ impl<E> Attempt<E> {
             return Err(Error::Timeout { last_create_error: Some(error) });
         }
         self.last_create_error = Some(error);
-        let pause = self.backoff.min(deadline - now);
-        self.backoff = (self.backoff * 2).min(CREATE_BACKOFF_MAX);
+        let (first, max) = self.shared.config.create_backoff;
+        let pause = backoff(first, max, self.failures).min(deadline - now);
+        self.failures = self.failures.saturating_add(1);
         Ok(pause)
     }
 }

@@ -120,6 +120,48 @@ impl<F: Front> Builder<F> {
         self
     }
 
+    /// The longest one health check may take in a maintenance pass (async: a check still
+    /// running then counts as failed, and its object is dropped). Default: 5 s.
+    pub fn health_check_timeout(mut self, timeout: Duration) -> Self {
+        self.config.health_check_timeout = timeout;
+        self
+    }
+
+    /// Pauses between failed creates, in `get` and in maintenance refills: `first`, doubling
+    /// up to `max`, each jittered. Default: 5 ms, 500 ms.
+    pub fn create_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.config.create_backoff = (first, max);
+        self
+    }
+
+    /// The longest pause between two maintenance passes (a pass may come sooner, when an
+    /// object is due for reaping or checking, or a refill for a retry). Default: 30 s.
+    pub fn maintenance_interval(mut self, interval: Duration) -> Self {
+        self.config.maintenance_interval = interval;
+        self
+    }
+
+    /// Whether a background thread runs the maintenance passes (blocking front end; the async
+    /// one has `Pool::maintenance()` to spawn instead). Default: on when `min_idle` or a
+    /// time-based option is set.
+    pub fn maintenance_thread(mut self, on: bool) -> Self {
+        self.config.maintenance_thread = Some(on);
+        self
+    }
+
+    /// Drop an object on return once this many errors were reported against it with
+    /// `Pooled::report_error`. Default: none.
+    pub fn max_errors(mut self, max: Option<u32>) -> Self {
+        self.config.max_errors = max;
+        self
+    }
+
+    /// The pool's name, in its log lines. Default: `"cenote"`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = name.into();
+        self
+    }
+
     /// Builds the pool, or panics: for the front ends' `Pool::new(manager, max_size)`.
     ///
     /// # Panics

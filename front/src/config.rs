@@ -39,10 +39,35 @@ pub struct Config {
     pub max_lifetime: Option<Duration>,
     /// Run the manager's `is_valid` on every object before lending it. Default: `false`.
     pub validate_on_acquire: bool,
-    /// Run `is_valid` before lending an object that has been idle at least this long.
-    /// Default: `None`.
+    /// Run `is_valid` before lending an object that has been idle at least this long, and
+    /// check idle objects that long idle in maintenance passes. Default: `None`.
     pub health_check_interval: Option<Duration>,
+    /// The longest one health check (`is_valid`/`check`) may take in a maintenance pass
+    /// (async front end: a check still running then counts as failed and its object is
+    /// dropped). Default: 5 s.
+    pub health_check_timeout: Duration,
+    /// Pauses between failed creates, in `get` and in maintenance refills: the first, and the
+    /// most it doubles to (each pause jittered). Default: 5 ms and 500 ms.
+    pub create_backoff: (Duration, Duration),
+    /// The longest pause between two maintenance passes. Default: 30 s.
+    pub maintenance_interval: Duration,
+    /// Whether a background maintenance thread runs the passes (blocking front end). `None`:
+    /// on when `min_idle` or a time-based option is set. Default: `None`.
+    pub maintenance_thread: Option<bool>,
+    /// Objects with this many errors reported through `Pooled::report_error` are dropped
+    /// when they are returned. `None`: never. Default: `None`.
+    pub max_errors: Option<u32>,
+    /// The pool's name in log lines. Default: `"cenote"`.
+    pub name: String,
 }
+
+/// The default for [`Config::health_check_timeout`]: 5 seconds.
+pub const DEFAULT_HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default for [`Config::maintenance_interval`]: 30 seconds.
+pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+/// The default for [`Config::create_backoff`]: 5 ms first, doubling up to 500 ms.
+pub const DEFAULT_CREATE_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(5), Duration::from_millis(500));
 
 /// The default for [`Config::acquire_timeout`]: 30 seconds (not forever, which stalls a
 /// service silently when the pool is exhausted).
@@ -64,7 +89,18 @@ impl Config {
             max_lifetime: None,
             validate_on_acquire: false,
             health_check_interval: None,
+            health_check_timeout: DEFAULT_HEALTH_CHECK_TIMEOUT,
+            create_backoff: DEFAULT_CREATE_BACKOFF,
+            maintenance_interval: DEFAULT_MAINTENANCE_INTERVAL,
+            maintenance_thread: None,
+            max_errors: None,
+            name: String::from("cenote"),
         }
+    }
+
+    /// Whether maintenance has anything to do: `min_idle` to keep, or a time-based option.
+    pub fn needs_maintenance(&self) -> bool {
+        self.min_idle > 0 || self.needs_clock()
     }
 
     /// The capacity in slots: `capacity`, or `max_size` when unset.
@@ -115,6 +151,19 @@ impl Config {
                 return Err(BuildError::ZeroDuration { option });
             }
         }
+        for (option, value) in [
+            ("health_check_timeout", self.health_check_timeout),
+            ("maintenance_interval", self.maintenance_interval),
+            ("create_backoff", self.create_backoff.0),
+        ] {
+            if value.is_zero() {
+                return Err(BuildError::ZeroDuration { option });
+            }
+        }
+        let (first, max) = self.create_backoff;
+        if first > max {
+            return Err(BuildError::BackoffFirstAboveMax { first, max });
+        }
         Ok(())
     }
 }
@@ -164,6 +213,13 @@ pub enum BuildError {
         /// The option's name.
         option: &'static str,
     },
+    /// `create_backoff`'s first pause was longer than its longest.
+    BackoffFirstAboveMax {
+        /// The first pause.
+        first: Duration,
+        /// The longest pause.
+        max: Duration,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -189,6 +245,10 @@ impl fmt::Display for BuildError {
             Self::ZeroDuration { option } => {
                 write!(f, "{option} is zero: leave it unset to turn it off, or give it a positive duration")
             }
+            Self::BackoffFirstAboveMax { first, max } => write!(
+                f,
+                "create_backoff's first pause ({first:?}) is longer than its longest ({max:?}): swap them or raise the longest"
+            ),
         }
     }
 }

@@ -54,11 +54,13 @@ pub struct Entry<C> {
     pub(crate) conn: C,
     /// The object was returned and `reset` has not run since (async front end).
     pub(crate) unreset: bool,
+    /// When a maintenance pass last checked it, in the pool's ticks (0: never).
+    pub(crate) checked_at: u64,
 }
 
 impl<C> Entry<C> {
     pub(crate) fn new(conn: C) -> Self {
-        Self { conn, unreset: false }
+        Self { conn, unreset: false, checked_at: 0 }
     }
 }
 
@@ -81,6 +83,32 @@ pub struct Shared<F: Front> {
     /// Whether a time-based option is set, so that lending and returning read the clock.
     clock: bool,
     epoch: Instant,
+    /// Creation trouble: the refill's backoff and the log's rate limit.
+    pub(crate) create_health: crate::maintain::Health,
+    /// Notified when the pool is closed or its last front-end handle goes: wakes background
+    /// work (a sleeping maintenance task) so that it ends at once. A cold-path wait:
+    /// `event-listener` serves it.
+    pub(crate) lifecycle: event_listener::Event,
+}
+
+/// Why an idle object is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// Past its own `max_lifetime` deadline.
+    Lifetime,
+    /// Idle longer than `idle_timeout`.
+    Idle,
+}
+
+/// How an idle object stands at some instant (see [`Shared::standing`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Standing {
+    /// Past a deadline: drop it (lifetime first: it applies whatever `min_idle` says).
+    pub(crate) expired: Option<Expired>,
+    /// Due for a health check.
+    pub(crate) check: bool,
+    /// The next time, in ticks, at which one of these changes (`u64::MAX`: never).
+    pub(crate) next: u64,
 }
 
 /// What to do with an idle object about to be lent (see [`Shared::check_idle`]).
@@ -97,7 +125,14 @@ pub(crate) enum CheckOut {
 
 impl<F: Front> Shared<F> {
     pub(crate) fn new(manager: F::Manager, config: Config) -> Self {
-        Self { manager, clock: config.needs_clock(), config, epoch: Instant::now() }
+        Self {
+            manager,
+            clock: config.needs_clock(),
+            config,
+            epoch: Instant::now(),
+            create_health: crate::maintain::Health::default(),
+            lifecycle: event_listener::Event::new(),
+        }
     }
 
     /// Whether a time-based option is set (so that the time stamps are kept).
@@ -142,22 +177,53 @@ impl<F: Front> Shared<F> {
         }
     }
 
+    /// This object's own lifetime: `max_lifetime` minus a jitter of up to 1/40 of it, drawn
+    /// from its creation time, so that a cohort created together is not retired (and
+    /// replaced) together. The same object always gets the same deadline.
+    pub(crate) fn lifetime(&self, created: u64) -> Option<u64> {
+        let lifetime = ticks(self.config.max_lifetime?);
+        let span = lifetime / 40;
+        let jitter = if span == 0 { 0 } else { splitmix64(created) % span };
+        Some(lifetime - jitter)
+    }
+
+    /// How an idle object stands at `now`: expired (and why), due for a check, and when that
+    /// next changes.
+    pub(crate) fn standing<C>(&self, entry: &Entry<C>, meta: &SlotMeta, now: u64) -> Standing {
+        let mut next = u64::MAX;
+        let mut passed = |since: u64, limit: Option<u64>| match limit {
+            Some(limit) if now >= since.saturating_add(limit) => true,
+            Some(limit) => {
+                next = next.min(since.saturating_add(limit));
+                false
+            }
+            None => false,
+        };
+        let expired = if passed(meta.created, self.lifetime(meta.created)) {
+            Some(Expired::Lifetime)
+        } else if passed(meta.last_used, self.config.idle_timeout.map(ticks)) {
+            Some(Expired::Idle)
+        } else {
+            None
+        };
+        let checked = meta.last_used.max(entry.checked_at);
+        let check = passed(checked, self.config.health_check_interval.map(ticks));
+        Standing { expired, check, next }
+    }
+
     /// Applies `max_lifetime`, `idle_timeout`, `validate_on_acquire` and
     /// `health_check_interval` to an idle object about to be lent, and stamps it as lent.
     /// Reads the clock only when a time-based option is set.
     #[inline]
-    pub(crate) fn check_idle(&self, meta: &mut SlotMeta) -> CheckOut {
+    pub(crate) fn check_idle<C>(&self, entry: &Entry<C>, meta: &mut SlotMeta) -> CheckOut {
         let mut validate = self.config.validate_on_acquire;
         if self.clock {
             let now = self.now();
-            let age = now.saturating_sub(meta.created);
-            let idle = now.saturating_sub(meta.last_used);
-            let older =
-                |limit: Option<Duration>, ns: u64| limit.is_some_and(|d| u128::from(ns) >= d.as_nanos());
-            if older(self.config.max_lifetime, age) || older(self.config.idle_timeout, idle) {
+            let standing = self.standing(entry, meta, now);
+            if standing.expired.is_some() {
                 return CheckOut::Expired;
             }
-            validate |= older(self.config.health_check_interval, idle);
+            validate |= standing.check;
             meta.checked_out = now;
         }
         if validate {
@@ -165,5 +231,56 @@ impl<F: Front> Shared<F> {
         } else {
             CheckOut::Lend
         }
+    }
+}
+
+/// A duration in the pool's ticks (nanoseconds), saturating.
+pub(crate) fn ticks(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A well-mixed hash of `x` (splitmix64's finaliser): spreads nearby creation times apart.
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dummy;
+    impl Front for Dummy {
+        type Manager = ();
+        type Connection = ();
+        type Error = &'static str;
+        type Pool = ();
+        fn pool(_: Handle<Self>) {}
+        fn on_return(_: &(), _: &mut ()) -> Return {
+            Return::Keep
+        }
+    }
+
+    /// A cohort created within a few microseconds gets deadlines spread over the last 1/40 of
+    /// `max_lifetime`, each within it, and the same object always gets the same one.
+    #[test]
+    fn lifetime_jitter_spreads_a_cohort_within_a_fortieth() {
+        let mut config = Config::new(1);
+        config.max_lifetime = Some(Duration::from_secs(40));
+        let shared = Shared::<Dummy>::new((), config);
+        let full = ticks(Duration::from_secs(40));
+        let created: Vec<u64> = (0..1000).map(|i| 1_000_000 + i * 1_000).collect();
+        let deadlines: Vec<u64> = created.iter().map(|&c| shared.lifetime(c).unwrap()).collect();
+        assert!(deadlines.iter().all(|&d| d <= full && d > full - full / 40), "within the last 1/40");
+        assert_eq!(shared.lifetime(created[7]), Some(deadlines[7]), "deterministic");
+        let (min, max) = (deadlines.iter().min().unwrap(), deadlines.iter().max().unwrap());
+        assert!(max - min > full / 40 * 9 / 10, "spread over the window: {min}..{max}");
+        let mut buckets = [0u32; 10];
+        for d in &deadlines {
+            buckets[((full - d) * 10 / (full / 40)).min(9) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|&b| b > 50), "roughly uniform: {buckets:?}");
     }
 }

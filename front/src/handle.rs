@@ -96,6 +96,7 @@ impl<F: Front> Handle<F> {
     /// in-use ones when they return, and every later `get` fails with `Closed`.
     pub fn close(&self) {
         self.core.close();
+        self.shared().lifecycle.notify(usize::MAX);
     }
 
     /// Whether the pool is closed.
@@ -134,7 +135,7 @@ impl<F: Front> Handle<F> {
     #[inline]
     pub fn check_out(&self, lease: LeaseOf<F>) -> Option<(Pooled<F>, bool)> {
         let mut pooled = Pooled::new(lease);
-        match self.shared().check_idle(pooled.meta_mut()) {
+        match pooled.check_idle() {
             CheckOut::Lend => Some((pooled, false)),
             CheckOut::Validate => Some((pooled, true)),
             CheckOut::Expired => {
@@ -175,8 +176,88 @@ impl<F: Front> Handle<F> {
     }
 }
 
+/// A handle that does not keep the pool open, for background work (maintenance): see
+/// [`Handle::downgrade`].
+pub struct WeakHandle<F: Front> {
+    core: cenote_core::WeakCore<Entry<F::Connection>, Shared<F>>,
+}
+
+impl<F: Front> Handle<F> {
+    /// A handle that keeps the pool's memory (and manager) but not the pool open: the pool
+    /// closes when its last [`Handle`] goes, whatever weak handles are left.
+    pub fn downgrade(&self) -> WeakHandle<F> {
+        WeakHandle { core: self.core.downgrade() }
+    }
+
+    /// Whether `other` is a handle to the same pool.
+    pub fn same_pool(&self, other: &WeakHandle<F>) -> bool {
+        core::ptr::eq(self.shared(), other.shared())
+    }
+}
+
+impl<F: Front> WeakHandle<F> {
+    /// A listener woken when the pool is closed or its last front-end handle goes (see
+    /// [`Lifeline`]): for background work that sleeps between rounds. Look at the pool
+    /// again after making it (the event may have fired just before).
+    pub fn closing(&self) -> event_listener::EventListener {
+        self.shared().lifecycle.listen()
+    }
+
+    /// A handle to the pool, unless its last handle has gone (then it is closed for good).
+    pub fn upgrade(&self) -> Option<Handle<F>> {
+        self.core.upgrade().map(|core| Handle { core })
+    }
+
+    /// The manager, configuration and clock (alive as long as this weak handle).
+    pub fn shared(&self) -> &Shared<F> {
+        self.core.ext()
+    }
+}
+
+/// Held by a front end's pool handles (one `Arc` shared by all clones): when the last goes,
+/// background work sleeping on [`WeakHandle::closing`] is woken to end at once, instead of at
+/// its next due time (and the pool's memory and manager go with it).
+pub struct Lifeline<F: Front> {
+    weak: WeakHandle<F>,
+}
+
+impl<F: Front> Lifeline<F> {
+    /// The lifeline of the pool behind `handle`.
+    pub fn new(handle: &Handle<F>) -> Self {
+        Self { weak: handle.downgrade() }
+    }
+}
+
+impl<F: Front> Drop for Lifeline<F> {
+    fn drop(&mut self) {
+        self.weak.shared().lifecycle.notify(usize::MAX);
+    }
+}
+
+impl<F: Front> fmt::Debug for Lifeline<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lifeline").finish_non_exhaustive()
+    }
+}
+
+impl<F: Front> Clone for WeakHandle<F> {
+    fn clone(&self) -> Self {
+        Self { core: self.core.clone() }
+    }
+}
+
+impl<F: Front> fmt::Debug for WeakHandle<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakHandle").field("name", &self.shared().config.name).finish_non_exhaustive()
+    }
+}
+
 impl<F: Front> fmt::Debug for Handle<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("status", &self.status()).field("closed", &self.is_closed()).finish()
+        f.debug_struct("Pool")
+            .field("name", &self.config().name)
+            .field("status", &self.status())
+            .field("closed", &self.is_closed())
+            .finish()
     }
 }

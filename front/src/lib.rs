@@ -31,13 +31,18 @@ mod config;
 mod error;
 mod front;
 mod handle;
+mod maintain;
 mod pooled;
 
-pub use attempt::{Attempt, CREATE_BACKOFF_MAX, CREATE_BACKOFF_START};
+pub use attempt::Attempt;
 pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
-pub use config::{BuildError, Config, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE};
+pub use config::{
+    BuildError, Config, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CREATE_BACKOFF, DEFAULT_HEALTH_CHECK_TIMEOUT,
+    DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_SIZE,
+};
 pub use error::{Error, Status};
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared};
-pub use handle::Handle;
+pub use handle::{Handle, Lifeline, WeakHandle};
+pub use maintain::{Maintenance, Pass, Visit};
 pub use pooled::Pooled;

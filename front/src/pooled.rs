@@ -57,9 +57,11 @@ impl<F: Front> Pooled<F> {
         self.lease.as_mut().unwrap_or_else(|| unreachable!("{HELD}"))
     }
 
+    /// Applies the health options to this object, about to be lent.
     #[inline]
-    pub(crate) fn meta_mut(&mut self) -> &mut SlotMeta {
-        Lease::meta_mut(self.lease_mut())
+    pub(crate) fn check_idle(&mut self) -> crate::front::CheckOut {
+        let (shared, entry, meta) = Lease::parts_mut(self.lease_mut());
+        shared.check_idle(entry, meta)
     }
 
     /// What the pool knows about this object: when it was created (if a time-based option is

@@ -43,11 +43,12 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod maintenance;
 mod manager;
 mod pool;
 
 pub use cenote_front::{
-    BuildError, Config, Error, Handle, ResizeError, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
+    BuildError, Config, Error, Handle, Maintenance, ResizeError, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
     DEFAULT_MAX_SIZE,
 };
 pub use manager::Manager;

@@ -6,8 +6,11 @@ use core::ops::Deref;
 use core::time::Duration;
 
 use cenote_core::{Acquire, Acquired, WaitError};
-use cenote_front::{Attempt, Front, Handle, LeaseOf, PermitOf, Return};
+use std::sync::Arc;
 
+use cenote_front::{Front, Handle, LeaseOf, Maintenance, PermitOf, Return};
+
+use crate::maintenance;
 use crate::{Builder, Error, Manager, Pooled};
 
 /// The blocking front end, as the shared layer sees it: the [`Front`] of a [`Manager`].
@@ -27,7 +30,10 @@ impl<M: Manager> Front for Blocking<M> {
     type Pool = Pool<M>;
 
     fn pool(handle: Handle<Self>) -> Pool<M> {
-        Pool { handle }
+        let config = handle.config();
+        let background = config.maintenance_thread.unwrap_or_else(|| config.needs_maintenance());
+        let maintenance = background.then(|| maintenance::start(handle.downgrade()));
+        Pool { handle, _maintenance: maintenance }
     }
 
     /// `has_broken`, then `reset`, on the returning thread.
@@ -78,11 +84,13 @@ impl<M: Manager> Front for Blocking<M> {
 /// [`status`](Handle::status) is not a consistent snapshot.
 pub struct Pool<M: Manager> {
     handle: Handle<Blocking<M>>,
+    /// Keeps the background maintenance job while any handle is alive.
+    _maintenance: Option<Arc<maintenance::Token>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self { handle: self.handle.clone() }
+        Self { handle: self.handle.clone(), _maintenance: self._maintenance.clone() }
     }
 }
 
@@ -141,6 +149,46 @@ impl<M: Manager> Pool<M> {
             created += 1;
         }
         Ok(created)
+    }
+
+    /// Runs one maintenance pass now, on the calling thread, and says what it did and when
+    /// the next one is due: drops idle objects past their `max_lifetime` deadline (each
+    /// object's own: `max_lifetime` minus a jitter of up to 1/40 of it) or idle longer than
+    /// `idle_timeout` (keeping at least `min_idle` idle), runs [`Manager::check`] on objects
+    /// idle at least `health_check_interval` (dropping those that fail), and creates objects
+    /// until `min_idle` are idle, pausing `create_backoff` after a failure.
+    ///
+    /// The background maintenance thread (on by default when `min_idle` or a time-based
+    /// option is set; see [`Builder::maintenance_thread`](cenote_front::Builder::maintenance_thread))
+    /// calls this for you; call it yourself when you run your own loop (turn the thread off).
+    /// An object is out of the idle queue only while the pass looks at it or checks it.
+    ///
+    /// # Blocking
+    ///
+    /// Runs `check` and `create` on the calling thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::builder(M)
+    ///     .max_size(4)
+    ///     .min_idle(1)
+    ///     .idle_timeout(Some(Duration::from_millis(1)))
+    ///     .maintenance_thread(false)
+    ///     .build()?;
+    /// let (a, b) = (pool.get()?, pool.get()?);
+    /// drop((a, b));
+    /// std::thread::sleep(Duration::from_millis(2));
+    /// let pass = pool.maintain();
+    /// assert_eq!(pass.idle_timeout, 1, "one reaped, one kept for min_idle");
+    /// assert_eq!(pool.status().idle, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn maintain(&self) -> Maintenance {
+        maintenance::pass(&self.handle)
     }
 
     /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.
@@ -208,7 +256,7 @@ impl<M: Manager> Pool<M> {
     #[inline]
     fn get_inner(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
         // The clock is read only once we have to wait or retry: not on the fast path.
-        let mut attempt = Attempt::new(timeout);
+        let mut attempt = self.handle.attempt(timeout);
         loop {
             let acquired = match self.core().try_acquire() {
                 Acquire::Idle(lease) => Acquired::Idle(lease),

@@ -489,7 +489,7 @@ fn close_wakes_every_waiter_at_once() {
 
 #[test]
 fn close_drops_idle_objects_now_and_in_use_ones_on_return() {
-    let pool = Pool::builder(manager()).max_size(3).min_idle(2).build().unwrap();
+    let pool = Pool::builder(manager()).max_size(3).min_idle(2).maintenance_thread(false).build().unwrap();
     assert_eq!(pool.warm().unwrap(), 2);
     assert_eq!(live(&pool), 2);
     let held = pool.get().unwrap();
@@ -514,7 +514,7 @@ fn close_drops_idle_objects_now_and_in_use_ones_on_return() {
 
 #[test]
 fn dropping_the_last_handle_closes_the_pool() {
-    let pool = Pool::builder(manager()).max_size(2).min_idle(1).build().unwrap();
+    let pool = Pool::builder(manager()).max_size(2).min_idle(1).maintenance_thread(false).build().unwrap();
     let counts = Arc::clone(&pool.manager().counts);
     let held = pool.get_timeout(Duration::from_secs(1)).unwrap();
     let held2 = pool.get_timeout(Duration::from_secs(1)).unwrap();
@@ -603,7 +603,7 @@ fn builder_rejects_bad_values_without_panicking() {
 
 #[test]
 fn build_creates_nothing_and_warm_creates_min_idle() {
-    let pool = Pool::builder(manager()).max_size(5).min_idle(3).build().unwrap();
+    let pool = Pool::builder(manager()).max_size(5).min_idle(3).maintenance_thread(false).build().unwrap();
     assert_eq!(created(&pool), 0, "build creates nothing");
     assert_eq!(pool.warm().unwrap(), 3);
     assert_eq!(pool.warm().unwrap(), 0, "already warm");
@@ -621,7 +621,12 @@ fn build_creates_nothing_and_warm_creates_min_idle() {
 fn warm_with_a_failing_create_reports_the_error_and_leaks_nothing() {
     let m = manager();
     m.fail_create.store(true, SeqCst);
-    let pool = Pool::builder(m).max_size(3).min_idle(2).build().expect("build creates nothing");
+    let pool = Pool::builder(m)
+        .max_size(3)
+        .min_idle(2)
+        .maintenance_thread(false)
+        .build()
+        .expect("build creates nothing");
     assert!(pool.warm().is_err(), "the first create error is returned");
     assert_eq!(pool.status().size, 0);
     pool.manager().fail_create.store(false, SeqCst);
@@ -872,7 +877,12 @@ fn status_balances_after_concurrent_work() {
 #[test]
 fn idle_timeout_drops_an_expired_idle_object() {
     let idle_timeout = Duration::from_millis(150);
-    let pool = Pool::builder(manager()).max_size(2).idle_timeout(Some(idle_timeout)).build().unwrap();
+    let pool = Pool::builder(manager())
+        .max_size(2)
+        .idle_timeout(Some(idle_timeout))
+        .maintenance_thread(false)
+        .build()
+        .unwrap();
     drop(pool.get().unwrap());
     let obj = pool.get().unwrap();
     assert_eq!(obj.id(), 0, "fresh enough: lent again");
@@ -893,7 +903,12 @@ fn idle_timeout_drops_an_expired_idle_object() {
 #[test]
 fn max_lifetime_drops_an_old_object() {
     let lifetime = Duration::from_millis(150);
-    let pool = Pool::builder(manager()).max_size(2).max_lifetime(Some(lifetime)).build().unwrap();
+    let pool = Pool::builder(manager())
+        .max_size(2)
+        .max_lifetime(Some(lifetime))
+        .maintenance_thread(false)
+        .build()
+        .unwrap();
     let obj = pool.get().unwrap();
     drop(obj);
     let obj = pool.get().unwrap();
@@ -937,7 +952,12 @@ fn validate_on_acquire_drops_an_invalid_object() {
 #[test]
 fn health_check_interval_validates_objects_idle_that_long() {
     let interval = Duration::from_millis(150);
-    let pool = Pool::builder(manager()).max_size(1).health_check_interval(Some(interval)).build().unwrap();
+    let pool = Pool::builder(manager())
+        .max_size(1)
+        .health_check_interval(Some(interval))
+        .maintenance_thread(false)
+        .build()
+        .unwrap();
     drop(pool.get().unwrap());
     pool.manager().invalid.store(true, SeqCst);
     let obj = pool.get().unwrap();

@@ -1,0 +1,77 @@
+//! Maintenance for async pools: one pass (`Pool::maintain().await`), and the background
+//! future (`Pool::maintenance()`) to spawn on any executor.
+//!
+//! The future holds only a weak handle: for each pass it takes a handle and drops it before
+//! it sleeps, and it sleeps on the pool's own timer thread (no runtime named) until the next
+//! pass is due or the pool is closed or dropped, which wakes it to end at once.
+
+use core::time::Duration;
+use std::time::Instant;
+
+use cenote_front::{Handle, Maintenance, WeakHandle};
+
+use crate::pool::Async;
+use crate::timer::timeout_at;
+use crate::Manager;
+
+/// One maintenance pass on `handle`: reap, check (each within `health_check_timeout`),
+/// refill (each create within `create_timeout`, if set).
+pub(crate) async fn pass<M: Manager>(handle: &Handle<Async<M>>) -> Maintenance {
+    let manager = handle.manager();
+    let config = handle.config();
+    let mut pass = handle.begin_pass();
+    while let Some(mut visit) = pass.next_check() {
+        let check = manager.check(visit.conn_mut());
+        // A check still running at the limit counts as failed: its object is dropped.
+        let result = match Instant::now().checked_add(config.health_check_timeout) {
+            Some(limit) => timeout_at(limit, check).await.unwrap_or(Err(None)),
+            None => check.await,
+        };
+        pass.checked(visit, result);
+    }
+    while let Some(permit) = pass.refill_permit() {
+        let create = manager.create();
+        let created = match config.create_timeout.and_then(|t| Instant::now().checked_add(t)) {
+            Some(limit) => timeout_at(limit, create).await,
+            None => Some(create.await),
+        };
+        match created {
+            Some(Ok(conn)) => pass.created(permit, conn),
+            Some(Err(e)) => {
+                pass.create_failed(Some(&e));
+                break;
+            }
+            None => {
+                pass.create_failed(None);
+                break;
+            }
+        }
+    }
+    pass.finish()
+}
+
+/// The background maintenance loop of the pool behind `weak`.
+pub(crate) async fn run<M: Manager>(weak: WeakHandle<Async<M>>) {
+    let name = weak.shared().config.name.clone();
+    log::debug!("pool {name}: background maintenance started");
+    loop {
+        let Some(handle) = weak.upgrade() else { break };
+        let report = pass(&handle).await;
+        drop(handle);
+        let Some(next) = report.next else { break };
+        // Listen first, then look: a close or drop between the pass and the sleep is seen.
+        let closing = weak.closing();
+        match weak.upgrade() {
+            Some(handle) if !handle.is_closed() => drop(handle),
+            _ => break,
+        }
+        let until =
+            Instant::now().checked_add(next).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        if timeout_at(until, closing).await.is_some() {
+            // Woken by a close or the last handle going: the next round ends the loop, unless
+            // the wakeup was for something else.
+            continue;
+        }
+    }
+    log::debug!("pool {name}: background maintenance ended");
+}
