@@ -21,6 +21,9 @@ pub struct SlotMeta {
     /// How many times the object has been lent out, counting the current loan. Maintained
     /// by the core.
     pub use_count: u64,
+    /// Errors reported against the object by its users (a front end's
+    /// `Pooled::report_error`); 0 for a new object.
+    pub errors: u32,
 }
 
 /// A slot: storage for one object and its metadata.

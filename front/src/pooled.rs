@@ -107,6 +107,32 @@ impl<F: Front> Pooled<F> {
         }
     }
 
+    /// Counts an error against this object: the kind a user sees (a query that failed with a
+    /// connection error, a protocol error) that may mean the object is broken. With
+    /// `max_errors(Some(n))` the object is dropped when it is returned with `n` errors; the
+    /// count is in [`meta`](Pooled::meta)`.errors` either way, and stays with the object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::builder(M).max_size(1).max_errors(Some(2)).build()?;
+    /// let mut conn = pool.get()?;
+    /// cenote_sync::Pooled::report_error(&mut conn);
+    /// drop(conn);
+    /// assert_eq!(pool.status().idle, 1, "one error: kept");
+    /// let mut conn = pool.get()?;
+    /// cenote_sync::Pooled::report_error(&mut conn);
+    /// drop(conn);
+    /// assert_eq!(pool.status().size, 0, "two errors: dropped on return");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report_error(this: &mut Self) {
+        let meta = Lease::meta_mut(this.lease_mut());
+        meta.errors = meta.errors.saturating_add(1);
+    }
+
     /// For front ends: whether the manager's `reset` must run before the object is lent
     /// ([`Return::KeepUnreset`] on its last return, and no [`reset_done`](Pooled::reset_done)
     /// since).
@@ -160,6 +186,14 @@ impl<F: Front> Drop for Pooled<F> {
         let mut guard = RetireOnUnwind(Some(lease));
         let lease = guard.0.as_mut().unwrap_or_else(|| unreachable!("{HELD}"));
         let (shared, entry, meta) = Lease::parts_mut(lease);
+        if shared.config.max_errors.is_some_and(|max| meta.errors >= max) {
+            log::debug!(
+                "pool {}: dropped an object returned with {} errors",
+                shared.config.name,
+                meta.errors
+            );
+            return; // `guard` retires it
+        }
         match F::on_return(&shared.manager, &mut entry.conn) {
             Return::Retire => return, // `guard` retires it
             Return::KeepUnreset => entry.unreset = true,
