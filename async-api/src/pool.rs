@@ -8,7 +8,7 @@ use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cenote_core::{Acquire, Acquired, CheckOut, Closed, Config, Core, Lease, Permit, Shared};
+use cenote_core::{Acquired, CheckOut, Closed, Config, Core, Lease, Permit, Shared, TryAcquire};
 
 use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
 use crate::watch::Watch;
@@ -263,10 +263,10 @@ impl<M: Manager> Pool<M> {
         let mut backoff = CREATE_BACKOFF_START;
         loop {
             let acquired = match self.core.try_acquire() {
-                Acquire::Idle(lease) => Acquired::Idle(lease),
-                Acquire::Vacant(permit) => Acquired::Vacant(permit),
-                Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match self.wait(&mut deadline).await {
+                TryAcquire::Idle(lease) => Acquired::Idle(lease),
+                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
+                TryAcquire::Closed => return Err(Error::Closed),
+                TryAcquire::Exhausted => match self.wait(&mut deadline).await {
                     None => return Err(Error::Timeout { last_create_error }),
                     Some(Err(Closed)) => return Err(Error::Closed),
                     Some(Ok(acquired)) => acquired,

@@ -95,7 +95,7 @@ pub use front::{BuildError, Config, Error, Status, DEFAULT_ACQUIRE_TIMEOUT};
 #[cfg(feature = "std")]
 pub use front::{CheckOut, Shared};
 pub use lease::{Lease, Permit};
-pub use pool::{Acquire, Acquired, Core, CoreStatus, STARVE_AFTER_MISSES};
+pub use pool::{Acquired, Core, CoreStatus, TryAcquire, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;
 pub use weak::WeakCore;
 

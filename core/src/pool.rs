@@ -140,14 +140,14 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// A minimal pool of byte buffers, built on the core alone:
 ///
 /// ```
-/// use cenote_core::{Acquire, Core, Permit};
+/// use cenote_core::{TryAcquire, Core, Permit};
 ///
 /// let core = Core::<Vec<u8>>::new(4, 2, ()).unwrap();
 ///
 /// let mut lease = match core.try_acquire() {
-///     Acquire::Idle(lease) => lease,
-///     Acquire::Vacant(permit) => Permit::fill(permit, Vec::with_capacity(1024)),
-///     Acquire::Exhausted | Acquire::Closed => unreachable!(),
+///     TryAcquire::Idle(lease) => lease,
+///     TryAcquire::Vacant(permit) => Permit::fill(permit, Vec::with_capacity(1024)),
+///     TryAcquire::Exhausted | TryAcquire::Closed => unreachable!(),
 /// };
 /// lease.extend_from_slice(b"hello");
 /// drop(lease); // back to the idle queue
@@ -155,7 +155,7 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// let status = core.status();
 /// assert_eq!((status.size, status.idle), (1, 1));
 /// match core.try_acquire() {
-///     Acquire::Idle(lease) => assert_eq!(&lease[..], b"hello"),
+///     TryAcquire::Idle(lease) => assert_eq!(&lease[..], b"hello"),
 ///     _ => unreachable!(),
 /// }
 /// ```
@@ -231,7 +231,7 @@ unsafe impl<T: Send, E: Send + Sync> Send for Inner<T, E> {}
 /// What [`Core::try_acquire`] found.
 #[derive(Debug)]
 #[must_use = "dropping a lease returns it and dropping a permit gives its place back"]
-pub enum Acquire<T, E = ()> {
+pub enum TryAcquire<T, E = ()> {
     /// An idle object, now lent to the caller.
     Idle(Lease<T, E>),
     /// No idle object, but room for one more: create it and [`Permit::fill`] the permit.
@@ -383,22 +383,22 @@ impl<T, E> Core<T, E> {
     /// Lends an idle object, or hands out a permit to create one, without waiting.
     ///
     /// While waiters are served directly (see the module docs), returns and freed places go
-    /// to them and not to the idle queue, so this answers [`Acquire::Exhausted`] and the
+    /// to them and not to the idle queue, so this answers [`TryAcquire::Exhausted`] and the
     /// caller lines up behind them.
     #[inline]
-    pub fn try_acquire(&self) -> Acquire<T, E> {
+    pub fn try_acquire(&self) -> TryAcquire<T, E> {
         let inner = self.inner();
         // ORDERING: `Relaxed` is enough: `CLOSED` is a hint here. A caller that misses a
         // just-set `CLOSED` linearises before `close`.
         if inner.counts.state.load(Ordering::Relaxed) & CLOSED != 0 {
-            return Acquire::Closed;
+            return TryAcquire::Closed;
         }
         if let Some(index) = inner.idle.pop() {
-            return Acquire::Idle(inner.lend(index));
+            return TryAcquire::Idle(inner.lend(index));
         }
         match inner.try_reserve() {
-            Some(permit) => Acquire::Vacant(permit),
-            None => Acquire::Exhausted,
+            Some(permit) => TryAcquire::Vacant(permit),
+            None => TryAcquire::Exhausted,
         }
     }
 
@@ -426,12 +426,12 @@ impl<T, E> Core<T, E> {
     /// # Examples
     ///
     /// ```
-    /// use cenote_core::{Acquire, Core};
+    /// use cenote_core::{TryAcquire, Core};
     ///
     /// let core = Core::<u8>::new(1, 1, ()).unwrap();
     /// core.close();
     /// assert!(core.is_closed());
-    /// assert!(matches!(core.try_acquire(), Acquire::Closed));
+    /// assert!(matches!(core.try_acquire(), TryAcquire::Closed));
     /// ```
     pub fn close(&self) {
         self.inner().close();

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::future::Future;
 
-use crate::{Acquire, Acquired, ConfigError, Core, Lease, Permit};
+use crate::{Acquired, ConfigError, Core, Lease, Permit, TryAcquire};
 
 fn core(capacity: usize, max: usize) -> Core<u32> {
     Core::new(capacity, max, ()).unwrap()
@@ -11,8 +11,8 @@ fn core(capacity: usize, max: usize) -> Core<u32> {
 
 fn take(core: &Core<u32>, fresh: u32) -> Lease<u32> {
     match core.try_acquire() {
-        Acquire::Idle(lease) => lease,
-        Acquire::Vacant(permit) => Permit::fill(permit, fresh),
+        TryAcquire::Idle(lease) => lease,
+        TryAcquire::Vacant(permit) => Permit::fill(permit, fresh),
         other => panic!("expected an object, got {other:?}"),
     }
 }
@@ -53,7 +53,7 @@ fn lends_creates_and_reuses_fifo() {
 fn max_size_is_a_hard_limit() {
     let core = core(2, 2);
     let held: Vec<_> = (0..2).map(|n| take(&core, n)).collect();
-    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
     assert!(core.try_reserve().is_none());
     drop(held);
     assert_eq!(core.status().idle, 2);
@@ -62,11 +62,11 @@ fn max_size_is_a_hard_limit() {
 #[test]
 fn unfilled_permit_gives_its_place_back() {
     let core = core(1, 1);
-    let Acquire::Vacant(permit) = core.try_acquire() else { panic!() };
+    let TryAcquire::Vacant(permit) = core.try_acquire() else { panic!() };
     assert_eq!(core.status().size, 1);
     drop(permit);
     assert_eq!(core.status().size, 0);
-    assert!(matches!(core.try_acquire(), Acquire::Vacant(_)));
+    assert!(matches!(core.try_acquire(), TryAcquire::Vacant(_)));
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn close_drops_idle_now_and_in_use_on_return() {
     assert_eq!(core.status().size, 1);
     drop(a);
     assert_eq!(core.status().size, 0);
-    assert!(matches!(core.try_acquire(), Acquire::Closed));
+    assert!(matches!(core.try_acquire(), TryAcquire::Closed));
     assert_eq!(core.resize(1), Err(ConfigError::Closed));
 }
 
@@ -110,7 +110,7 @@ fn close_drops_idle_now_and_in_use_on_return() {
 fn resize_within_capacity() {
     let core = core(4, 2);
     let held: Vec<_> = (0..2).map(|n| take(&core, n)).collect();
-    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
     core.resize(3).unwrap();
     let third = take(&core, 3);
     assert_eq!(core.resize(5), Err(ConfigError::MaxSizeAboveCapacity { max_size: 5, capacity: 4 }));

@@ -10,7 +10,7 @@ use core::pin::pin;
 use core::task::{Context, Poll};
 
 use crate::error::Closed;
-use crate::pool::{Acquire, Acquired, Core, Inner, STARVE_AFTER_MISSES};
+use crate::pool::{Acquired, Core, Inner, TryAcquire, STARVE_AFTER_MISSES};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
 use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, NO_DEADLINE, WAITING, WOKEN};
@@ -262,10 +262,10 @@ impl<T, E> Core<T, E> {
         mut watch: impl FnMut(u64),
     ) -> Result<Acquired<T, E>, Closed> {
         match self.try_acquire() {
-            Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-            Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-            Acquire::Closed => return Err(Closed),
-            Acquire::Exhausted => {}
+            TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+            TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+            TryAcquire::Closed => return Err(Closed),
+            TryAcquire::Exhausted => {}
         }
         let inner = self.inner();
         let mut waiter = Waiter::new(inner, false);
@@ -334,10 +334,10 @@ impl<T, E> Core<T, E> {
         deadline: Option<std::time::Instant>,
     ) -> Result<Acquired<T, E>, crate::WaitError> {
         match self.try_acquire() {
-            Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-            Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-            Acquire::Closed => return Err(crate::WaitError::Closed),
-            Acquire::Exhausted => {}
+            TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+            TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+            TryAcquire::Closed => return Err(crate::WaitError::Closed),
+            TryAcquire::Exhausted => {}
         }
         // A short, bounded backoff before parking (a few µs of spinning, then a few yields):
         // with objects held briefly, one is usually back by then, and a thread that parks and
@@ -350,10 +350,10 @@ impl<T, E> Core<T, E> {
         while !backoff.is_completed() {
             backoff.snooze();
             match self.try_acquire() {
-                Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-                Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-                Acquire::Closed => return Err(crate::WaitError::Closed),
-                Acquire::Exhausted => {}
+                TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+                TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+                TryAcquire::Closed => return Err(crate::WaitError::Closed),
+                TryAcquire::Exhausted => {}
             }
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 break;

@@ -4,7 +4,7 @@ use core::fmt;
 use core::time::Duration;
 use std::time::Instant;
 
-use cenote_core::{Acquire, Acquired, CheckOut, Config, Core, Lease, Permit, Shared, WaitError};
+use cenote_core::{Acquired, CheckOut, Config, Core, Lease, Permit, Shared, TryAcquire, WaitError};
 
 use crate::{Builder, Error, Manager, Pooled, ResizeError, Status};
 
@@ -167,10 +167,10 @@ impl<M: Manager> Pool<M> {
         let mut backoff = CREATE_BACKOFF_START;
         loop {
             let acquired = match self.core.try_acquire() {
-                Acquire::Idle(lease) => Acquired::Idle(lease),
-                Acquire::Vacant(permit) => Acquired::Vacant(permit),
-                Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match self.core.acquire_blocking(deadline_of(&mut deadline)) {
+                TryAcquire::Idle(lease) => Acquired::Idle(lease),
+                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
+                TryAcquire::Closed => return Err(Error::Closed),
+                TryAcquire::Exhausted => match self.core.acquire_blocking(deadline_of(&mut deadline)) {
                     Ok(acquired) => acquired,
                     Err(WaitError::Closed) => return Err(Error::Closed),
                     Err(_) => return Err(Error::Timeout { last_create_error }),
