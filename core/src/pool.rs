@@ -101,8 +101,7 @@ use crate::lease::{Lease, Permit};
 use crate::queue::{IdleQueue, PlainQueue, GATE_CLOSED};
 use crate::slot::{Slot, SlotMeta};
 use crate::sync::{seqcst_fence_for_loom, AtomicUsize, CachePadded, Ordering};
-use crate::wait::Found;
-use crate::waitlist::{WaitList, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT};
+use crate::waitlist::{WaitList, Wake, CLOSED_NODE};
 
 /// Bit 0 of `state`: the pool is closed.
 pub(crate) const CLOSED: usize = 1;
@@ -616,32 +615,6 @@ impl<T, E> Inner<T, E> {
             }
         }
         self.drain();
-    }
-
-    /// One look for something to take, made by a waiter: `Closed`, an idle object, or a
-    /// permit.
-    pub(crate) fn try_take(&self) -> Option<Found<T, E>> {
-        if self.is_closed() {
-            return Some(Err(crate::Closed));
-        }
-        if let Some(index) = self.idle.pop() {
-            return Some(Ok(Acquired::Idle(self.lend(index))));
-        }
-        self.try_reserve().map(|p| Ok(Acquired::Vacant(p)))
-    }
-
-    /// Takes what a server gave a waiter (`GIVEN_SLOT + index` or `GIVEN_PERMIT`). If the
-    /// pool closed meanwhile, passes it back and answers `Closed`.
-    pub(crate) fn take_given(&self, given: usize) -> Option<Found<T, E>> {
-        if self.is_closed() {
-            self.pass_on(given);
-            return Some(Err(crate::Closed));
-        }
-        if given == GIVEN_PERMIT {
-            return self.take_vacant().map(|p| Ok(Acquired::Vacant(p)));
-        }
-        debug_assert!(given >= GIVEN_SLOT);
-        Some(Ok(Acquired::Idle(self.lend((given - GIVEN_SLOT) as u32))))
     }
 }
 

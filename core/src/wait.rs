@@ -13,7 +13,7 @@ use crate::error::Closed;
 use crate::pool::{Acquired, Core, Inner, TryAcquire, STARVE_AFTER_MISSES};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
-use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, NO_DEADLINE, WAITING, WOKEN};
+use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT, NO_DEADLINE, WAITING, WOKEN};
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` right on every
 /// exit, including a panic or a dropped future, and decides where its node goes.
@@ -135,7 +135,7 @@ impl<T, E> Drop for Waiter<'_, T, E> {
 }
 
 /// What a look found: an object or permit, or the news that the pool is closed.
-pub(crate) type Found<T, E> = Result<Acquired<T, E>, Closed>;
+type Found<T, E> = Result<Acquired<T, E>, Closed>;
 
 /// A node that may be linked: if dropped while armed (the future dropped, the thread timed
 /// out or panicked), unlinks it, or, if a server got there first, passes on what it was
@@ -176,6 +176,34 @@ impl<T, E> Drop for Linked<'_, T, E> {
             self.core.waitlist.thread_picked_up();
         }
         self.core.pass_on(state);
+    }
+}
+
+impl<T, E> Inner<T, E> {
+    /// One look for something to take, made by a waiter: `Closed`, an idle object, or a
+    /// permit.
+    fn try_take(&self) -> Option<Found<T, E>> {
+        if self.is_closed() {
+            return Some(Err(Closed));
+        }
+        if let Some(index) = self.idle.pop() {
+            return Some(Ok(Acquired::Idle(self.lend(index))));
+        }
+        self.try_reserve().map(|p| Ok(Acquired::Vacant(p)))
+    }
+
+    /// Takes what a server gave a waiter (`GIVEN_SLOT + index` or `GIVEN_PERMIT`). If the
+    /// pool closed meanwhile, passes it back and answers `Closed`.
+    fn take_given(&self, given: usize) -> Option<Found<T, E>> {
+        if self.is_closed() {
+            self.pass_on(given);
+            return Some(Err(Closed));
+        }
+        if given == GIVEN_PERMIT {
+            return self.take_vacant().map(|p| Ok(Acquired::Vacant(p)));
+        }
+        debug_assert!(given >= GIVEN_SLOT);
+        Some(Ok(Acquired::Idle(self.lend((given - GIVEN_SLOT) as u32))))
     }
 }
 
