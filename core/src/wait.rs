@@ -81,7 +81,12 @@ impl<'a, T, E> Waiter<'a, T, E> {
         // SAFETY: `node` is unlinked and `WAITING` (new or rearmed), pinned in the caller's
         // future or stack frame, and its `Linked` guard unlinks it before it goes.
         let old = unsafe { list.link(node, front, self.direct, wake) };
-        let watch = if self.deadline == NO_DEADLINE { None } else { list.set_deadline(node, self.deadline) };
+        let watch = if self.deadline == NO_DEADLINE {
+            None
+        } else {
+            // SAFETY: `node` was linked in this list just above, under this lock.
+            unsafe { list.set_deadline(node, self.deadline) }
+        };
         drop(list);
         // A served node's waker was taken by its server: nothing to drop (and nothing that
         // could panic between linking and arming the guard).
@@ -153,7 +158,9 @@ impl<T, E> Linked<'_, T, E> {
     /// given), `false` if it was served (its state says with what).
     fn unlink(&mut self) -> bool {
         let mut list = self.core.waitlist.lock();
-        let unlinked = list.unlink(self.node);
+        // SAFETY: our node is only ever linked in `core.waitlist` (by `look_or_link`); else it
+        // is not linked, and ours.
+        let unlinked = unsafe { list.unlink(self.node) };
         drop(list);
         if unlinked {
             self.armed = false;
@@ -310,14 +317,17 @@ impl<T, E> Core<T, E> {
                     // The waker is cloned outside the lock (that runs the executor's code).
                     let list = inner.waitlist.lock();
                     if node.state() == WAITING {
-                        if list.wakes(node, cx.waker()) {
+                        // SAFETY: armed and still `WAITING` under the lock: linked in this list
+                        // (a server unlinks a node and stores its state under this lock).
+                        if unsafe { list.wakes(node, cx.waker()) } {
                             return Poll::Pending;
                         }
                         drop(list);
                         let waker = Wake::Task(cx.waker().clone());
                         let mut list = inner.waitlist.lock();
                         if node.state() == WAITING {
-                            let old = list.set_wake(node, waker);
+                            // SAFETY: as for `wakes` above.
+                            let old = unsafe { list.set_wake(node, waker) };
                             drop(list);
                             drop(old);
                             return Poll::Pending;
