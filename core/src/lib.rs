@@ -97,6 +97,7 @@ pub use front::{CheckOut, Shared};
 pub use lease::{Lease, Permit};
 pub use pool::{Acquired, Core, CoreStatus, TryAcquire, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;
+pub use wait::{Acquire, NoWatch, Watch};
 pub use weak::WeakCore;
 
 #[cfg(test)]

@@ -401,3 +401,43 @@ fn permit_outlives_last_handle() {
     drop(core);
     drop(permit);
 }
+
+/// The wait future is named and fused by contract: once ready, it has left the queue (the
+/// count of waiters drops with the `Ready`, not with the future), and polling it again panics.
+#[test]
+#[should_panic(expected = "`Acquire` polled after completion")]
+fn acquire_future_panics_when_polled_after_completion() {
+    use core::task::{Context, Waker};
+
+    let core = core(1, 1);
+    let held = take(&core, 1);
+    let mut fut: core::pin::Pin<alloc::boxed::Box<crate::Acquire<'_, u32>>> =
+        alloc::boxed::Box::pin(core.acquire());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert!(alloc::format!("{fut:?}").contains("waiting: true"));
+    drop(held);
+    assert!(fut.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(core.status().waiting, 0, "left the queue on `Ready`");
+    assert!(alloc::format!("{fut:?}").contains("waiting: false"));
+    let _ = fut.as_mut().poll(&mut cx);
+}
+
+/// A wait future polled once and then leaked keeps what it was handed for good (as
+/// documented on `Acquire`): the object stays in use and the waiter counted. (Not under Miri,
+/// whose leak check would report the leak itself.)
+#[test]
+#[cfg_attr(miri, ignore = "leaks on purpose")]
+fn leaked_wait_future_keeps_what_it_was_handed() {
+    use core::task::{Context, Waker};
+
+    let core = core(1, 1);
+    let held = take(&core, 1);
+    let mut fut = alloc::boxed::Box::pin(core.acquire());
+    assert!(fut.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    core::mem::forget(fut);
+    drop(held); // handed to the leaked waiter
+    let s = core.status();
+    assert_eq!((s.size, s.idle, s.waiting), (1, 0, 1), "{s:?}");
+    assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
+}
