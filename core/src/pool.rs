@@ -101,7 +101,7 @@ use crate::lease::{Lease, Permit};
 use crate::queue::{IdleQueue, PlainQueue, GATE_CLOSED};
 use crate::slot::{Slot, SlotMeta};
 use crate::sync::{seqcst_fence_for_loom, AtomicUsize, CachePadded, Ordering};
-use crate::waitlist::{WaitList, Wake, CLOSED_NODE};
+use crate::waitlist::{wake_all, WaitList, Wake, CLOSED_NODE, WAKE_BATCH};
 
 /// Bit 0 of `state`: the pool is closed.
 pub(crate) const CLOSED: usize = 1;
@@ -602,16 +602,17 @@ impl<T, E> Inner<T, E> {
         self.counts.state.fetch_or(CLOSED, Ordering::SeqCst);
         self.idle.set_gate(GATE_CLOSED);
         seqcst_fence_for_loom();
-        // One waiter per lock: wakers are woken outside it, and there is nowhere to collect
-        // them without allocating. A waiter linking meanwhile sees `CLOSED` in its look.
+        // A batch of waiters per lock, their wakers collected on the stack and woken after
+        // unlocking (if one panics, the rest of its batch is still woken). A waiter linking
+        // meanwhile sees `CLOSED` in its look.
         loop {
+            let mut batch: [Option<Wake>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
             let mut list = self.waitlist.lock();
-            let served = list.serve_front(CLOSED_NODE);
+            let (served, emptied) = list.serve_batch(CLOSED_NODE, &mut batch);
             drop(list);
-            match served {
-                // (A waiter without a waker was woken by `expire` already.)
-                Some(wake) => wake.into_iter().for_each(Wake::wake),
-                None => break,
+            wake_all(&mut batch[..served]);
+            if emptied {
+                break;
             }
         }
         self.drain();

@@ -441,3 +441,71 @@ fn leaked_wait_future_keeps_what_it_was_handed() {
     assert_eq!((s.size, s.idle, s.waiting), (1, 0, 1), "{s:?}");
     assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
 }
+
+/// `close` wakes its waiters a batch at a time (outside the lock): more waiters than one
+/// batch are each woken once, also those behind a waiter woken for its deadline (which has no
+/// waker left), and every one of them then reads `Closed`.
+#[cfg(feature = "std")]
+#[test]
+fn close_wakes_more_waiters_than_a_batch_each_once() {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use core::task::{Context, Poll, Waker};
+
+    let core = core(1, 1);
+    let weak = core.downgrade();
+    let _held = take(&core, 1);
+    let mut waiters = Vec::new();
+    for n in 0..21u64 {
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        // Waiter 9 (in the second batch) gives up at 5 and is woken for it before the close.
+        let deadline = if n == 9 { 5 } else { u64::MAX };
+        let mut fut = alloc::boxed::Box::pin(core.acquire_until(deadline, |_| {}));
+        assert!(fut.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&waker)))).is_pending());
+        waiters.push((fut, waker));
+    }
+    assert_eq!(weak.expire_waiters(5), None);
+    assert_eq!(waiters[9].1 .0.load(SeqCst), 1, "woken for its deadline");
+    core.close();
+    for (n, (fut, waker)) in waiters.iter_mut().enumerate() {
+        assert_eq!(waker.0.load(SeqCst), 1, "waiter {n} woken once");
+        let poll = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(poll, Poll::Ready(Err(crate::Closed))), "waiter {n}: {poll:?}");
+    }
+    drop(waiters);
+    assert_eq!(core.status().waiting, 0);
+}
+
+/// A waker that panics when `close` wakes it does not keep the other waiters of its batch
+/// asleep: they are woken as the panic unwinds, and the panic reaches `close`'s caller.
+#[cfg(feature = "std")]
+#[test]
+fn close_wakes_the_batch_past_a_panicking_waker() {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use core::task::{Context, Waker};
+
+    struct Panicky;
+    impl alloc::task::Wake for Panicky {
+        fn wake(self: Arc<Self>) {
+            panic!("a bad waker");
+        }
+    }
+
+    let core = core(1, 1);
+    let _held = take(&core, 1);
+    let mut bad = alloc::boxed::Box::pin(core.acquire());
+    assert!(bad.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::new(Panicky)))).is_pending());
+    let mut good = Vec::new();
+    for _ in 0..3 {
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let mut fut = alloc::boxed::Box::pin(core.acquire());
+        assert!(fut.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&waker)))).is_pending());
+        good.push((fut, waker));
+    }
+    let closed = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| core.close()));
+    assert!(closed.is_err(), "the waker's panic reaches the caller");
+    for (n, (_, waker)) in good.iter().enumerate() {
+        assert_eq!(waker.0.load(SeqCst), 1, "waiter {n} behind the bad waker is woken");
+    }
+}

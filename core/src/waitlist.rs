@@ -66,6 +66,34 @@ impl Wake {
     }
 }
 
+/// How many wakers `close` and `expire` collect under the lock, on the stack, before they
+/// unlock and wake them.
+pub(crate) const WAKE_BATCH: usize = 8;
+
+/// Wakes a batch of wakers collected under the lock (after unlocking, as every wake). If one
+/// waker panics, the rest of the batch is still woken (see `WakeRest`) and the panic goes on
+/// to the caller.
+pub(crate) fn wake_all(batch: &mut [Option<Wake>]) {
+    let mut rest = WakeRest(batch.iter_mut());
+    while let Some(wake) = rest.0.by_ref().find_map(Option::take) {
+        wake.wake();
+    }
+}
+
+/// The wakers of a batch not woken yet. If one waker panics, the others are still woken as
+/// the panic unwinds (a second panic then aborts, as any panic in a drop while unwinding), so
+/// that one bad waker does not leave the other waiters of its batch asleep (their nodes are
+/// served, or their deadlines cleared, already).
+struct WakeRest<'a>(core::slice::IterMut<'a, Option<Wake>>);
+
+impl Drop for WakeRest<'_> {
+    fn drop(&mut self) {
+        for wake in self.0.by_ref().filter_map(Option::take) {
+            wake.wake();
+        }
+    }
+}
+
 /// One waiter's place in the list. Pinned while linked; see the module docs for who may
 /// touch what. The fields marked "under the lock" are reached only through
 /// [`Locked::node`], whose contract says when that is sound.
@@ -526,6 +554,21 @@ impl Locked<'_> {
         // waiter may free it as soon as it sees this.
         node.state.store(state, Ordering::Release);
         Some(wake)
+    }
+
+    /// Serves up to `batch.len()` nodes from the front with `state`, as `serve_front`, and puts
+    /// how to wake each into `batch` (`None` for a node without a waker, whose waiter is awake
+    /// already: it is served all the same, so that the nodes behind it are reached). Returns
+    /// how many it served, and whether that emptied the list (`false`: the batch filled
+    /// first; call again).
+    pub(crate) fn serve_batch(&mut self, state: usize, batch: &mut [Option<Wake>]) -> (usize, bool) {
+        for (served, slot) in batch.iter_mut().enumerate() {
+            match self.serve_front(state) {
+                Some(wake) => *slot = wake,
+                None => return (served, true),
+            }
+        }
+        (batch.len(), self.head().is_null())
     }
 
     /// Gives a just-linked node the deadline of its waiter. Returns `Some(deadline)` if no
