@@ -71,6 +71,7 @@
 #![no_std]
 #![doc(test(attr(deny(warnings))))]
 #![warn(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core, clippy::std_instead_of_alloc)]
 
 extern crate alloc;
