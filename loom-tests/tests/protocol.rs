@@ -231,6 +231,31 @@ fn close_wakes_async_waiter() {
     });
 }
 
+/// `close` serves its waiters a batch per lock: two waiters of different kinds (an async
+/// one and a blocking one), either linked before the batch or linking while it runs, both end
+/// with `Closed`, and neither count nor gate is left behind.
+#[test]
+fn close_serves_a_batch_of_mixed_waiters() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let task = {
+            let core = core.clone();
+            thread::spawn(move || loom::future::block_on(core.acquire()).map(drop))
+        };
+        let parked = {
+            let core = core.clone();
+            thread::spawn(move || core.acquire_blocking(None).map(drop))
+        };
+        core.close();
+        assert_eq!(task.join().unwrap(), Err(Closed));
+        assert_eq!(parked.join().unwrap(), Err(cenote_core::WaitError::Closed));
+        drop(held);
+        let s = core.status();
+        assert_eq!((s.size, s.idle, s.waiting), (0, 0, 0), "{s:?}");
+    });
+}
+
 /// Growing the pool wakes a waiter, which creates into the new place; a return races it.
 #[test]
 fn resize_up_races_return() {
