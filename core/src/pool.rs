@@ -139,7 +139,7 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// A minimal pool of byte buffers, built on the core alone:
 ///
 /// ```
-/// use cenote_core::{TryAcquire, Core, Permit};
+/// use cenote_core::{Core, Permit, TryAcquire};
 ///
 /// let core = Core::<Vec<u8>>::new(4, 2, ()).unwrap();
 ///
@@ -422,10 +422,16 @@ impl<T, E> Core<T, E> {
     /// objects now and in-use ones when they return. Idempotent. Dropping the last handle
     /// closes the pool too.
     ///
+    /// # Panics
+    ///
+    /// If a waiter's waker panics: the other waiters of its batch are woken first, and the
+    /// panic goes on to the caller. Waiters not reached yet, and idle objects, are left for
+    /// the next call (`close` again finishes the job).
+    ///
     /// # Examples
     ///
     /// ```
-    /// use cenote_core::{TryAcquire, Core};
+    /// use cenote_core::{Core, TryAcquire};
     ///
     /// let core = Core::<u8>::new(1, 1, ()).unwrap();
     /// core.close();
