@@ -401,9 +401,10 @@ impl<T, E> Inner<T, E> {
 /// # Leaking
 ///
 /// A future polled once and then leaked (`mem::forget`, a reference cycle) is never dropped,
-/// so it never passes on what it was handed: it keeps that object or place for good (the pool
-/// counts it in use, and as a waiter), as tokio's futures do. Its node stays in the future's
-/// memory, which a leak never frees, so this is safe, only wasteful.
+/// so it never passes on what it was handed: it keeps that object or place for good, and if
+/// it is still in the queue, the next one handed to it (the pool counts it in use, and as a
+/// waiter; [`Core::close`] does not get it back), as with tokio's futures. Its node stays in
+/// the future's memory, which a leak never frees, so this is safe, only wasteful.
 ///
 /// # Auto traits
 ///
