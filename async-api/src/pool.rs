@@ -10,7 +10,7 @@ use core::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cenote_core::{Acquire, Acquired, Closed};
+use cenote_core::{Acquired, Closed, TryAcquire};
 use cenote_front::{Attempt, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared};
 
 use crate::maintenance;
@@ -362,10 +362,10 @@ impl<M: Manager> Pool<M> {
         let mut attempt = self.handle.attempt(timeout);
         loop {
             let acquired = match self.core().try_acquire() {
-                Acquire::Idle(lease) => Acquired::Idle(lease),
-                Acquire::Vacant(permit) => Acquired::Vacant(permit),
-                Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match self.wait(&mut attempt).await {
+                TryAcquire::Idle(lease) => Acquired::Idle(lease),
+                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
+                TryAcquire::Closed => return Err(Error::Closed),
+                TryAcquire::Exhausted => match self.wait(&mut attempt).await {
                     None => return Err(attempt.timed_out()),
                     Some(Err(Closed)) => return Err(Error::Closed),
                     Some(Ok(acquired)) => acquired,

@@ -13,14 +13,14 @@
 //!
 //! # What the core does and does not do
 //!
-//! * [`Core::try_acquire`] answers at once: an idle object ([`Lease`]), a [`Permit`] to create
-//!   one into a vacant slot, exhausted, or closed.
-//! * [`Core::acquire`] (async, any executor) and [`Core::acquire_blocking`] (threads, `std`
-//!   feature) wait. Waiters are served fairly: async waiters strictly in order (returns go
+//! * [`Core::try_acquire`] answers at once ([`TryAcquire`]): an idle object ([`Lease`]), a
+//!   [`Permit`] to create one into a vacant slot, exhausted, or closed.
+//! * [`Core::acquire`] (async, any executor; a named future, [`Acquire`], that you can store
+//!   in your own types) and [`Core::acquire_blocking`] (threads, `std` feature) wait. Waiters are served fairly: async waiters strictly in order (returns go
 //!   straight to the oldest), blocking ones with bounded overtaking (see
 //!   [`STARVE_AFTER_MISSES`]).
 //! * [`Core::acquire_until`] waits with a deadline in the caller's clock ticks, without a
-//!   timer per waiter: the caller keeps one timer per pool, asked for through a callback, and
+//!   timer per waiter: the caller keeps one timer per pool, asked for through a [`Watch`], and
 //!   a [`WeakCore`] (which keeps the pool's memory, not the pool, alive) wakes the waiters due
 //!   when it fires ([`WeakCore::expire_waiters`]).
 //! * A dropped [`Lease`] returns its object; [`Lease::retire`] drops it and frees its place;
@@ -71,6 +71,7 @@
 #![no_std]
 #![doc(test(attr(deny(warnings))))]
 #![warn(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core, clippy::std_instead_of_alloc)]
 
 extern crate alloc;
@@ -91,8 +92,9 @@ mod weak;
 
 pub use error::{Closed, ConfigError, WaitError};
 pub use lease::{Lease, Permit};
-pub use pool::{Acquire, Acquired, Core, CoreStatus, STARVE_AFTER_MISSES};
+pub use pool::{Acquired, Core, CoreStatus, TryAcquire, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;
+pub use wait::{Acquire, NoWatch, Watch};
 pub use weak::WeakCore;
 
 #[cfg(test)]

@@ -101,8 +101,7 @@ use crate::lease::{Lease, Permit};
 use crate::queue::{IdleQueue, PlainQueue, GATE_CLOSED};
 use crate::slot::{Slot, SlotMeta};
 use crate::sync::{seqcst_fence_for_loom, AtomicUsize, CachePadded, Ordering};
-use crate::wait::Found;
-use crate::waitlist::{WaitList, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT};
+use crate::waitlist::{wake_all, WaitList, Wake, CLOSED_NODE, WAKE_BATCH};
 
 /// Bit 0 of `state`: the pool is closed.
 pub(crate) const CLOSED: usize = 1;
@@ -140,14 +139,14 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// A minimal pool of byte buffers, built on the core alone:
 ///
 /// ```
-/// use cenote_core::{Acquire, Core, Permit};
+/// use cenote_core::{Core, Permit, TryAcquire};
 ///
 /// let core = Core::<Vec<u8>>::new(4, 2, ()).unwrap();
 ///
 /// let mut lease = match core.try_acquire() {
-///     Acquire::Idle(lease) => lease,
-///     Acquire::Vacant(permit) => Permit::fill(permit, Vec::with_capacity(1024)),
-///     Acquire::Exhausted | Acquire::Closed => unreachable!(),
+///     TryAcquire::Idle(lease) => lease,
+///     TryAcquire::Vacant(permit) => Permit::fill(permit, Vec::with_capacity(1024)),
+///     TryAcquire::Exhausted | TryAcquire::Closed => unreachable!(),
 /// };
 /// lease.extend_from_slice(b"hello");
 /// drop(lease); // back to the idle queue
@@ -155,7 +154,7 @@ pub const STARVE_AFTER_MISSES: u32 = 1;
 /// let status = core.status();
 /// assert_eq!((status.size, status.idle), (1, 1));
 /// match core.try_acquire() {
-///     Acquire::Idle(lease) => assert_eq!(&lease[..], b"hello"),
+///     TryAcquire::Idle(lease) => assert_eq!(&lease[..], b"hello"),
 ///     _ => unreachable!(),
 /// }
 /// ```
@@ -231,7 +230,7 @@ unsafe impl<T: Send, E: Send + Sync> Send for Inner<T, E> {}
 /// What [`Core::try_acquire`] found.
 #[derive(Debug)]
 #[must_use = "dropping a lease returns it and dropping a permit gives its place back"]
-pub enum Acquire<T, E = ()> {
+pub enum TryAcquire<T, E = ()> {
     /// An idle object, now lent to the caller.
     Idle(Lease<T, E>),
     /// No idle object, but room for one more: create it and [`Permit::fill`] the permit.
@@ -383,22 +382,22 @@ impl<T, E> Core<T, E> {
     /// Lends an idle object, or hands out a permit to create one, without waiting.
     ///
     /// While waiters are served directly (see the module docs), returns and freed places go
-    /// to them and not to the idle queue, so this answers [`Acquire::Exhausted`] and the
+    /// to them and not to the idle queue, so this answers [`TryAcquire::Exhausted`] and the
     /// caller lines up behind them.
     #[inline]
-    pub fn try_acquire(&self) -> Acquire<T, E> {
+    pub fn try_acquire(&self) -> TryAcquire<T, E> {
         let inner = self.inner();
         // ORDERING: `Relaxed` is enough: `CLOSED` is a hint here. A caller that misses a
         // just-set `CLOSED` linearises before `close`.
         if inner.counts.state.load(Ordering::Relaxed) & CLOSED != 0 {
-            return Acquire::Closed;
+            return TryAcquire::Closed;
         }
         if let Some(index) = inner.idle.pop() {
-            return Acquire::Idle(inner.lend(index));
+            return TryAcquire::Idle(inner.lend(index));
         }
         match inner.try_reserve() {
-            Some(permit) => Acquire::Vacant(permit),
-            None => Acquire::Exhausted,
+            Some(permit) => TryAcquire::Vacant(permit),
+            None => TryAcquire::Exhausted,
         }
     }
 
@@ -423,15 +422,21 @@ impl<T, E> Core<T, E> {
     /// objects now and in-use ones when they return. Idempotent. Dropping the last handle
     /// closes the pool too.
     ///
+    /// # Panics
+    ///
+    /// If a waiter's waker panics: the other waiters of its batch are woken first, and the
+    /// panic goes on to the caller. Waiters not reached yet, and idle objects, are left for
+    /// the next call (`close` again finishes the job).
+    ///
     /// # Examples
     ///
     /// ```
-    /// use cenote_core::{Acquire, Core};
+    /// use cenote_core::{Core, TryAcquire};
     ///
     /// let core = Core::<u8>::new(1, 1, ()).unwrap();
     /// core.close();
     /// assert!(core.is_closed());
-    /// assert!(matches!(core.try_acquire(), Acquire::Closed));
+    /// assert!(matches!(core.try_acquire(), TryAcquire::Closed));
     /// ```
     pub fn close(&self) {
         self.inner().close();
@@ -603,45 +608,20 @@ impl<T, E> Inner<T, E> {
         self.counts.state.fetch_or(CLOSED, Ordering::SeqCst);
         self.idle.set_gate(GATE_CLOSED);
         seqcst_fence_for_loom();
-        // One waiter per lock: wakers are woken outside it, and there is nowhere to collect
-        // them without allocating. A waiter linking meanwhile sees `CLOSED` in its look.
+        // A batch of waiters per lock, their wakers collected on the stack and woken after
+        // unlocking (if one panics, the rest of its batch is still woken). A waiter linking
+        // meanwhile sees `CLOSED` in its look.
         loop {
+            let mut batch: [Option<Wake>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
             let mut list = self.waitlist.lock();
-            let served = list.serve_front(CLOSED_NODE);
+            let (served, emptied) = list.serve_batch(CLOSED_NODE, &mut batch);
             drop(list);
-            match served {
-                // (A waiter without a waker was woken by `expire` already.)
-                Some(wake) => wake.into_iter().for_each(Wake::wake),
-                None => break,
+            wake_all(&mut batch[..served]);
+            if emptied {
+                break;
             }
         }
         self.drain();
-    }
-
-    /// One look for something to take, made by a waiter: `Closed`, an idle object, or a
-    /// permit.
-    pub(crate) fn try_take(&self) -> Option<Found<T, E>> {
-        if self.is_closed() {
-            return Some(Err(crate::Closed));
-        }
-        if let Some(index) = self.idle.pop() {
-            return Some(Ok(Acquired::Idle(self.lend(index))));
-        }
-        self.try_reserve().map(|p| Ok(Acquired::Vacant(p)))
-    }
-
-    /// Takes what a server gave a waiter (`GIVEN_SLOT + index` or `GIVEN_PERMIT`). If the
-    /// pool closed meanwhile, passes it back and answers `Closed`.
-    pub(crate) fn take_given(&self, given: usize) -> Option<Found<T, E>> {
-        if self.is_closed() {
-            self.pass_on(given);
-            return Some(Err(crate::Closed));
-        }
-        if given == GIVEN_PERMIT {
-            return self.take_vacant().map(|p| Ok(Acquired::Vacant(p)));
-        }
-        debug_assert!(given >= GIVEN_SLOT);
-        Some(Ok(Acquired::Idle(self.lend((given - GIVEN_SLOT) as u32))))
     }
 }
 

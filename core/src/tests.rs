@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::future::Future;
 
-use crate::{Acquire, Acquired, ConfigError, Core, Lease, Permit};
+use crate::{Acquired, ConfigError, Core, Lease, Permit, TryAcquire};
 
 fn core(capacity: usize, max: usize) -> Core<u32> {
     Core::new(capacity, max, ()).unwrap()
@@ -11,8 +11,8 @@ fn core(capacity: usize, max: usize) -> Core<u32> {
 
 fn take(core: &Core<u32>, fresh: u32) -> Lease<u32> {
     match core.try_acquire() {
-        Acquire::Idle(lease) => lease,
-        Acquire::Vacant(permit) => Permit::fill(permit, fresh),
+        TryAcquire::Idle(lease) => lease,
+        TryAcquire::Vacant(permit) => Permit::fill(permit, fresh),
         other => panic!("expected an object, got {other:?}"),
     }
 }
@@ -53,7 +53,7 @@ fn lends_creates_and_reuses_fifo() {
 fn max_size_is_a_hard_limit() {
     let core = core(2, 2);
     let held: Vec<_> = (0..2).map(|n| take(&core, n)).collect();
-    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
     assert!(core.try_reserve().is_none());
     drop(held);
     assert_eq!(core.status().idle, 2);
@@ -62,11 +62,11 @@ fn max_size_is_a_hard_limit() {
 #[test]
 fn unfilled_permit_gives_its_place_back() {
     let core = core(1, 1);
-    let Acquire::Vacant(permit) = core.try_acquire() else { panic!() };
+    let TryAcquire::Vacant(permit) = core.try_acquire() else { panic!() };
     assert_eq!(core.status().size, 1);
     drop(permit);
     assert_eq!(core.status().size, 0);
-    assert!(matches!(core.try_acquire(), Acquire::Vacant(_)));
+    assert!(matches!(core.try_acquire(), TryAcquire::Vacant(_)));
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn close_drops_idle_now_and_in_use_on_return() {
     assert_eq!(core.status().size, 1);
     drop(a);
     assert_eq!(core.status().size, 0);
-    assert!(matches!(core.try_acquire(), Acquire::Closed));
+    assert!(matches!(core.try_acquire(), TryAcquire::Closed));
     assert_eq!(core.resize(1), Err(ConfigError::Closed));
 }
 
@@ -110,7 +110,7 @@ fn close_drops_idle_now_and_in_use_on_return() {
 fn resize_within_capacity() {
     let core = core(4, 2);
     let held: Vec<_> = (0..2).map(|n| take(&core, n)).collect();
-    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
     core.resize(3).unwrap();
     let third = take(&core, 3);
     assert_eq!(core.resize(5), Err(ConfigError::MaxSizeAboveCapacity { max_size: 5, capacity: 4 }));
@@ -400,4 +400,117 @@ fn permit_outlives_last_handle() {
     let permit = core.try_reserve().unwrap();
     drop(core);
     drop(permit);
+}
+
+/// The wait future is named and fused by contract: once ready, it has left the queue (the
+/// count of waiters drops with the `Ready`, not with the future), and polling it again panics.
+#[test]
+#[should_panic(expected = "`Acquire` polled after completion")]
+fn acquire_future_panics_when_polled_after_completion() {
+    use core::task::{Context, Waker};
+
+    let core = core(1, 1);
+    let held = take(&core, 1);
+    let mut fut: core::pin::Pin<alloc::boxed::Box<crate::Acquire<'_, u32>>> =
+        alloc::boxed::Box::pin(core.acquire());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert!(alloc::format!("{fut:?}").contains("waiting: true"));
+    drop(held);
+    assert!(fut.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(core.status().waiting, 0, "left the queue on `Ready`");
+    assert!(alloc::format!("{fut:?}").contains("waiting: false"));
+    let _ = fut.as_mut().poll(&mut cx);
+}
+
+/// A wait future polled once and then leaked keeps what it was handed for good (as
+/// documented on `Acquire`): the object stays in use and the waiter counted. (Not under Miri,
+/// whose leak check would report the leak itself.)
+#[test]
+#[cfg_attr(miri, ignore = "leaks on purpose")]
+fn leaked_wait_future_keeps_what_it_was_handed() {
+    use core::task::{Context, Waker};
+
+    let core = core(1, 1);
+    let held = take(&core, 1);
+    let mut fut = alloc::boxed::Box::pin(core.acquire());
+    assert!(fut.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    core::mem::forget(fut);
+    drop(held); // handed to the leaked waiter
+    let s = core.status();
+    assert_eq!((s.size, s.idle, s.waiting), (1, 0, 1), "{s:?}");
+    assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
+}
+
+/// `close` wakes its waiters a batch at a time (outside the lock): more waiters than one
+/// batch are each woken once, also those behind a waiter woken for its deadline (which has no
+/// waker left), and every one of them then reads `Closed`.
+#[cfg(feature = "std")]
+#[test]
+fn close_wakes_more_waiters_than_a_batch_each_once() {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use core::task::{Context, Poll, Waker};
+
+    let core = core(1, 1);
+    let weak = core.downgrade();
+    let _held = take(&core, 1);
+    let mut waiters = Vec::new();
+    for n in 0..21u64 {
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        // Waiter 9 (in the second batch) gives up at 5 and is woken for it before the close.
+        let deadline = if n == 9 { 5 } else { u64::MAX };
+        let mut fut = alloc::boxed::Box::pin(core.acquire_until(deadline, |_| {}));
+        assert!(fut.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&waker)))).is_pending());
+        waiters.push((fut, waker));
+    }
+    assert_eq!(weak.expire_waiters(5), None);
+    assert_eq!(waiters[9].1 .0.load(SeqCst), 1, "woken for its deadline");
+    core.close();
+    for (n, (fut, waker)) in waiters.iter_mut().enumerate() {
+        assert_eq!(waker.0.load(SeqCst), 1, "waiter {n} woken once");
+        let poll = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(poll, Poll::Ready(Err(crate::Closed))), "waiter {n}: {poll:?}");
+    }
+    drop(waiters);
+    assert_eq!(core.status().waiting, 0);
+}
+
+/// A waker that panics when `close` wakes it does not keep the other waiters of its batch
+/// asleep: they are woken as the panic unwinds, and the panic reaches `close`'s caller. The
+/// waiters of later batches are left for the next `close`, which wakes them.
+#[cfg(feature = "std")]
+#[test]
+fn close_wakes_the_batch_past_a_panicking_waker() {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use core::task::{Context, Waker};
+
+    struct Panicky;
+    impl alloc::task::Wake for Panicky {
+        fn wake(self: Arc<Self>) {
+            panic!("a bad waker");
+        }
+    }
+
+    let core = core(1, 1);
+    let _held = take(&core, 1);
+    let mut bad = alloc::boxed::Box::pin(core.acquire());
+    assert!(bad.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::new(Panicky)))).is_pending());
+    // The bad one and 7 others fill the first batch; 3 more wait behind it.
+    let mut good = Vec::new();
+    for _ in 0..10 {
+        let waker = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let mut fut = alloc::boxed::Box::pin(core.acquire());
+        assert!(fut.as_mut().poll(&mut Context::from_waker(&Waker::from(Arc::clone(&waker)))).is_pending());
+        good.push((fut, waker));
+    }
+    let woken = |good: &[(_, Arc<CountingWaker>)]| -> Vec<usize> {
+        good.iter().map(|(_, w)| w.0.load(SeqCst)).collect()
+    };
+    let closed = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| core.close()));
+    assert!(closed.is_err(), "the waker's panic reaches the caller");
+    assert_eq!(woken(&good), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0], "the bad waker's batch is woken");
+    core.close();
+    assert_eq!(woken(&good), [1; 10], "closing again wakes the rest, once each");
 }

@@ -1,19 +1,97 @@
-//! Waiting for an object: the async and the blocking wait loops.
+//! Waiting for an object: the async wait ([`Acquire`], a named future) and the blocking one.
 //!
-//! Both loops are the same protocol (see `pool.rs`): count ourselves in `waiters` (which
-//! closes the idle queue's gate), then, under the wait list's lock, look once more and link
-//! our node; then sleep until a server stores in the node what we were given. The node lives
-//! inside the async future or on the blocking call's stack, so waiting allocates nothing.
+//! Both are the same protocol (see `pool.rs`): count ourselves in `waiters` (which closes the
+//! idle queue's gate), then, under the wait list's lock, look once more and link our node;
+//! then sleep until a server stores in the node what we were given. The node lives inside the
+//! future or on the blocking call's stack, so waiting allocates nothing.
+//!
+//! # Pinning
+//!
+//! A linked node is pointed to by its neighbours and the list, so it must not move, nor be
+//! freed, until it is unlinked. It lives in a [`Wait`], which is pinned from the moment it is
+//! made (in an [`Acquire`] future, or with `pin!` on the blocking call's stack) and whose
+//! `Drop` unlinks the node (or passes on what it was given) before the node goes. `node` is
+//! the only structurally pinned field of `Wait`, and `wait` the only one of `Acquire`; both
+//! are reached only through their type's `project`, and neither type moves them in `Drop`.
 
-use core::future::poll_fn;
-use core::pin::pin;
-use core::task::{Context, Poll};
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{ready, Context, Poll};
 
 use crate::error::Closed;
-use crate::pool::{Acquire, Acquired, Core, Inner, STARVE_AFTER_MISSES};
+use crate::pool::{Acquired, Core, Inner, TryAcquire, STARVE_AFTER_MISSES};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
-use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, NO_DEADLINE, WAITING, WOKEN};
+use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT, NO_DEADLINE, WAITING, WOKEN};
+
+/// How a timed waiter ([`Core::acquire_until`]) asks for a call to
+/// [`WeakCore::expire_waiters`](crate::WeakCore::expire_waiters).
+///
+/// Implemented for every `FnMut(u64)` closure; implement it on a type of your own (a handle to
+/// your pool's timer) to be able to name the future's type, [`Acquire<'_, T, E, YourWatch>`].
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use cenote_core::{Acquire, Core, Permit, Watch};
+///
+/// /// The pool's one timer: the earliest time it was asked to fire at.
+/// struct Timer<'a>(&'a Cell<u64>);
+///
+/// impl Watch for Timer<'_> {
+///     fn watch(&mut self, deadline: u64) {
+///         self.0.set(self.0.get().min(deadline));
+///     }
+/// }
+///
+/// /// A type that holds a wait can name it.
+/// struct TimedGet<'a> {
+///     wait: Acquire<'a, u32, (), Timer<'a>>,
+/// }
+///
+/// let core = Core::<u32>::new(1, 1, ()).unwrap();
+/// let _held = Permit::fill(core.try_reserve().unwrap(), 7);
+/// let due = Cell::new(u64::MAX);
+/// let get = TimedGet { wait: core.acquire_until(100, Timer(&due)) };
+/// # futures_lite::future::block_on(async {
+/// let mut wait = std::pin::pin!(get.wait);
+/// assert!(futures_lite::future::poll_once(wait.as_mut()).await.is_none());
+/// assert_eq!(due.get(), 100); // the timer must fire at 100
+/// # });
+/// ```
+pub trait Watch {
+    /// Called (outside any lock, on the waiter's task) when the waiter's `deadline` is earlier
+    /// than any call to `expire_waiters` already promised: see to it that
+    /// `expire_waiters(now)` runs once `now >= deadline`, and again at each time it returns.
+    fn watch(&mut self, deadline: u64);
+}
+
+impl<F: FnMut(u64)> Watch for F {
+    #[inline]
+    fn watch(&mut self, deadline: u64) {
+        self(deadline);
+    }
+}
+
+/// The [`Watch`] of a waiter without a deadline ([`Core::acquire`]): never called.
+///
+/// # Examples
+///
+/// ```
+/// use cenote_core::{Acquire, Core, NoWatch};
+///
+/// let core = Core::<u32>::new(1, 1, ()).unwrap();
+/// let _wait: Acquire<'_, u32, (), NoWatch> = core.acquire();
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoWatch;
+
+impl Watch for NoWatch {
+    #[inline]
+    fn watch(&mut self, _deadline: u64) {}
+}
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` right on every
 /// exit, including a panic or a dropped future, and decides where its node goes.
@@ -78,16 +156,31 @@ impl<'a, T, E> Waiter<'a, T, E> {
         }
         // A waiter that was served and missed keeps its place at the front.
         let front = self.misses > 0;
-        // SAFETY: `node` is unlinked and `WAITING` (new or rearmed), pinned in the caller's
-        // future or stack frame, and its `Linked` guard unlinks it before it goes.
+        // SAFETY: `node` is ours, unlinked and `WAITING` (new or rearmed), pinned in its
+        // `Wait`, which unlinks it before it goes (see "Pinning").
         let old = unsafe { list.link(node, front, self.direct, wake) };
-        let watch = if self.deadline == NO_DEADLINE { None } else { list.set_deadline(node, self.deadline) };
+        let watch = if self.deadline == NO_DEADLINE {
+            None
+        } else {
+            // SAFETY: `node` was linked in this list just above, under this lock.
+            unsafe { list.set_deadline(node, self.deadline) }
+        };
         drop(list);
         // A served node's waker was taken by its server: nothing to drop (and nothing that
         // could panic between linking and arming the guard).
         debug_assert!(old.is_none());
         drop(old);
         Looked::Linked(watch)
+    }
+
+    /// Takes `node` (ours) out of the list if it is still in it; returns whether it was.
+    fn unlink(&self, node: &WaitNode) -> bool {
+        let mut list = self.core.waitlist.lock();
+        // SAFETY: our node is only ever linked in `core.waitlist` (by `look_or_link`); else it
+        // is not linked, and ours.
+        let unlinked = unsafe { list.unlink(node) };
+        drop(list);
+        unlinked
     }
 
     /// Acts on what a server gave our node (`state`, not `WAITING`); `None` means look again.
@@ -135,47 +228,302 @@ impl<T, E> Drop for Waiter<'_, T, E> {
 }
 
 /// What a look found: an object or permit, or the news that the pool is closed.
-pub(crate) type Found<T, E> = Result<Acquired<T, E>, Closed>;
+type Found<T, E> = Result<Acquired<T, E>, Closed>;
 
-/// A node that may be linked: if dropped while armed (the future dropped, the thread timed
-/// out or panicked), unlinks it, or, if a server got there first, passes on what it was
-/// given, so that nothing is lost.
-struct Linked<'a, T, E> {
-    core: &'a Inner<T, E>,
-    node: &'a WaitNode,
+/// A caller that waits: its count in `waiters`, its node, and whether the node needs
+/// seeing to before it goes. Pinned (see "Pinning" in the module docs).
+///
+/// Dropped while armed (the future dropped, the thread timed out or panicked), it unlinks the
+/// node or, if a server got there first, passes on what the node was given, so that nothing
+/// is lost; then, and also if passing on panics, the count is given up (`waiter`'s drop).
+struct Wait<'a, T, E> {
+    /// The node is linked, or was served and what it was given is not acted on yet.
     armed: bool,
-    /// The node is a blocking waiter's (see `Waiter::thread`).
-    thread: bool,
+    /// Structurally pinned: linked by address while `armed`.
+    node: WaitNode,
+    /// Declared after `node`: dropped after `Drop::drop` unlinked the node, and after the node
+    /// itself, as the last thing.
+    waiter: Waiter<'a, T, E>,
 }
 
-impl<T, E> Linked<'_, T, E> {
+impl<'a, T, E> Wait<'a, T, E> {
+    /// Counts a new waiter (a blocking one if `thread`) that gives up at `deadline`.
+    fn new(core: &'a Inner<T, E>, thread: bool, deadline: u64) -> Self {
+        let mut waiter = Waiter::new(core, thread);
+        waiter.deadline = deadline;
+        Self { armed: false, node: WaitNode::new(), waiter }
+    }
+
+    /// The node (pinned, so only shared) and the fields that are not pinned.
+    #[inline]
+    fn project(self: Pin<&mut Self>) -> (&WaitNode, &mut bool, &mut Waiter<'a, T, E>) {
+        // SAFETY: nothing pinned is moved: `node` is handed out only as `&WaitNode` (through
+        // which it cannot be moved), and `armed` and `waiter` are not structurally pinned, so
+        // `&mut` to them is fine.
+        let this = unsafe { self.get_unchecked_mut() };
+        (&this.node, &mut this.armed, &mut this.waiter)
+    }
+
     /// Takes the node out of the list if it is still in it: `true` if it was (nothing was
-    /// given), `false` if it was served (its state says with what).
-    fn unlink(&mut self) -> bool {
-        let mut list = self.core.waitlist.lock();
-        let unlinked = list.unlink(self.node);
-        drop(list);
+    /// given; the node is disarmed), `false` if it was served (its state says with what).
+    /// (For a blocking waiter that times out.)
+    #[cfg(all(feature = "std", not(loom)))]
+    fn unlink(self: Pin<&mut Self>) -> bool {
+        let (node, armed, waiter) = self.project();
+        let unlinked = waiter.unlink(node);
         if unlinked {
-            self.armed = false;
+            *armed = false;
         }
         unlinked
     }
+
+    /// One step of an async wait, polled until it is ready: look (or act on what a server
+    /// gave us) and link the node if nothing was found, asking `watch` for a call to
+    /// `expire_waiters` if our deadline is the earliest.
+    fn poll_wait(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        watch: &mut impl Watch,
+    ) -> Poll<Found<T, E>> {
+        loop {
+            let (node, armed, waiter) = self.as_mut().project();
+            if *armed {
+                let state = node.state();
+                if state == WAITING {
+                    // Polled before being served (spuriously, by a timeout around us, or woken
+                    // for our deadline): make sure the latest waker is the one that gets woken.
+                    // The waker is cloned outside the lock (that runs the executor's code).
+                    let list = waiter.core.waitlist.lock();
+                    if node.state() == WAITING {
+                        // SAFETY: armed and still `WAITING` under the lock: linked in this list
+                        // (a server unlinks a node and stores its state under this lock).
+                        if unsafe { list.wakes(node, cx.waker()) } {
+                            return Poll::Pending;
+                        }
+                        drop(list);
+                        let waker = Wake::Task(cx.waker().clone());
+                        let mut list = waiter.core.waitlist.lock();
+                        if node.state() == WAITING {
+                            // SAFETY: as for `wakes` above.
+                            let old = unsafe { list.set_wake(node, waker) };
+                            drop(list);
+                            drop(old);
+                            return Poll::Pending;
+                        }
+                    }
+                    continue;
+                }
+                *armed = false;
+                if let Some(found) = waiter.on_served(node, state) {
+                    return Poll::Ready(found);
+                }
+            }
+            match waiter.look_or_link(node, Wake::Task(cx.waker().clone())) {
+                Looked::Found(found) => return Poll::Ready(found),
+                Looked::Linked(promise) => {
+                    *armed = true;
+                    if let Some(at) = promise {
+                        watch.watch(at);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
 }
 
-impl<T, E> Drop for Linked<'_, T, E> {
+impl<T, E> Drop for Wait<'_, T, E> {
     fn drop(&mut self) {
+        // (`self` is pinned: `node` is only borrowed here, never moved.)
         if !self.armed {
             return;
         }
-        if self.node.state() == WAITING && self.unlink() {
+        if self.node.state() == WAITING && self.waiter.unlink(&self.node) {
             return;
         }
         // Served, and we will not act on it: pass it on.
         let state = self.node.state();
-        if self.thread && state >= GIVEN_PERMIT {
-            self.core.waitlist.thread_picked_up();
+        if self.waiter.thread && state >= GIVEN_PERMIT {
+            self.waiter.core.waitlist.thread_picked_up();
         }
-        self.core.pass_on(state);
+        self.waiter.core.pass_on(state);
+    }
+}
+
+impl<T, E> Inner<T, E> {
+    /// One look for something to take, made by a waiter: `Closed`, an idle object, or a
+    /// permit.
+    fn try_take(&self) -> Option<Found<T, E>> {
+        if self.is_closed() {
+            return Some(Err(Closed));
+        }
+        if let Some(index) = self.idle.pop() {
+            return Some(Ok(Acquired::Idle(self.lend(index))));
+        }
+        self.try_reserve().map(|p| Ok(Acquired::Vacant(p)))
+    }
+
+    /// Takes what a server gave a waiter (`GIVEN_SLOT + index` or `GIVEN_PERMIT`). If the
+    /// pool closed meanwhile, passes it back and answers `Closed`.
+    fn take_given(&self, given: usize) -> Option<Found<T, E>> {
+        if self.is_closed() {
+            self.pass_on(given);
+            return Some(Err(Closed));
+        }
+        if given == GIVEN_PERMIT {
+            return self.take_vacant().map(|p| Ok(Acquired::Vacant(p)));
+        }
+        debug_assert!(given >= GIVEN_SLOT);
+        Some(Ok(Acquired::Idle(self.lend((given - GIVEN_SLOT) as u32))))
+    }
+}
+
+/// The future of [`Core::acquire`] and [`Core::acquire_until`]: an idle object or a permit to
+/// create one, or [`Closed`].
+///
+/// The first poll tries at once, as [`Core::try_acquire`]; if the pool is exhausted, the
+/// future counts itself as a waiter and links a node that lives inside it (so it allocates
+/// nothing) into the pool's FIFO of waiters, where a return or a freed place is handed to it
+/// directly. `W` is how a timed waiter asks for its wakeup ([`Watch`]; [`NoWatch`] for
+/// `acquire`).
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping the future at any point loses nothing. Between polls it holds
+/// nothing but its place in the queue; if it is dropped after an object or a freed place was
+/// handed to it, it passes that on to the next waiter (or back to the pool), and a wakeup to
+/// the next waiter.
+///
+/// Once it is at the front of the queue, the next return is handed to it: a future kept
+/// alive but no longer polled (say, the losing branch of a `select!` that is not dropped)
+/// holds that object until it is polled or dropped. Drop wait futures you no longer poll.
+///
+/// # Leaking
+///
+/// A future polled once and then leaked (`mem::forget`, a reference cycle) is never dropped,
+/// so it never passes on what it was handed: it keeps that object or place for good, and if
+/// it is still in the queue, the next one handed to it (the pool counts it in use, and as a
+/// waiter; [`Core::close`] does not get it back), as with tokio's futures. Its node stays in
+/// the future's memory, which a leak never frees, so this is safe, only wasteful.
+///
+/// # Auto traits
+///
+/// `Send` when `T: Send`, `E: Send + Sync` and `W: Send` (the conditions of [`Core`]'s
+/// `Sync`, as it holds a `&Core`, plus the watch it carries): its node is reached by other
+/// threads only under the wait list's lock. `Sync` under the same conditions with `W: Sync`;
+/// that is sound because `&Acquire` gives access to nothing but `Debug`, which reads two
+/// plain fields written only through `Pin<&mut Self>`. Not `Unpin`: the node is linked by
+/// address while the future waits.
+///
+/// # Examples
+///
+/// ```
+/// use cenote_core::{Acquire, Acquired, Core, Permit};
+///
+/// let core = Core::<u32>::new(1, 1, ()).unwrap();
+/// let held = Permit::fill(core.try_reserve().unwrap(), 7);
+/// # futures_lite::future::block_on(async {
+/// let mut wait: std::pin::Pin<&mut Acquire<'_, u32>> = std::pin::pin!(core.acquire());
+/// assert!(futures_lite::future::poll_once(wait.as_mut()).await.is_none()); // waits in line
+/// assert_eq!(core.status().waiting, 1);
+/// drop(held); // handed straight to the waiter
+/// match wait.await.unwrap() {
+///     Acquired::Idle(lease) => assert_eq!(*lease, 7),
+///     Acquired::Vacant(_) => unreachable!(),
+/// }
+/// # });
+/// assert_eq!(core.status().waiting, 0);
+/// ```
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a, T, E = (), W = NoWatch> {
+    /// Structurally pinned. `None` until the first poll finds the pool exhausted (the caller
+    /// is not counted as a waiter yet), and again once the future is ready. Declared first:
+    /// dropped (its node unlinked) before the other fields.
+    wait: Option<Wait<'a, T, E>>,
+    core: &'a Core<T, E>,
+    /// In the caller's ticks; `NO_DEADLINE` for `acquire`.
+    deadline: u64,
+    watch: W,
+    /// The future returned `Ready`.
+    done: bool,
+}
+
+/// An [`Acquire`], projected: the wait pinned, the other fields not.
+struct AcquireProj<'p, 'a, T, E, W> {
+    wait: Pin<&'p mut Option<Wait<'a, T, E>>>,
+    core: &'a Core<T, E>,
+    deadline: u64,
+    watch: &'p mut W,
+    done: &'p mut bool,
+}
+
+impl<'a, T, E, W> Acquire<'a, T, E, W> {
+    #[inline]
+    fn project(self: Pin<&mut Self>) -> AcquireProj<'_, 'a, T, E, W> {
+        // SAFETY: nothing pinned is moved: `wait` is handed out only pinned (and `Acquire` has
+        // no `Drop` of its own that could move it: the drop glue drops it in place), and
+        // `core`, `deadline`, `watch` and `done` are not structurally pinned, so `&mut` to
+        // them is fine.
+        let this = unsafe { self.get_unchecked_mut() };
+        AcquireProj {
+            // SAFETY: `wait` is part of a pinned value and is never moved (see above).
+            wait: unsafe { Pin::new_unchecked(&mut this.wait) },
+            core: this.core,
+            deadline: this.deadline,
+            watch: &mut this.watch,
+            done: &mut this.done,
+        }
+    }
+}
+
+impl<T, E, W: Watch> Future for Acquire<'_, T, E, W> {
+    type Output = Result<Acquired<T, E>, Closed>;
+
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready`.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let AcquireProj { mut wait, core, deadline, watch, done } = self.project();
+        if wait.is_none() {
+            assert!(!*done, "`Acquire` polled after completion");
+            let found = match core.try_acquire() {
+                TryAcquire::Idle(lease) => Ok(Acquired::Idle(lease)),
+                TryAcquire::Vacant(permit) => Ok(Acquired::Vacant(permit)),
+                TryAcquire::Closed => Err(Closed),
+                TryAcquire::Exhausted => {
+                    wait.set(Some(Wait::new(core.inner(), false, deadline)));
+                    return poll_wait(wait, cx, watch, done);
+                }
+            };
+            *done = true;
+            return Poll::Ready(found);
+        }
+        poll_wait(wait, cx, watch, done)
+    }
+}
+
+/// Polls the wait; once it is ready, drops it in place (giving up the count of `waiters`
+/// now, not when the future goes) and marks the future done.
+#[inline]
+fn poll_wait<T, E>(
+    mut wait: Pin<&mut Option<Wait<'_, T, E>>>,
+    cx: &mut Context<'_>,
+    watch: &mut impl Watch,
+    done: &mut bool,
+) -> Poll<Found<T, E>> {
+    let Some(waiting) = wait.as_mut().as_pin_mut() else { unreachable!("the caller made the wait") };
+    let found = ready!(waiting.poll_wait(cx, watch));
+    wait.set(None);
+    *done = true;
+    Poll::Ready(found)
+}
+
+impl<T, E, W> fmt::Debug for Acquire<'_, T, E, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("deadline", &(self.deadline != NO_DEADLINE).then_some(self.deadline))
+            .field("waiting", &self.wait.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -183,7 +531,7 @@ impl<T, E> Core<T, E> {
     /// Waits for an idle object or a permit to create one, for as long as it takes.
     ///
     /// Put a timeout around it with whatever timer you have; dropping the future at any
-    /// point is safe (see below). The future allocates nothing.
+    /// point is safe (see below). The future ([`Acquire`]) allocates nothing.
     ///
     /// # Errors
     ///
@@ -197,8 +545,11 @@ impl<T, E> Core<T, E> {
     ///
     /// Once the future is at the front of the queue, the next return is handed to it: a
     /// future kept alive but no longer polled (say, the losing branch of a `select!` that is
-    /// not dropped) holds that object until it is polled or dropped, and one that is leaked
-    /// holds it for good. Drop wait futures you no longer poll.
+    /// not dropped) holds that object until it is polled or dropped. Drop wait futures you no
+    /// longer poll.
+    ///
+    /// A future polled once and then leaked (`mem::forget`) keeps what it was handed for
+    /// good: see [`Acquire`]'s "Leaking".
     ///
     /// # Examples
     ///
@@ -214,8 +565,9 @@ impl<T, E> Core<T, E> {
     /// assert_eq!(*lease, 7);
     /// # });
     /// ```
-    pub async fn acquire(&self) -> Result<Acquired<T, E>, Closed> {
-        self.acquire_until(NO_DEADLINE, |_| {}).await
+    #[inline]
+    pub fn acquire(&self) -> Acquire<'_, T, E> {
+        self.acquire_until(NO_DEADLINE, NoWatch)
     }
 
     /// [`acquire`](Core::acquire) for a waiter that gives up at `deadline`, with one timer
@@ -227,14 +579,18 @@ impl<T, E> Core<T, E> {
     /// passed (dropping is cancel-safe, see [`acquire`](Core::acquire)). What this adds is the
     /// wakeup: the pool wakes its timed waiters whose deadline has passed when
     /// [`WeakCore::expire_waiters`](crate::WeakCore::expire_waiters) is called, and asks for
-    /// that call through `watch`: `watch(t)` runs (outside any lock, on the waiter's task) when
-    /// this waiter's deadline `t` is earlier than any call already promised; the caller must
-    /// then see to it that `expire_waiters(now)` runs once `now >= t`, and again at each time
-    /// it returns.
+    /// that call through `watch` (a closure `FnMut(u64)`, or a [`Watch`] of your own):
+    /// `watch(t)` runs (outside any lock, on the waiter's task) when this waiter's deadline
+    /// `t` is earlier than any call already promised; the caller must then see to it that
+    /// `expire_waiters(now)` runs once `now >= t`, and again at each time it returns.
     ///
     /// # Errors
     ///
     /// [`Closed`] if the pool is closed before or during the wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`acquire`](Core::acquire).
     ///
     /// # Examples
     ///
@@ -256,64 +612,9 @@ impl<T, E> Core<T, E> {
     /// assert!(matches!(wait.await, Ok(Acquired::Idle(_)))); // served all the same
     /// # });
     /// ```
-    pub async fn acquire_until(
-        &self,
-        deadline: u64,
-        mut watch: impl FnMut(u64),
-    ) -> Result<Acquired<T, E>, Closed> {
-        match self.try_acquire() {
-            Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-            Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-            Acquire::Closed => return Err(Closed),
-            Acquire::Exhausted => {}
-        }
-        let inner = self.inner();
-        let mut waiter = Waiter::new(inner, false);
-        waiter.deadline = deadline;
-        let node = pin!(WaitNode::new());
-        let node = node.into_ref().get_ref();
-        let mut linked = Linked { core: inner, node, armed: false, thread: false };
-        poll_fn(|cx: &mut Context<'_>| loop {
-            if linked.armed {
-                let state = node.state();
-                if state == WAITING {
-                    // Polled before being served (spuriously, by a timeout around us, or woken
-                    // for our deadline): make sure the latest waker is the one that gets woken.
-                    // The waker is cloned outside the lock (that runs the executor's code).
-                    let list = inner.waitlist.lock();
-                    if node.state() == WAITING {
-                        if list.wakes(node, cx.waker()) {
-                            return Poll::Pending;
-                        }
-                        drop(list);
-                        let waker = Wake::Task(cx.waker().clone());
-                        let mut list = inner.waitlist.lock();
-                        if node.state() == WAITING {
-                            let old = list.set_wake(node, waker);
-                            drop(list);
-                            drop(old);
-                            return Poll::Pending;
-                        }
-                    }
-                    continue;
-                }
-                linked.armed = false;
-                if let Some(found) = waiter.on_served(node, state) {
-                    return Poll::Ready(found);
-                }
-            }
-            match waiter.look_or_link(node, Wake::Task(cx.waker().clone())) {
-                Looked::Found(found) => return Poll::Ready(found),
-                Looked::Linked(promise) => {
-                    linked.armed = true;
-                    if let Some(at) = promise {
-                        watch(at);
-                    }
-                    return Poll::Pending;
-                }
-            }
-        })
-        .await
+    #[inline]
+    pub fn acquire_until<W: Watch>(&self, deadline: u64, watch: W) -> Acquire<'_, T, E, W> {
+        Acquire { wait: None, core: self, deadline, watch, done: false }
     }
 
     /// Waits for an idle object or a permit to create one, parking the thread, until
@@ -334,10 +635,10 @@ impl<T, E> Core<T, E> {
         deadline: Option<std::time::Instant>,
     ) -> Result<Acquired<T, E>, crate::WaitError> {
         match self.try_acquire() {
-            Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-            Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-            Acquire::Closed => return Err(crate::WaitError::Closed),
-            Acquire::Exhausted => {}
+            TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+            TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+            TryAcquire::Closed => return Err(crate::WaitError::Closed),
+            TryAcquire::Exhausted => {}
         }
         // A short, bounded backoff before parking (a few µs of spinning, then a few yields):
         // with objects held briefly, one is usually back by then, and a thread that parks and
@@ -350,27 +651,25 @@ impl<T, E> Core<T, E> {
         while !backoff.is_completed() {
             backoff.snooze();
             match self.try_acquire() {
-                Acquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-                Acquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-                Acquire::Closed => return Err(crate::WaitError::Closed),
-                Acquire::Exhausted => {}
+                TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
+                TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
+                TryAcquire::Closed => return Err(crate::WaitError::Closed),
+                TryAcquire::Exhausted => {}
             }
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 break;
             }
         }
         let inner = self.inner();
-        let mut waiter = Waiter::new(inner, true);
-        let node = pin!(WaitNode::new());
-        let node = node.into_ref().get_ref();
-        let mut linked = Linked { core: inner, node, armed: false, thread: true };
+        let mut wait = core::pin::pin!(Wait::new(inner, true, NO_DEADLINE));
         let found = loop {
-            if let Looked::Found(found) = waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
-                break found;
+            let (node, armed, waiter) = wait.as_mut().project();
+            match waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
+                Looked::Found(found) => break found,
+                Looked::Linked(_) => *armed = true,
             }
-            linked.armed = true;
             let state = loop {
-                let state = node.state();
+                let state = wait.node.state();
                 if state != WAITING {
                     break state;
                 }
@@ -389,7 +688,7 @@ impl<T, E> Core<T, E> {
                                 crate::sync::park_timeout(deadline - now);
                                 continue;
                             }
-                            if linked.unlink() {
+                            if wait.as_mut().unlink() {
                                 // Timed out before anyone served us. One last look.
                                 return match inner.try_take() {
                                     Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
@@ -401,7 +700,8 @@ impl<T, E> Core<T, E> {
                     }
                 }
             };
-            linked.armed = false;
+            let (node, armed, waiter) = wait.as_mut().project();
+            *armed = false;
             if let Some(found) = waiter.on_served(node, state) {
                 break found;
             }

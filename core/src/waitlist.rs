@@ -25,7 +25,7 @@
 //!
 //! The lock is std's mutex with `std`, a spin lock without it, loom's mutex under loom.
 
-use core::marker::PhantomPinned;
+use core::marker::{PhantomData, PhantomPinned};
 use core::ptr;
 use core::task::Waker;
 
@@ -66,8 +66,37 @@ impl Wake {
     }
 }
 
+/// How many wakers `close` and `expire` collect under the lock, on the stack, before they
+/// unlock and wake them.
+pub(crate) const WAKE_BATCH: usize = 8;
+
+/// Wakes a batch of wakers collected under the lock (after unlocking, as every wake). If one
+/// waker panics, the rest of the batch is still woken (see `WakeRest`) and the panic goes on
+/// to the caller.
+pub(crate) fn wake_all(batch: &mut [Option<Wake>]) {
+    let mut rest = WakeRest(batch.iter_mut());
+    while let Some(wake) = rest.0.by_ref().find_map(Option::take) {
+        wake.wake();
+    }
+}
+
+/// The wakers of a batch not woken yet. If one waker panics, the others are still woken as
+/// the panic unwinds (a second panic then aborts, as any panic in a drop while unwinding), so
+/// that one bad waker does not leave the other waiters of its batch asleep (their nodes are
+/// served, or their deadlines cleared, already).
+struct WakeRest<'a>(core::slice::IterMut<'a, Option<Wake>>);
+
+impl Drop for WakeRest<'_> {
+    fn drop(&mut self) {
+        for wake in self.0.by_ref().filter_map(Option::take) {
+            wake.wake();
+        }
+    }
+}
+
 /// One waiter's place in the list. Pinned while linked; see the module docs for who may
-/// touch what.
+/// touch what. The fields marked "under the lock" are reached only through
+/// [`Locked::node`], whose contract says when that is sound.
 pub(crate) struct WaitNode {
     /// `WAITING`, or what the waiter was given (`WOKEN`, `CLOSED_NODE`, `GIVEN_*`).
     state: AtomicUsize,
@@ -237,63 +266,198 @@ impl WaitList {
     /// Takes the lock.
     #[inline]
     pub(crate) fn lock(&self) -> Locked<'_> {
-        Locked { list: self, _guard: self.lock.lock() }
+        Locked { list: self, _guard: self.lock.lock(), _not_sync: PhantomData }
     }
 }
 
-/// The list, locked.
+/// The list, locked: the proof that its lock is held. The list's own fields, and those of the
+/// nodes linked in it (through [`Locked::node`]), are read and written only through it.
 pub(crate) struct Locked<'a> {
     list: &'a WaitList,
     _guard: RawGuard<'a>,
+    /// Not `Sync`: the accessors below write the guarded cells through `&self`, which must
+    /// then stay with the one thread that holds the lock.
+    _not_sync: PhantomData<core::cell::Cell<()>>,
 }
 
-/// Reads a cell that holds a `Copy` value. The caller holds the lock or owns the node.
-#[inline(always)]
-fn get<T: Copy>(cell: &Cell<T>) -> T {
-    // SAFETY: the caller holds the lock (or owns the unlinked node), so no one writes it now.
-    cell.with_mut(|p| unsafe { *p })
-}
+/// The fields of one node that its list's lock guards (all but `state`), read and written
+/// through a [`Locked`] guard of that list.
+///
+/// Made only by [`Locked::node`], whose contract (the node is linked in that list, or is not
+/// linked and is the caller's own) is what makes these accessors safe: nobody else touches
+/// the fields while the view exists, and the view borrows the guard, so it cannot outlive the
+/// lock.
+#[derive(Clone, Copy)]
+struct Node<'l>(&'l WaitNode);
 
-/// Writes a cell. The caller holds the lock or owns the node.
-#[inline(always)]
-fn set<T: Copy>(cell: &Cell<T>, value: T) {
-    // SAFETY: as for `get`; only `Copy` values are written this way (nothing to drop).
-    cell.with_mut(|p| unsafe { *p = value });
+impl Node<'_> {
+    #[inline(always)]
+    fn linked(self) -> bool {
+        // SAFETY: no one else accesses the field while the view exists (see `Node`).
+        self.0.linked.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_linked(self, linked: bool) {
+        // SAFETY: as in `linked`; a `bool` has nothing to drop.
+        self.0.linked.with_mut(|p| unsafe { *p = linked });
+    }
+
+    #[inline(always)]
+    fn prev(self) -> *const WaitNode {
+        // SAFETY: as in `linked`.
+        self.0.prev.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_prev(self, prev: *const WaitNode) {
+        // SAFETY: as in `linked`; a pointer has nothing to drop.
+        self.0.prev.with_mut(|p| unsafe { *p = prev });
+    }
+
+    #[inline(always)]
+    fn next(self) -> *const WaitNode {
+        // SAFETY: as in `linked`.
+        self.0.next.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_next(self, next: *const WaitNode) {
+        // SAFETY: as in `set_prev`.
+        self.0.next.with_mut(|p| unsafe { *p = next });
+    }
+
+    #[inline(always)]
+    fn direct(self) -> bool {
+        // SAFETY: as in `linked`.
+        self.0.direct.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_direct(self, direct: bool) {
+        // SAFETY: as in `set_linked`.
+        self.0.direct.with_mut(|p| unsafe { *p = direct });
+    }
+
+    #[inline(always)]
+    fn deadline(self) -> u64 {
+        // SAFETY: as in `linked`.
+        self.0.deadline.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_deadline(self, deadline: u64) {
+        // SAFETY: as in `linked`; a `u64` has nothing to drop.
+        self.0.deadline.with_mut(|p| unsafe { *p = deadline });
+    }
+
+    /// Replaces the waker (`None`: takes it); returns the old one, to drop or wake after
+    /// unlocking.
+    #[inline(always)]
+    fn replace_wake(self, wake: Option<Wake>) -> Option<Wake> {
+        // SAFETY: as in `linked`. The old value is moved out, not dropped here.
+        self.0.wake.with_mut(|p| unsafe { core::mem::replace(&mut *p, wake) })
+    }
+
+    /// Whether the waiter is a parked thread. (A node without a waker is a task's, woken by
+    /// `expire`.)
+    #[inline(always)]
+    fn is_thread(self) -> bool {
+        #[cfg(feature = "std")]
+        // SAFETY: as in `linked`.
+        return self.0.wake.with_mut(|p| matches!(unsafe { &*p }, Some(Wake::Thread(_))));
+        #[cfg(not(feature = "std"))]
+        false
+    }
+
+    /// Whether the waiter would be woken through `waker` (the same task).
+    #[inline(always)]
+    fn wakes(self, waker: &Waker) -> bool {
+        // SAFETY: as in `linked`; the reference ends with the closure.
+        self.0
+            .wake
+            .with_mut(|p| matches!(unsafe { &*p }, Some(Wake::Task(current)) if current.will_wake(waker)))
+    }
 }
 
 impl Locked<'_> {
+    /// The guarded fields of `node`.
+    ///
+    /// # Safety
+    ///
+    /// `node` points to a live node that is linked in this list, or that is not linked and is
+    /// the caller's own. (A linked node stays alive until it is unlinked, which needs this
+    /// lock; an unlinked node's fields are touched by its owner only.)
+    #[inline(always)]
+    unsafe fn node(&self, node: *const WaitNode) -> Node<'_> {
+        debug_assert!(!node.is_null());
+        // SAFETY: live (the caller's contract), and only shared: a node's fields are cells.
+        Node(unsafe { &*node })
+    }
+
+    #[inline(always)]
+    fn head(&self) -> *const WaitNode {
+        // SAFETY: the list's fields are guarded by its lock, which `self` holds, on this
+        // thread only (`Locked` is not `Sync`): nobody else accesses them meanwhile.
+        self.list.head.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_head(&self, head: *const WaitNode) {
+        // SAFETY: as in `head`; a pointer has nothing to drop.
+        self.list.head.with_mut(|p| unsafe { *p = head });
+    }
+
+    #[inline(always)]
+    fn tail(&self) -> *const WaitNode {
+        // SAFETY: as in `head`.
+        self.list.tail.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_tail(&self, tail: *const WaitNode) {
+        // SAFETY: as in `set_head`.
+        self.list.tail.with_mut(|p| unsafe { *p = tail });
+    }
+
+    #[inline(always)]
+    fn watch_at(&self) -> u64 {
+        // SAFETY: as in `head`.
+        self.list.watch_at.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_watch_at(&self, at: u64) {
+        // SAFETY: as in `head`; a `u64` has nothing to drop.
+        self.list.watch_at.with_mut(|p| unsafe { *p = at });
+    }
+
     /// Whether the oldest node is to be given returns directly now: it wants them, and it is
     /// a task, or a thread while no other thread has a hand-off in flight. `None` if the list
     /// is empty.
     #[inline]
     pub(crate) fn front_is_direct(&self) -> Option<bool> {
-        let head = get(&self.list.head);
+        let head = self.head();
         if head.is_null() {
             return None;
         }
-        // SAFETY: a linked node is alive and pinned until it is unlinked, which needs the lock
-        // we hold.
-        let node = unsafe { &*head };
-        if !get(&node.direct) {
+        // SAFETY: `head` is linked in this list.
+        let node = unsafe { self.node(head) };
+        if !node.direct() {
             return Some(false);
         }
-        // SAFETY: under the lock. (A node without a waker is a task's, woken by `expire`.)
-        #[cfg(feature = "std")]
-        let thread = node.wake.with_mut(|p| matches!(unsafe { &*p }, Some(Wake::Thread(_))));
-        #[cfg(not(feature = "std"))]
-        let thread = false;
         // ORDERING: see `threads_served`.
-        Some(!thread || self.list.threads_served.load(Ordering::Relaxed) == 0)
+        Some(!node.is_thread() || self.list.threads_served.load(Ordering::Relaxed) == 0)
     }
 
     /// Links `node` at the back (or, if `front`, at the front), to be woken through `wake`.
+    /// Returns the node's previous waker, if it still had one, to drop after unlocking.
     ///
     /// # Safety
     ///
-    /// `node` is not linked, its state is `WAITING`, and it stays alive and in place until it
-    /// is unlinked: by `unlink`, or by a server, after which it is not touched again by the
-    /// list.
-    /// Returns the node's previous waker, if it still had one, to drop after unlocking.
+    /// `node` is not linked, is the caller's own, its state is `WAITING`, and it stays alive
+    /// and in place until it is unlinked: by `unlink`, or by a server, after which it is not
+    /// touched again by the list.
     pub(crate) unsafe fn link(
         &mut self,
         node: &WaitNode,
@@ -301,57 +465,64 @@ impl Locked<'_> {
         direct: bool,
         wake: Wake,
     ) -> Option<Wake> {
-        debug_assert!(!get(&node.linked));
         let this: *const WaitNode = node;
-        set(&node.direct, direct);
-        // SAFETY: the caller owns the unlinked node.
-        let old = node.wake.with_mut(|p| unsafe { (*p).replace(wake) });
-        set(&node.linked, true);
-        let (head, tail) = (get(&self.list.head), get(&self.list.tail));
+        // SAFETY: not linked and the caller's own (the caller's contract).
+        let node = unsafe { self.node(this) };
+        debug_assert!(!node.linked());
+        node.set_direct(direct);
+        let old = node.replace_wake(Some(wake));
+        node.set_linked(true);
+        let (head, tail) = (self.head(), self.tail());
         if front {
-            set(&node.prev, ptr::null());
-            set(&node.next, head);
+            node.set_prev(ptr::null());
+            node.set_next(head);
             if head.is_null() {
-                set(&self.list.tail, this);
+                self.set_tail(this);
             } else {
-                // SAFETY: `head` is linked, so alive (see `front_is_direct`).
-                set(unsafe { &(*head).prev }, this);
+                // SAFETY: `head` is linked in this list.
+                unsafe { self.node(head) }.set_prev(this);
             }
-            set(&self.list.head, this);
+            self.set_head(this);
         } else {
-            set(&node.next, ptr::null());
-            set(&node.prev, tail);
+            node.set_next(ptr::null());
+            node.set_prev(tail);
             if tail.is_null() {
-                set(&self.list.head, this);
+                self.set_head(this);
             } else {
-                // SAFETY: `tail` is linked, so alive.
-                set(unsafe { &(*tail).next }, this);
+                // SAFETY: `tail` is linked in this list.
+                unsafe { self.node(tail) }.set_next(this);
             }
-            set(&self.list.tail, this);
+            self.set_tail(this);
         }
         old
     }
 
     /// Unlinks `node` if it is linked; returns whether it was (if not, a server got to it
     /// first and its state says what it was given).
-    pub(crate) fn unlink(&mut self, node: &WaitNode) -> bool {
-        if !get(&node.linked) {
+    ///
+    /// # Safety
+    ///
+    /// `node` is linked in this list, or is not linked and is the caller's own.
+    pub(crate) unsafe fn unlink(&mut self, node: &WaitNode) -> bool {
+        // SAFETY: the caller's contract.
+        let node = unsafe { self.node(node) };
+        if !node.linked() {
             return false;
         }
-        let (prev, next) = (get(&node.prev), get(&node.next));
+        let (prev, next) = (node.prev(), node.next());
         if prev.is_null() {
-            set(&self.list.head, next);
+            self.set_head(next);
         } else {
-            // SAFETY: linked neighbours are alive.
-            set(unsafe { &(*prev).next }, next);
+            // SAFETY: a neighbour of a linked node is linked in this list.
+            unsafe { self.node(prev) }.set_next(next);
         }
         if next.is_null() {
-            set(&self.list.tail, prev);
+            self.set_tail(prev);
         } else {
             // SAFETY: as above.
-            set(unsafe { &(*next).prev }, prev);
+            unsafe { self.node(next) }.set_prev(prev);
         }
-        set(&node.linked, false);
+        node.set_linked(false);
         true
     }
 
@@ -361,15 +532,18 @@ impl Locked<'_> {
     /// it was given).
     pub(crate) fn serve_front(&mut self, state: usize) -> Option<Option<Wake>> {
         debug_assert!(state != WAITING);
-        let head = get(&self.list.head);
+        let head = self.head();
         if head.is_null() {
             return None;
         }
-        // SAFETY: linked, so alive until the store below, our last access.
+        // SAFETY: `head` is linked in this list, so alive until the store below, our last
+        // access (the waiter may free the node once it sees it, without the lock).
         let node = unsafe { &*head };
-        self.unlink(node);
-        // SAFETY: under the lock; the node is ours to edit until the store below.
-        let wake = node.wake.with_mut(|p| unsafe { (*p).take() });
+        // SAFETY: linked in this list.
+        unsafe { self.unlink(node) };
+        // SAFETY: unlinked by us, and its waiter does not touch it before the store below: the
+        // node is ours until then.
+        let wake = unsafe { self.node(node) }.replace_wake(None);
         #[cfg(feature = "std")]
         if state >= GIVEN_PERMIT && matches!(wake, Some(Wake::Thread(_))) {
             // ORDERING: see `threads_served`.
@@ -382,14 +556,35 @@ impl Locked<'_> {
         Some(wake)
     }
 
+    /// Serves up to `batch.len()` nodes from the front with `state`, as `serve_front`, and puts
+    /// how to wake each into `batch` (`None` for a node without a waker, whose waiter is awake
+    /// already: it is served all the same, so that the nodes behind it are reached). Returns
+    /// how many it served, and whether that emptied the list (`false`: the batch filled
+    /// first; call again).
+    pub(crate) fn serve_batch(&mut self, state: usize, batch: &mut [Option<Wake>]) -> (usize, bool) {
+        for (served, slot) in batch.iter_mut().enumerate() {
+            match self.serve_front(state) {
+                Some(wake) => *slot = wake,
+                None => return (served, true),
+            }
+        }
+        (batch.len(), self.head().is_null())
+    }
+
     /// Gives a just-linked node the deadline of its waiter. Returns `Some(deadline)` if no
     /// earlier call to `expire` is promised: the caller must then see to it that `expire`
     /// runs once the deadline has passed (and its promise is recorded here).
-    pub(crate) fn set_deadline(&mut self, node: &WaitNode, deadline: u64) -> Option<u64> {
-        debug_assert!(get(&node.linked));
-        set(&node.deadline, deadline);
-        if deadline < get(&self.list.watch_at) {
-            set(&self.list.watch_at, deadline);
+    ///
+    /// # Safety
+    ///
+    /// `node` is linked in this list.
+    pub(crate) unsafe fn set_deadline(&mut self, node: &WaitNode, deadline: u64) -> Option<u64> {
+        // SAFETY: the caller's contract.
+        let node = unsafe { self.node(node) };
+        debug_assert!(node.linked());
+        node.set_deadline(deadline);
+        if deadline < self.watch_at() {
+            self.set_watch_at(deadline);
             return Some(deadline);
         }
         None
@@ -403,41 +598,50 @@ impl Locked<'_> {
     pub(crate) fn expire(&mut self, now: u64, batch: &mut [Option<Wake>]) -> (usize, Option<u64>) {
         let mut taken = 0;
         let mut next = NO_DEADLINE;
-        let mut cursor = get(&self.list.head);
+        let mut cursor = self.head();
         while !cursor.is_null() {
-            // SAFETY: linked, so alive while we hold the lock (see `front_is_direct`).
-            let node = unsafe { &*cursor };
-            let deadline = get(&node.deadline);
+            // SAFETY: reached from `head` through `next` links: linked in this list.
+            let node = unsafe { self.node(cursor) };
+            let deadline = node.deadline();
             if deadline != NO_DEADLINE && deadline <= now {
                 if taken == batch.len() {
                     return (taken, None);
                 }
-                set(&node.deadline, NO_DEADLINE);
-                // SAFETY: under the lock. The node stays linked without a waker: whoever serves
-                // it wakes nobody, and its waiter, woken by us, finds what it was given.
-                batch[taken] = node.wake.with_mut(|p| unsafe { (*p).take() });
+                node.set_deadline(NO_DEADLINE);
+                // The node stays linked without a waker: whoever serves it wakes nobody, and
+                // its waiter, woken by us, finds what it was given.
+                batch[taken] = node.replace_wake(None);
                 taken += 1;
             } else if deadline < next {
                 next = deadline;
             }
-            cursor = get(&node.next);
+            cursor = node.next();
         }
-        set(&self.list.watch_at, next);
+        self.set_watch_at(next);
         (taken, Some(next))
     }
 
     /// Whether a linked node would be woken through `waker` (the same task).
-    pub(crate) fn wakes(&self, node: &WaitNode, waker: &Waker) -> bool {
-        debug_assert!(get(&node.linked));
-        // SAFETY: under the lock.
-        node.wake
-            .with_mut(|p| matches!(unsafe { &*p }, Some(Wake::Task(current)) if current.will_wake(waker)))
+    ///
+    /// # Safety
+    ///
+    /// `node` is linked in this list.
+    pub(crate) unsafe fn wakes(&self, node: &WaitNode, waker: &Waker) -> bool {
+        // SAFETY: the caller's contract.
+        let node = unsafe { self.node(node) };
+        debug_assert!(node.linked());
+        node.wakes(waker)
     }
 
     /// Replaces a linked node's waker; returns the old one, to drop after unlocking.
-    pub(crate) fn set_wake(&mut self, node: &WaitNode, wake: Wake) -> Option<Wake> {
-        debug_assert!(get(&node.linked));
-        // SAFETY: under the lock.
-        node.wake.with_mut(|p| unsafe { (*p).replace(wake) })
+    ///
+    /// # Safety
+    ///
+    /// `node` is linked in this list.
+    pub(crate) unsafe fn set_wake(&mut self, node: &WaitNode, wake: Wake) -> Option<Wake> {
+        // SAFETY: the caller's contract.
+        let node = unsafe { self.node(node) };
+        debug_assert!(node.linked());
+        node.replace_wake(Some(wake))
     }
 }

@@ -14,7 +14,7 @@ use core::ptr::NonNull;
 use crate::handle::count_one_more;
 use crate::pool::{Core, Inner};
 use crate::sync::Ordering;
-use crate::waitlist::{Wake, NO_DEADLINE};
+use crate::waitlist::{wake_all, Wake, NO_DEADLINE, WAKE_BATCH};
 
 /// A handle to a pool's memory that does not keep the pool open: made by
 /// [`Core::downgrade`]. The pool closes when its last [`Core`] handle goes, whatever weak
@@ -131,32 +131,16 @@ impl<T, E> Inner<T, E> {
     /// See [`WeakCore::expire_waiters`].
     pub(crate) fn expire(&self, now: u64) -> Option<u64> {
         loop {
-            let mut batch: [Option<Wake>; 8] = [const { None }; 8];
+            let mut batch: [Option<Wake>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
             let mut list = self.waitlist.lock();
             let (taken, next) = list.expire(now, &mut batch);
             drop(list);
-            let mut rest = WakeRest(batch[..taken].iter_mut());
-            while let Some(wake) = rest.0.by_ref().find_map(Option::take) {
-                wake.wake();
-            }
+            // A panicking waker: the rest of the batch is woken, and due waiters not taken yet
+            // keep their deadline, for the next call.
+            wake_all(&mut batch[..taken]);
             if let Some(next) = next {
                 return (next != NO_DEADLINE).then_some(next);
             }
-        }
-    }
-}
-
-/// The wakers of a batch not woken yet. If one waker panics, the others are still woken as
-/// the panic unwinds (a second panic then aborts, as any panic in a drop while unwinding), so
-/// that one bad waker does not leave the other due waiters asleep with their deadline
-/// cleared; the panic goes on to the caller, and due waiters not yet taken are left for the
-/// next call.
-struct WakeRest<'a>(core::slice::IterMut<'a, Option<Wake>>);
-
-impl Drop for WakeRest<'_> {
-    fn drop(&mut self) {
-        for wake in self.0.by_ref().filter_map(Option::take) {
-            wake.wake();
         }
     }
 }

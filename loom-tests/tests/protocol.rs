@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll, Waker};
 
-use cenote_core::{Acquire, Acquired, Closed, Core, Lease, Permit};
+use cenote_core::{Acquired, Closed, Core, Lease, Permit, TryAcquire};
 use loom::thread;
 
 fn core(capacity: usize, max: usize) -> Core<u32> {
@@ -20,8 +20,8 @@ fn core(capacity: usize, max: usize) -> Core<u32> {
 /// Takes an object now: idle, or created into a permit.
 fn take(core: &Core<u32>) -> Lease<u32> {
     match core.try_acquire() {
-        Acquire::Idle(lease) => lease,
-        Acquire::Vacant(permit) => Permit::fill(permit, 0),
+        TryAcquire::Idle(lease) => lease,
+        TryAcquire::Vacant(permit) => Permit::fill(permit, 0),
         other => panic!("expected an object, got {other:?}"),
     }
 }
@@ -48,7 +48,7 @@ fn assert_balanced(core: &Core<u32>) {
 /// `max` objects can be taken at once: no permit or object was lost.
 fn assert_full_capacity(core: &Core<u32>, max: usize) {
     let held: Vec<_> = (0..max).map(|_| take(core)).collect();
-    assert!(matches!(core.try_acquire(), Acquire::Exhausted));
+    assert!(matches!(core.try_acquire(), TryAcquire::Exhausted));
     drop(held);
 }
 
@@ -98,7 +98,7 @@ fn fair_hand_off_with_barging() {
         let barger = {
             let core = core.clone();
             thread::spawn(move || {
-                if let Acquire::Idle(lease) = core.try_acquire() {
+                if let TryAcquire::Idle(lease) = core.try_acquire() {
                     drop(lease);
                 }
             })
@@ -183,7 +183,7 @@ fn last_woken_waiter_cancelled_returns_object() {
 fn failed_create_gives_permit_back() {
     loom::model(|| {
         let core = core(1, 1);
-        let Acquire::Vacant(permit) = core.try_acquire() else { panic!("fresh pool") };
+        let TryAcquire::Vacant(permit) = core.try_acquire() else { panic!("fresh pool") };
         let waiter = spawn_waiter(&core);
         drop(permit); // the create failed
         waiter.join().unwrap();
@@ -212,7 +212,7 @@ fn close_races_wait_and_return() {
         returner.join().unwrap();
         let s = core.status();
         assert_eq!((s.size, s.idle, s.waiting), (0, 0, 0), "{s:?}");
-        assert!(matches!(core.try_acquire(), Acquire::Closed));
+        assert!(matches!(core.try_acquire(), TryAcquire::Closed));
     });
 }
 
@@ -228,6 +228,31 @@ fn close_wakes_async_waiter() {
         };
         core.close();
         assert_eq!(waiter.join().unwrap(), Err(Closed));
+    });
+}
+
+/// `close` serves its waiters a batch per lock: two waiters of different kinds (an async
+/// one and a blocking one), either linked before the batch or linking while it runs, both end
+/// with `Closed`, and neither count nor gate is left behind.
+#[test]
+fn close_serves_a_batch_of_mixed_waiters() {
+    loom::model(|| {
+        let core = core(1, 1);
+        let held = take(&core);
+        let task = {
+            let core = core.clone();
+            thread::spawn(move || loom::future::block_on(core.acquire()).map(drop))
+        };
+        let parked = {
+            let core = core.clone();
+            thread::spawn(move || core.acquire_blocking(None).map(drop))
+        };
+        core.close();
+        assert_eq!(task.join().unwrap(), Err(Closed));
+        assert_eq!(parked.join().unwrap(), Err(cenote_core::WaitError::Closed));
+        drop(held);
+        let s = core.status();
+        assert_eq!((s.size, s.idle, s.waiting), (0, 0, 0), "{s:?}");
     });
 }
 
@@ -314,8 +339,8 @@ fn tracked(max: usize) -> Tracked {
 
 fn take_tracked(core: &Tracked) -> Lease<loom::sync::Arc<()>, loom::sync::Arc<()>> {
     match core.try_acquire() {
-        Acquire::Idle(lease) => lease,
-        Acquire::Vacant(permit) => Permit::fill(permit, loom::sync::Arc::new(())),
+        TryAcquire::Idle(lease) => lease,
+        TryAcquire::Vacant(permit) => Permit::fill(permit, loom::sync::Arc::new(())),
         other => panic!("expected an object, got {other:?}"),
     }
 }
@@ -339,7 +364,7 @@ fn last_handle_races_return() {
 fn last_handle_races_permit() {
     loom::model(|| {
         let core = tracked(1);
-        let Acquire::Vacant(permit) = core.try_acquire() else { panic!("fresh pool") };
+        let TryAcquire::Vacant(permit) = core.try_acquire() else { panic!("fresh pool") };
         let creator = thread::spawn(move || drop(Permit::fill(permit, loom::sync::Arc::new(()))));
         drop(core);
         creator.join().unwrap();

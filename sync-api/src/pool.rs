@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use core::time::Duration;
 
-use cenote_core::{Acquire, Acquired, WaitError};
+use cenote_core::{Acquired, TryAcquire, WaitError};
 use std::sync::Arc;
 
 use cenote_front::{Front, Handle, LeaseOf, Maintenance, PermitOf, Return};
@@ -259,10 +259,10 @@ impl<M: Manager> Pool<M> {
         let mut attempt = self.handle.attempt(timeout);
         loop {
             let acquired = match self.core().try_acquire() {
-                Acquire::Idle(lease) => Acquired::Idle(lease),
-                Acquire::Vacant(permit) => Acquired::Vacant(permit),
-                Acquire::Closed => return Err(Error::Closed),
-                Acquire::Exhausted => match self.core().acquire_blocking(attempt.deadline()) {
+                TryAcquire::Idle(lease) => Acquired::Idle(lease),
+                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
+                TryAcquire::Closed => return Err(Error::Closed),
+                TryAcquire::Exhausted => match self.core().acquire_blocking(attempt.deadline()) {
                     Ok(acquired) => acquired,
                     Err(WaitError::Closed) => return Err(Error::Closed),
                     Err(_) => return Err(attempt.timed_out()),

@@ -1,6 +1,7 @@
-//! Compile-time table of the auto traits of `cenote_async`'s types and futures (in the style
-//! of tokio's `tests/async_send_sync.rs`), with a manager whose connection is `Send` but not
-//! `Sync` (a `Cell`), plus runtime proof that `get()` spawns on tokio's multi-threaded runtime.
+//! Compile-time table of the auto traits of `cenote_async`'s types and futures, and of the
+//! core's named wait futures (in the style of tokio's `tests/async_send_sync.rs`), with a
+//! manager whose connection is `Send` but not `Sync` (a `Cell`), plus runtime proof that
+//! `get()` spawns on tokio's multi-threaded runtime.
 //!
 //! A positive entry is a trait bound; a negative one (`!Sync`) uses the ambiguity trick: if the
 //! type did implement the trait, two impls of `AmbiguousIf*` would apply and the call would
@@ -10,6 +11,7 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
+use std::rc::Rc;
 use std::time::Duration;
 
 use cenote_async::{BuildError, Builder, Error, Manager, Pool, Pooled, ResizeError, Status};
@@ -124,6 +126,11 @@ macro_rules! assert_traits {
         AmbiguousIfSync::some_item(&$f);
         require_unpin(&$f);
     };
+    ($f:ident: !Send & !Sync & !Unpin) => {
+        AmbiguousIfSend::some_item(&$f);
+        AmbiguousIfSync::some_item(&$f);
+        AmbiguousIfUnpin::some_item(&$f);
+    };
 }
 
 // The connection itself: `Send`, not `Sync`.
@@ -156,6 +163,27 @@ assert_future!(|pool: Pool<CellManager>| pool.warm() => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>| pool.get() => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>, d: Duration| pool.get_timeout(d) => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>| pool.warm() => Send & Sync & !Unpin);
+
+// The core's wait futures are named types: `Send` when the object is (`Sync` objects not
+// needed) and the watch is, `Sync` when the watch is too, never `Unpin` (the waiter's node is
+// linked by address inside the future).
+assert_value!(cenote_core::Acquire<'static, Cell<u64>>: Send & Sync & !Unpin);
+assert_value!(cenote_core::Acquire<'static, Cell<u64>, (), cenote_core::NoWatch>: Send & Sync & !Unpin);
+assert_value!(cenote_core::Acquire<'static, Cell<u64>, (), fn(u64)>: Send & Sync & !Unpin);
+assert_value!(cenote_core::Acquire<'static, Cell<u64>, (), Cell<u64>>: Send & !Sync & !Unpin);
+assert_value!(cenote_core::Acquire<'static, Rc<u8>>: !Send & !Sync & !Unpin);
+assert_value!(cenote_core::Acquire<'static, u8, Rc<u8>>: !Send & !Sync & !Unpin);
+assert_value!(cenote_core::Acquire<'static, u8, (), Rc<u8>>: !Send & !Sync & !Unpin);
+assert_future!(|core: cenote_core::Core<Cell<u64>>| core.acquire() => Send & Sync & !Unpin);
+assert_future!(|core: cenote_core::Core<Cell<u64>>| core.acquire_until(1, |_| {}) => Send & Sync & !Unpin);
+assert_future!(|core: cenote_core::Core<Cell<u64>>, c: Cell<u64>| core.acquire_until(1, move |t| c.set(t))
+    => Send & !Sync & !Unpin);
+assert_future!(|core: cenote_core::Core<Cell<u64>>, c: Rc<Cell<u64>>| core.acquire_until(1, move |t| c.set(t))
+    => !Send & !Sync & !Unpin);
+assert_value!(cenote_core::NoWatch: Send & Sync & Unpin);
+// What `try_acquire` answers (not a future): a lease of a `!Sync` object is `!Sync`.
+assert_value!(cenote_core::TryAcquire<Cell<u64>>: Send & !Sync & Unpin);
+assert_value!(cenote_core::TryAcquire<Vec<u8>>: Send & Sync & Unpin);
 
 // The `Clone` of a handle is a handle: cloning works across threads.
 assert_value!(std::sync::Arc<Pool<CellManager>>: Send & Sync & Unpin);
