@@ -5,9 +5,7 @@
 //! it sleeps, and it sleeps on the pool's own timer thread (no runtime named) until the next
 //! pass is due or the pool is closed or dropped, which wakes it to end at once.
 
-use core::time::Duration;
-use std::time::Instant;
-
+use cenote_core::time;
 use cenote_front::{Handle, Maintenance, WeakHandle};
 
 use crate::pool::Async;
@@ -23,16 +21,13 @@ pub(crate) async fn pass<M: Manager>(handle: &Handle<Async<M>>) -> Maintenance {
     while let Some(mut visit) = pass.next_check() {
         let check = manager.check(visit.conn_mut());
         // A check still running at the limit counts as failed: its object is dropped.
-        let result = match Instant::now().checked_add(config.health_check_timeout) {
-            Some(limit) => timeout_at(limit, check).await.unwrap_or(Err(None)),
-            None => check.await,
-        };
+        let result = timeout_at(time::after(config.health_check_timeout), check).await.unwrap_or(Err(None));
         pass.checked(visit, result);
     }
     while let Some(permit) = pass.refill_permit() {
         let create = manager.create();
-        let created = match config.create_timeout.and_then(|t| Instant::now().checked_add(t)) {
-            Some(limit) => timeout_at(limit, create).await,
+        let created = match config.create_timeout {
+            Some(limit) => timeout_at(time::after(limit), create).await,
             None => Some(create.await),
         };
         match created {
@@ -65,13 +60,8 @@ pub(crate) async fn run<M: Manager>(weak: WeakHandle<Async<M>>) {
             Some(handle) if !handle.is_closed() => drop(handle),
             _ => break,
         }
-        let until =
-            Instant::now().checked_add(next).unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
-        if timeout_at(until, closing).await.is_some() {
-            // Woken by a close or the last handle going: the next round ends the loop, unless
-            // the wakeup was for something else.
-            continue;
-        }
+        // Woken early by a close or the last handle going: the next round sees it and ends.
+        let _woken = timeout_at(time::after(next), closing).await;
     }
     log::debug!("pool {name}: background maintenance ended");
 }

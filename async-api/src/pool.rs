@@ -8,9 +8,8 @@ use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::sync::Arc;
-use std::time::Instant;
 
-use cenote_core::{Acquired, Closed, TryAcquire};
+use cenote_core::{time, Acquired, Closed, TryAcquire};
 use cenote_front::{Attempt, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared};
 
 use crate::maintenance;
@@ -35,7 +34,7 @@ impl<M: Manager> Front for Async<M> {
     type Pool = Pool<M>;
 
     fn pool(handle: Handle<Self>) -> Pool<M> {
-        let watch = Watch::new(handle.core().downgrade(), handle.shared().epoch());
+        let watch = Watch::new(handle.core().downgrade());
         let lifeline = Arc::new(Lifeline::new(&handle));
         Pool { handle, watch, _lifeline: lifeline }
     }
@@ -134,9 +133,9 @@ fn within<'a, 'p: 'a, F: Future, M: Manager>(
         // A deadline computed from the clock just now, for a non-zero timeout, is in the
         // future: then the sleep's first poll need not read the clock again.
         let (at, fresh) = attempt.deadline_fresh();
-        let Some(at) = at else {
+        if at == time::NEVER {
             return Poll::Pending;
-        };
+        }
         let sleep =
             sleep.get_or_insert_with(|| if fresh { sleep_until_unexpired(at) } else { sleep_until(at) });
         if Pin::new(sleep).poll(cx).is_ready() {
@@ -384,10 +383,8 @@ impl<M: Manager> Pool<M> {
                     Some(Err(CreateFailed::Error(e))) => {
                         // The pause between attempts, within the deadline.
                         let pause = attempt.create_failed(e)?;
-                        if let Some(until) = Instant::now().checked_add(pause) {
-                            if within(&mut attempt, pin!(sleep_until(until))).await.is_none() {
-                                return Err(attempt.timed_out());
-                            }
+                        if within(&mut attempt, pin!(sleep_until(time::after(pause)))).await.is_none() {
+                            return Err(attempt.timed_out());
                         }
                     }
                 },
@@ -405,10 +402,11 @@ impl<M: Manager> Pool<M> {
         &self,
         attempt: &mut Attempt<'_, Async<M>>,
     ) -> Option<Result<Acquired<cenote_front::Entry<M::Connection>, Ext<M>>, Closed>> {
-        let (at, fresh) = attempt.deadline_fresh();
-        let Some(at) = at else { return Some(self.core().acquire().await) };
+        let (due, fresh) = attempt.deadline_fresh();
+        if due == time::NEVER {
+            return Some(self.core().acquire().await);
+        }
         let shared = self.shared();
-        let due = shared.ticks_at(at);
         let watch = &self.watch;
         let mut acquire = pin!(self.core().acquire_until(due, |due| watch.arm(due)));
         // A deadline fixed from the clock just now is still ahead at the first poll.
@@ -428,10 +426,10 @@ impl<M: Manager> Pool<M> {
     /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit
     /// is dropped, which gives its place back.
     async fn create(&self, permit: PermitOf<Async<M>>) -> Result<Pooled<M>, CreateFailed<M::Error>> {
-        let created = match self.config().create_timeout.and_then(|t| Instant::now().checked_add(t)) {
+        let created = match self.config().create_timeout {
             None => self.manager().create().await,
-            Some(deadline) => {
-                timeout_at(deadline, self.manager().create()).await.ok_or(CreateFailed::Timeout)?
+            Some(limit) => {
+                timeout_at(time::after(limit), self.manager().create()).await.ok_or(CreateFailed::Timeout)?
             }
         };
         let conn = created.map_err(CreateFailed::Error)?;

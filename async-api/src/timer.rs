@@ -29,15 +29,15 @@
 //!   registration earlier than that (rare: a shard found empty, or a shorter
 //!   timeout) kicks the thread through a separate small mutex.
 //! - The clock, not the timer thread, is the source of truth: `Sleep::poll`
-//!   checks `Instant::now()` first, so a late or spurious wakeup never
+//!   checks the clock (`cenote_core::time::now()`) first, so a late or spurious wakeup never
 //!   produces a wrong answer, only (at worst) an extra poll.
 
+use cenote_core::time;
 use core::fmt;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use std::sync::Once;
-use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -51,7 +51,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 /// not touched at all.
 ///
 /// The returned future is `Send` whenever `F` is.
-pub(crate) async fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
+pub(crate) async fn timeout_at<F: Future>(deadline: u64, fut: F) -> Option<F::Output> {
     // Pinned on the async fn's own (already pinned) state: no boxing.
     let mut fut = pin!(fut);
     // `Sleep` is `Unpin` and registers nothing until it is polled, so creating
@@ -76,13 +76,13 @@ pub(crate) async fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Option<F
 ///
 /// Nothing is registered with the timer thread until the returned future is
 /// first polled before its deadline.
-pub(crate) const fn sleep_until(deadline: Instant) -> Sleep {
+pub(crate) const fn sleep_until(deadline: u64) -> Sleep {
     Sleep { deadline, registration: None, unexpired: false }
 }
 
 /// Like [`sleep_until`], for a caller that has just read the clock and found
 /// `deadline` in the future: the first poll skips its own clock read.
-pub(crate) const fn sleep_until_unexpired(deadline: Instant) -> Sleep {
+pub(crate) const fn sleep_until_unexpired(deadline: u64) -> Sleep {
     Sleep { deadline, registration: None, unexpired: true }
 }
 
@@ -91,8 +91,8 @@ pub(crate) const fn sleep_until_unexpired(deadline: Instant) -> Sleep {
 /// Created by [`sleep_until`]. It is `Unpin`, `Send` and `Sync`. Dropping it
 /// deregisters it from the timer thread in O(1).
 pub(crate) struct Sleep {
-    /// When this future becomes ready.
-    deadline: Instant,
+    /// When this future becomes ready, in [`time`] ticks (`NEVER`: never).
+    deadline: u64,
     /// Where this sleep lives in the timer slab, if it is registered.
     registration: Option<Registration>,
     /// The creator saw the clock before `deadline` just now: the next poll
@@ -113,7 +113,7 @@ struct Registration {
 
 impl Sleep {
     /// When this sleep completes.
-    pub(crate) fn deadline(&self) -> Instant {
+    pub(crate) fn deadline(&self) -> u64 {
         self.deadline
     }
 
@@ -136,7 +136,7 @@ impl Future for Sleep {
 
         // The clock is the source of truth. This also covers an already
         // expired deadline on the first poll: Ready without registering.
-        if !core::mem::take(&mut this.unexpired) && Instant::now() >= this.deadline {
+        if !core::mem::take(&mut this.unexpired) && time::now() >= this.deadline {
             this.deregister();
             return Poll::Ready(());
         }
@@ -221,7 +221,7 @@ impl fmt::Debug for Sleep {
 /// One registered timer in the slab.
 struct Entry {
     /// When the entry expires.
-    deadline: Instant,
+    deadline: u64,
     /// The waker to call at `deadline`; `None` once the timer thread has
     /// taken it and woken it ("fired"). A fired entry stays in the slab until
     /// its `Sleep` completes or is dropped, so the index stays owned by that
@@ -245,7 +245,7 @@ struct State {
     /// The latest instant by which the timer thread is guaranteed to rescan
     /// this shard without being kicked; `None` means it may wait forever.
     /// A registration kicks the thread only when its deadline is earlier.
-    rescan_by: Option<Instant>,
+    rescan_by: Option<u64>,
 }
 
 impl State {
@@ -256,7 +256,7 @@ impl State {
 
     /// Stores a new entry and returns its handle. Allocates only while the
     /// slab grows past its previous high-water mark.
-    fn insert(&mut self, shard: usize, deadline: Instant, waker: Waker) -> Registration {
+    fn insert(&mut self, shard: usize, deadline: u64, waker: Waker) -> Registration {
         let generation = self.next_generation;
         self.next_generation += 1;
         let entry = Some(Entry { deadline, waker: Some(waker), generation });
@@ -386,12 +386,12 @@ fn run_timer_thread() {
         // Cleared before the scan: a kick that comes during the scan is seen
         // below and makes us scan again.
         *TIMER.kicked.lock() = false;
-        let now = Instant::now();
-        let mut earliest: Option<Instant> = None;
+        let now = time::now();
+        let mut earliest: Option<u64> = None;
         let mut fired = false;
         for shard in &TIMER.shards {
             let mut state = shard.lock();
-            let mut shard_earliest: Option<Instant> = None;
+            let mut shard_earliest: Option<u64> = None;
             for entry in state.slots.iter_mut().flatten() {
                 if entry.waker.is_none() {
                     // Already fired; waiting for its `Sleep` to remove it.
@@ -427,7 +427,7 @@ fn run_timer_thread() {
             // Timeouts, kicks and spurious wakeups are all handled the same
             // way: rescan.
             Some(at) => {
-                let _ = TIMER.wakeup.wait_until(&mut kicked, at);
+                let _ = TIMER.wakeup.wait_for(&mut kicked, time::until(at));
             }
             None => TIMER.wakeup.wait(&mut kicked),
         }

@@ -24,9 +24,8 @@ use core::time::Duration;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::task::Wake;
-use std::time::Instant;
 
-use cenote_core::WeakCore;
+use cenote_core::{time, WeakCore};
 use parking_lot::Mutex;
 
 use crate::timer::{sleep_until, Sleep};
@@ -37,8 +36,6 @@ const RETRY_AFTER_PANIC: Duration = Duration::from_millis(1);
 /// The pool's one sleep for its waiters' deadlines. Held by the pool's handles.
 pub(crate) struct Watch<T, E> {
     core: WeakCore<T, E>,
-    /// The instant the pool's ticks count from.
-    epoch: Instant,
     /// Registered with the timer thread, waking `waker`, for the earliest deadline asked
     /// for; `None` when no deadline is pending.
     sleep: Mutex<Option<Sleep>>,
@@ -62,21 +59,23 @@ impl<T: Send + 'static, E: Send + Sync + 'static> Wake for WatchWaker<T, E> {
 }
 
 impl<T: Send + 'static, E: Send + Sync + 'static> Watch<T, E> {
-    pub(crate) fn new(core: WeakCore<T, E>, epoch: Instant) -> Arc<Self> {
+    pub(crate) fn new(core: WeakCore<T, E>) -> Arc<Self> {
         Arc::new_cyclic(|weak| Self {
             core,
-            epoch,
             sleep: Mutex::new(None),
             waker: Waker::from(Arc::new(WatchWaker(Weak::clone(weak)))),
         })
     }
 
-    /// Makes sure [`WeakCore::expire_waiters`] runs once the clock reaches `due` (pool
-    /// ticks). Called by a waiter whose deadline is the earliest one pending.
+    /// Makes sure [`WeakCore::expire_waiters`] runs once the clock reaches `due` (ticks of
+    /// [`cenote_core::time`], the same the waiter gave the core and the timer sleeps on).
+    /// Called by a waiter whose deadline is the earliest one pending.
     pub(crate) fn arm(&self, mut due: u64) {
         loop {
-            // Too far to represent: nobody waits that long.
-            let Some(at) = self.epoch.checked_add(Duration::from_nanos(due)) else { return };
+            if due == time::NEVER {
+                return;
+            }
+            let at = due;
             let mut slot = self.sleep.lock();
             if slot.as_ref().is_some_and(|sleep| sleep.deadline() <= at) {
                 return; // an earlier (or the same) sleep is pending; it re-arms when it fires
@@ -100,7 +99,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> Watch<T, E> {
 
     /// Wakes the waiters due now; returns when to look next, if at all.
     fn expire(&self) -> Option<u64> {
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let now = time::now();
         match catch_unwind(AssertUnwindSafe(|| self.core.expire_waiters(now))) {
             Ok(next) => next,
             // A waiter's waker panicked (in its executor's code, not ours); the others due in

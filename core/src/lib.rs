@@ -42,7 +42,7 @@
 //!     }
 //!
 //!     fn get(&self) -> Lease<Vec<u8>> {
-//!         match self.0.acquire_blocking(None).expect("never closed, no deadline") {
+//!         match self.0.acquire_blocking(cenote_core::time::NEVER).expect("never closed, no deadline") {
 //!             Acquired::Idle(mut buf) => {
 //!                 buf.clear();
 //!                 buf
@@ -86,6 +86,7 @@ mod queue;
 mod release;
 mod slot;
 mod sync;
+pub mod time;
 mod wait;
 mod waitlist;
 mod weak;

@@ -214,7 +214,7 @@ fn blocking_waiter_is_unparked_by_a_return() {
     let core = core(1, 1);
     let held = take(&core, 7);
     std::thread::scope(|s| {
-        let waiter = s.spawn(|| into_lease(core.acquire_blocking(None).expect("not closed")));
+        let waiter = s.spawn(|| into_lease(core.acquire_blocking(crate::time::NEVER).expect("not closed")));
         while core.status().waiting == 0 {
             std::thread::yield_now();
         }
@@ -276,7 +276,7 @@ fn blocking_acquire_times_out() {
     let core = core(1, 1);
     let _held = take(&core, 1);
     let deadline = std::time::Instant::now() + core::time::Duration::from_millis(20);
-    assert!(matches!(core.acquire_blocking(Some(deadline)), Err(crate::WaitError::Timeout)));
+    assert!(matches!(core.acquire_blocking(crate::time::at(deadline)), Err(crate::WaitError::Timeout)));
     assert_eq!(core.status().waiting, 0);
 }
 
@@ -295,7 +295,7 @@ fn threads_never_share_an_object() {
             s.spawn(move || {
                 start.wait();
                 for _ in 0..rounds {
-                    let lease = match core.acquire_blocking(None).unwrap() {
+                    let lease = match core.acquire_blocking(crate::time::NEVER).unwrap() {
                         Acquired::Idle(lease) => lease,
                         Acquired::Vacant(permit) => Permit::fill(permit, AtomicBool::new(false)),
                     };

@@ -618,7 +618,8 @@ impl<T, E> Core<T, E> {
     }
 
     /// Waits for an idle object or a permit to create one, parking the thread, until
-    /// `deadline` (`None`: no limit).
+    /// `deadline`, in the ticks of [`time`](crate::time) ([`time::NEVER`](crate::time::NEVER):
+    /// no limit; [`time::after`](crate::time::after) makes one from a timeout).
     ///
     /// # Errors
     ///
@@ -629,11 +630,22 @@ impl<T, E> Core<T, E> {
     ///
     /// Parks the calling thread until an object is returned, a place is freed, the pool is
     /// closed, or the deadline passes. Do not call it on an async executor's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cenote_core::{time, Core, Permit, WaitError};
+    ///
+    /// let core = Core::<u32>::new(1, 1, ()).unwrap();
+    /// let held = Permit::fill(core.try_reserve().unwrap(), 7);
+    /// let soon = time::after(Duration::from_millis(10));
+    /// assert_eq!(core.acquire_blocking(soon).err(), Some(WaitError::Timeout));
+    /// drop(held);
+    /// assert!(core.acquire_blocking(time::NEVER).is_ok());
+    /// ```
     #[cfg(feature = "std")]
-    pub fn acquire_blocking(
-        &self,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<Acquired<T, E>, crate::WaitError> {
+    pub fn acquire_blocking(&self, deadline: u64) -> Result<Acquired<T, E>, crate::WaitError> {
         match self.try_acquire() {
             TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
             TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
@@ -656,7 +668,7 @@ impl<T, E> Core<T, E> {
                 TryAcquire::Closed => return Err(crate::WaitError::Closed),
                 TryAcquire::Exhausted => {}
             }
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            if deadline != crate::time::NEVER && crate::time::now() >= deadline {
                 break;
             }
         }
@@ -673,31 +685,27 @@ impl<T, E> Core<T, E> {
                 if state != WAITING {
                     break state;
                 }
-                match deadline {
-                    None => crate::sync::park(),
-                    Some(deadline) => {
-                        #[cfg(loom)]
-                        {
-                            let _ = deadline;
-                            crate::sync::park();
-                        }
-                        #[cfg(not(loom))]
-                        {
-                            let now = std::time::Instant::now();
-                            if now < deadline {
-                                crate::sync::park_timeout(deadline - now);
-                                continue;
-                            }
-                            if wait.as_mut().unlink() {
-                                // Timed out before anyone served us. One last look.
-                                return match inner.try_take() {
-                                    Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
-                                    None => Err(crate::WaitError::Timeout),
-                                };
-                            }
-                            // Served as the deadline passed: act on it.
-                        }
+                if deadline == crate::time::NEVER {
+                    crate::sync::park();
+                    continue;
+                }
+                #[cfg(loom)]
+                crate::sync::park();
+                #[cfg(not(loom))]
+                {
+                    let left = crate::time::until(deadline);
+                    if !left.is_zero() {
+                        crate::sync::park_timeout(left);
+                        continue;
                     }
+                    if wait.as_mut().unlink() {
+                        // Timed out before anyone served us. One last look.
+                        return match inner.try_take() {
+                            Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
+                            None => Err(crate::WaitError::Timeout),
+                        };
+                    }
+                    // Served as the deadline passed: act on it.
                 }
             };
             let (node, armed, waiter) = wait.as_mut().project();

@@ -1,7 +1,7 @@
 //! One `get`'s deadline and its retries of failed creates: the policy both front ends follow.
 
+use cenote_core::time;
 use core::time::Duration;
-use std::time::Instant;
 
 use crate::front::{Front, Shared};
 use crate::Error;
@@ -59,8 +59,9 @@ fn random() -> u64 {
 pub struct Attempt<'a, F: Front> {
     shared: &'a Shared<F>,
     timeout: Option<Duration>,
-    /// `None` until first needed; then `Some(None)` if there is no limit.
-    deadline: Option<Option<Instant>>,
+    /// `None` until first needed; then the deadline in [`cenote_core::time`] ticks
+    /// (`NEVER`: no limit).
+    deadline: Option<u64>,
     last_create_error: Option<F::Error>,
     failures: u32,
 }
@@ -84,21 +85,26 @@ impl<F: Front> crate::Handle<F> {
 }
 
 impl<F: Front> Attempt<'_, F> {
-    /// The deadline (`None`: no limit), fixed from the clock on the first call.
-    pub fn deadline(&mut self) -> Option<Instant> {
+    /// The deadline in [`cenote_core::time`] ticks ([`NEVER`](cenote_core::time::NEVER): no
+    /// limit, also for a timeout too long to represent), fixed from the clock on the first
+    /// call. The same value goes to the core's wait and to the timer.
+    pub fn deadline(&mut self) -> u64 {
         self.deadline_fresh().0
     }
 
     /// [`deadline`](Attempt::deadline), and whether this call fixed it from a non-zero
     /// timeout (so it is certainly still ahead: a caller may skip one clock read).
-    pub fn deadline_fresh(&mut self) -> (Option<Instant>, bool) {
+    pub fn deadline_fresh(&mut self) -> (u64, bool) {
         let timeout = self.timeout;
         let mut fresh = false;
-        let at = *self.deadline.get_or_insert_with(|| {
-            fresh = timeout.is_some_and(|t| !t.is_zero());
-            timeout.and_then(|t| Instant::now().checked_add(t))
+        let at = *self.deadline.get_or_insert_with(|| match timeout {
+            None => time::NEVER,
+            Some(t) => {
+                fresh = !t.is_zero();
+                time::after(t)
+            }
         });
-        (at, fresh)
+        (at, fresh && at != time::NEVER)
     }
 
     /// The error for a deadline that passed: [`Error::Timeout`] with the last create error.
@@ -114,16 +120,17 @@ impl<F: Front> Attempt<'_, F> {
     /// The `get`'s final error, as above.
     pub fn create_failed(&mut self, error: F::Error) -> Result<Duration, Error<F::Error>> {
         self.shared.log_create_failure(&error, "get");
-        let Some(deadline) = self.deadline() else {
+        let deadline = self.deadline();
+        if deadline == time::NEVER {
             return Err(Error::Create(error));
-        };
-        let now = Instant::now();
-        if now >= deadline {
+        }
+        let left = time::until(deadline);
+        if left.is_zero() {
             return Err(Error::Timeout { last_create_error: Some(error) });
         }
         self.last_create_error = Some(error);
         let (first, max) = self.shared.config.create_backoff;
-        let pause = backoff(first, max, self.failures).min(deadline - now);
+        let pause = backoff(first, max, self.failures).min(left);
         self.failures = self.failures.saturating_add(1);
         Ok(pause)
     }

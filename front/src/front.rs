@@ -2,7 +2,6 @@
 
 use core::fmt::{Debug, Display};
 use core::time::Duration;
-use std::time::Instant;
 
 use cenote_core::SlotMeta;
 
@@ -73,7 +72,8 @@ pub type LeaseOf<F> = cenote_core::Lease<Entry<<F as Front>::Connection>, Shared
 pub type PermitOf<F> = cenote_core::Permit<Entry<<F as Front>::Connection>, Shared<F>>;
 
 /// What a pool keeps in the core's extension value: its manager, the validated configuration,
-/// and the epoch of the slot time stamps.
+/// and what maintenance remembers between passes. Time stamps and deadlines are ticks of
+/// [`cenote_core::time`].
 #[derive(Debug)]
 pub struct Shared<F: Front> {
     /// The user's manager.
@@ -82,7 +82,6 @@ pub struct Shared<F: Front> {
     pub config: Config,
     /// Whether a time-based option is set, so that lending and returning read the clock.
     clock: bool,
-    epoch: Instant,
     /// Creation trouble: the refill's backoff and the log's rate limit.
     pub(crate) create_health: crate::maintain::Health,
     /// Notified when the pool is closed or its last front-end handle goes: wakes background
@@ -129,7 +128,6 @@ impl<F: Front> Shared<F> {
             manager,
             clock: config.needs_clock(),
             config,
-            epoch: Instant::now(),
             create_health: crate::maintain::Health::default(),
             lifecycle: event_listener::Event::new(),
         }
@@ -141,20 +139,11 @@ impl<F: Front> Shared<F> {
         self.clock
     }
 
-    /// Nanoseconds since the pool was built: the unit of the slot time stamps and of the
-    /// deadlines given to the core.
+    /// Now, in the ticks of [`cenote_core::time`]: the unit of the slot time stamps and of
+    /// every deadline.
+    #[inline]
     pub fn now(&self) -> u64 {
-        self.ticks_at(Instant::now())
-    }
-
-    /// The instant the pool's clock counts from (`now() == 0`).
-    pub fn epoch(&self) -> Instant {
-        self.epoch
-    }
-
-    /// `at` in the ticks of [`now`](Shared::now) (0 if before the epoch, `u64::MAX` if too far).
-    pub fn ticks_at(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+        cenote_core::time::now()
     }
 
     /// Stamps a newly created object (only when the clock is in use).

@@ -35,7 +35,7 @@ fn into_lease(acquired: Acquired<u32>) -> Lease<u32> {
 
 /// Waits (parking the loom thread) for an object.
 fn wait(core: &Core<u32>) -> Lease<u32> {
-    into_lease(core.acquire_blocking(None).expect("not closed"))
+    into_lease(core.acquire_blocking(cenote_core::time::NEVER).expect("not closed"))
 }
 
 /// Nobody waits, and every object is idle.
@@ -201,7 +201,7 @@ fn close_races_wait_and_return() {
         let held = take(&core);
         let waiter = {
             let core = core.clone();
-            thread::spawn(move || match core.acquire_blocking(None) {
+            thread::spawn(move || match core.acquire_blocking(cenote_core::time::NEVER) {
                 Ok(acquired) => drop(into_lease(acquired)),
                 Err(e) => assert_eq!(e, cenote_core::WaitError::Closed),
             })
@@ -245,7 +245,7 @@ fn close_serves_a_batch_of_mixed_waiters() {
         };
         let parked = {
             let core = core.clone();
-            thread::spawn(move || core.acquire_blocking(None).map(drop))
+            thread::spawn(move || core.acquire_blocking(cenote_core::time::NEVER).map(drop))
         };
         core.close();
         assert_eq!(task.join().unwrap(), Err(Closed));
@@ -380,7 +380,7 @@ fn last_handle_races_waiter() {
         let waiter = {
             let core = core.clone();
             thread::spawn(move || {
-                if let Ok(acquired) = core.acquire_blocking(None) {
+                if let Ok(acquired) = core.acquire_blocking(cenote_core::time::NEVER) {
                     drop(acquired);
                 }
             })
@@ -504,7 +504,7 @@ fn close_reaches_a_thread_behind_an_expired_waiter() {
         let mut cx = Context::from_waker(Waker::noop());
         let behind = {
             let core = core.clone();
-            thread::spawn(move || core.acquire_blocking(None).map(drop))
+            thread::spawn(move || core.acquire_blocking(cenote_core::time::NEVER).map(drop))
         };
         let timer = thread::spawn(move || weak.expire_waiters(10));
         core.close();

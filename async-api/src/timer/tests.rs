@@ -5,7 +5,9 @@ use super::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use cenote_core::time;
 
 use futures_lite::future::{block_on, pending, ready, yield_now};
 
@@ -48,7 +50,7 @@ fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
 fn sleep_completes_at_deadline() {
     let _serial = serial();
     let deadline = Instant::now() + Duration::from_millis(50);
-    block_on(sleep_until(deadline));
+    block_on(sleep_until(time::at(deadline)));
     let now = Instant::now();
     assert!(now >= deadline, "woke {:?} early", deadline - now);
     assert!(now < deadline + SLACK, "woke {:?} late", now - deadline);
@@ -58,7 +60,7 @@ fn sleep_completes_at_deadline() {
 fn expired_sleep_is_ready_without_registering() {
     let _serial = serial();
     let before = registered_count();
-    let mut sleep = sleep_until(Instant::now());
+    let mut sleep = sleep_until(time::at(Instant::now()));
     assert_eq!(poll_once(&mut sleep, Waker::noop()), Poll::Ready(()));
     assert!(sleep.registration.is_none());
     assert_eq!(registered_count(), before);
@@ -69,7 +71,7 @@ fn timeout_of_pending_future_returns_none_after_deadline() {
     let _serial = serial();
     let before = registered_count();
     let deadline = Instant::now() + Duration::from_millis(50);
-    assert_eq!(block_on(timeout_at(deadline, pending::<()>())), None);
+    assert_eq!(block_on(timeout_at(time::at(deadline), pending::<()>())), None);
     let now = Instant::now();
     assert!(now >= deadline, "timed out {:?} early", deadline - now);
     assert!(now < deadline + SLACK, "timed out {:?} late", now - deadline);
@@ -82,9 +84,9 @@ fn timeout_of_ready_future_returns_some_without_registering() {
     let _serial = serial();
     let before = registered_count();
     let far = Instant::now() + Duration::from_secs(3600);
-    assert_eq!(block_on(timeout_at(far, ready(7))), Some(7));
+    assert_eq!(block_on(timeout_at(time::at(far), ready(7))), Some(7));
     // The future is polled first, so it wins over an expired deadline.
-    assert_eq!(block_on(timeout_at(Instant::now(), ready(8))), Some(8));
+    assert_eq!(block_on(timeout_at(time::at(Instant::now()), ready(8))), Some(8));
     assert_eq!(registered_count(), before);
 }
 
@@ -97,7 +99,7 @@ fn timeout_of_quickly_woken_future_returns_some_and_deregisters() {
         yield_now().await;
         9
     };
-    assert_eq!(block_on(timeout_at(far, fut)), Some(9));
+    assert_eq!(block_on(timeout_at(time::at(far), fut)), Some(9));
     assert_eq!(registered_count(), before);
 }
 
@@ -118,7 +120,7 @@ fn timeout_drops_the_future_on_timeout() {
         pending::<()>().await;
     };
     let deadline = Instant::now() + Duration::from_millis(20);
-    assert_eq!(block_on(timeout_at(deadline, fut)), None);
+    assert_eq!(block_on(timeout_at(time::at(deadline), fut)), None);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
@@ -126,7 +128,7 @@ fn timeout_drops_the_future_on_timeout() {
 fn dropping_a_registered_sleep_deregisters_it() {
     let _serial = serial();
     let before = registered_count();
-    let mut sleep = sleep_until(Instant::now() + Duration::from_secs(3600));
+    let mut sleep = sleep_until(time::at(Instant::now() + Duration::from_secs(3600)));
     // Unpolled: nothing registered.
     assert_eq!(registered_count(), before);
     assert_eq!(poll_once(&mut sleep, Waker::noop()), Poll::Pending);
@@ -140,7 +142,7 @@ fn dropping_a_registered_sleep_deregisters_it() {
 
     // The freed slot is reused, and stale handles cannot be confused
     // with the new occupant.
-    let mut again = sleep_until(Instant::now() + Duration::from_secs(3600));
+    let mut again = sleep_until(time::at(Instant::now() + Duration::from_secs(3600)));
     assert_eq!(poll_once(&mut again, Waker::noop()), Poll::Pending);
     assert_eq!(registered_count(), before + 1);
     drop(again);
@@ -153,7 +155,7 @@ fn repolling_with_a_new_waker_replaces_the_old_one() {
     let (first_count, first) = counting_waker();
     let (second_count, second) = counting_waker();
     let deadline = Instant::now() + Duration::from_millis(50);
-    let mut sleep = sleep_until(deadline);
+    let mut sleep = sleep_until(time::at(deadline));
     assert_eq!(poll_once(&mut sleep, &first), Poll::Pending);
     assert_eq!(poll_once(&mut sleep, &second), Poll::Pending);
 
@@ -172,11 +174,11 @@ fn earlier_registration_preempts_a_later_one() {
     // The timer thread is already waiting for a far deadline when a much
     // earlier one arrives: it must be notified, not oversleep.
     let _serial = serial();
-    let mut far = sleep_until(Instant::now() + Duration::from_secs(3600));
+    let mut far = sleep_until(time::at(Instant::now() + Duration::from_secs(3600)));
     assert_eq!(poll_once(&mut far, Waker::noop()), Poll::Pending);
     std::thread::sleep(Duration::from_millis(20)); // let the thread park
     let deadline = Instant::now() + Duration::from_millis(30);
-    block_on(sleep_until(deadline));
+    block_on(sleep_until(time::at(deadline)));
     assert!(Instant::now() < deadline + SLACK);
     drop(far);
 }
@@ -201,7 +203,7 @@ fn many_concurrent_sleeps_across_threads_all_complete() {
                     .map(|i| {
                         let offset = Duration::from_millis(((i * THREADS + t) * 2) as u64 + 10);
                         let deadline = start + offset;
-                        (deadline, Some(sleep_until(deadline)))
+                        (deadline, Some(sleep_until(time::at(deadline))))
                     })
                     .collect();
                 let mut late = Duration::ZERO;
@@ -247,7 +249,7 @@ fn timer_thread_is_named() {
     // The name is observable from inside a waker the timer thread calls.
     let seen = Arc::new(parking_lot::Mutex::new(None::<String>));
     let waker = Waker::from(Arc::new(NameRecorder(seen.clone())));
-    let mut sleep = sleep_until(Instant::now() + Duration::from_millis(10));
+    let mut sleep = sleep_until(time::at(Instant::now() + Duration::from_millis(10)));
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
     std::thread::sleep(Duration::from_millis(10) + SLACK);
     assert_eq!(seen.lock().as_deref(), Some("cenote-timer"));
@@ -259,6 +261,6 @@ fn futures_are_send_sync_unpin_where_expected() {
     fn assert_send_sync_unpin<T: Send + Sync + Unpin>() {}
 
     assert_send_sync_unpin::<Sleep>();
-    assert_send(&timeout_at(Instant::now(), ready(1)));
-    assert_send(&timeout_at(Instant::now(), pending::<String>()));
+    assert_send(&timeout_at(time::at(Instant::now()), ready(1)));
+    assert_send(&timeout_at(time::at(Instant::now()), pending::<String>()));
 }
