@@ -53,8 +53,8 @@ mod timer;
 mod watch;
 
 pub use cenote_front::{
-    BuildError, Config, Error, Handle, Maintenance, ResizeError, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
-    DEFAULT_MAX_SIZE,
+    BuildError, Config, Error, Handle, Maintenance, ResizeError, Shutdown, SlotMeta, Status,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
 pub use manager::Manager;
 pub use pool::{Async, Pool};

@@ -10,7 +10,9 @@ use core::time::Duration;
 use std::sync::Arc;
 
 use cenote_core::{time, Acquired, Closed, TryAcquire};
-use cenote_front::{Attempt, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared};
+use cenote_front::{
+    Attempt, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared, Shutdown,
+};
 
 use crate::maintenance;
 use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
@@ -267,6 +269,42 @@ impl<M: Manager> Pool<M> {
     /// ```
     pub fn maintenance(&self) -> impl Future<Output = ()> + Send + 'static {
         maintenance::run(self.handle.downgrade())
+    }
+
+    /// Shuts the pool down gracefully: closes it (waiters get [`Error::Closed`] at once, idle
+    /// objects are dropped, every later `get` fails), then waits up to `timeout` for the
+    /// objects still lent out to come back (each is dropped as it returns), and reports how
+    /// many were still out. [`close`](Handle::close) is the same without the wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the wait; the pool stays closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # struct M; impl cenote_async::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     async fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = cenote_async::Pool::new(M, 2);
+    /// let conn = pool.get().await?;
+    /// let worker = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(20));
+    ///     drop(conn);
+    /// });
+    /// let report = pool.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!((report.out_at_start, report.still_out), (1, 0));
+    /// # worker.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn shutdown(&self, timeout: Duration) -> Shutdown {
+        let mut shutdown = self.handle.begin_shutdown(timeout);
+        while let Some(pause) = shutdown.pause(&self.handle) {
+            sleep_until(time::after(pause)).await;
+        }
+        shutdown.finish(&self.handle)
     }
 
     /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.

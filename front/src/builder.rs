@@ -85,9 +85,10 @@ impl<F: Front> Builder<F> {
         self
     }
 
-    /// How long one `create` may take (async front end; a blocking `create` cannot be
-    /// interrupted, so the blocking pool accepts it and does not use it); `None`: bounded
-    /// only by the acquire timeout. Default: none.
+    /// How long one `create` may take (async front end); `None`: bounded only by the acquire
+    /// timeout. Default: none. The blocking pool rejects it
+    /// ([`BuildError::Unsupported`]): a blocking `create` cannot be interrupted, so bound it
+    /// in the manager (a connect timeout) instead.
     pub fn create_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.create_timeout = timeout;
         self
@@ -188,6 +189,7 @@ impl<F: Front> Builder<F> {
     /// `capacity < max_size`, a zero duration) or slots that cannot be allocated.
     pub fn build(self) -> Result<F::Pool, BuildError> {
         self.config.validate()?;
+        F::validate(&self.config)?;
         Ok(F::pool(Handle::new(self.manager, self.config)?))
     }
 }

@@ -28,8 +28,8 @@ pub struct Config {
     pub min_idle: usize,
     /// How long `get` waits, creation retries included. `None`: forever. Default: 30 seconds.
     pub acquire_timeout: Option<Duration>,
-    /// How long one `create` may take (async front end). `None`: bounded only by
-    /// `acquire_timeout`. Default: `None`.
+    /// How long one `create` may take (async front end only: the blocking one rejects it).
+    /// `None`: bounded only by `acquire_timeout`. Default: `None`.
     pub create_timeout: Option<Duration>,
     /// Idle objects older than this (since last return) are dropped instead of lent.
     /// Default: `None` (kept forever).
@@ -213,6 +213,13 @@ pub enum BuildError {
         /// The option's name.
         option: &'static str,
     },
+    /// An option this front end cannot honour.
+    Unsupported {
+        /// The option's name.
+        option: &'static str,
+        /// Why, and what to do instead.
+        why: &'static str,
+    },
     /// `create_backoff`'s first pause was longer than its longest.
     BackoffFirstAboveMax {
         /// The first pause.
@@ -245,6 +252,7 @@ impl fmt::Display for BuildError {
             Self::ZeroDuration { option } => {
                 write!(f, "{option} is zero: leave it unset to turn it off, or give it a positive duration")
             }
+            Self::Unsupported { option, why } => write!(f, "{option} is not supported here: {why}"),
             Self::BackoffFirstAboveMax { first, max } => write!(
                 f,
                 "create_backoff's first pause ({first:?}) is longer than its longest ({max:?}): swap them or raise the longest"

@@ -28,6 +28,17 @@ pub trait Front: Sized + Send + Sync + 'static {
     /// Wraps a newly built pool.
     fn pool(handle: Handle<Self>) -> Self::Pool;
 
+    /// Rejects options this front end cannot honour (checked by `build` after
+    /// [`Config::validate`]). By default, none.
+    ///
+    /// # Errors
+    ///
+    /// The option that cannot work here, and why.
+    fn validate(config: &Config) -> Result<(), crate::BuildError> {
+        let _ = config;
+        Ok(())
+    }
+
     /// What to do with an object being returned, on the returning thread, synchronously
     /// (nothing is spawned from a drop): the blocking front end runs the manager's
     /// `has_broken` and `reset` here; the async one runs `has_broken` and leaves `reset` to

@@ -176,6 +176,91 @@ impl<F: Front> Handle<F> {
     }
 }
 
+/// What [`shutdown`](Handle::begin_shutdown) found: how many objects came back in time and
+/// how many were still out when it stopped waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Shutdown {
+    /// Objects lent out (or being created) when the shutdown began.
+    pub out_at_start: usize,
+    /// Of those, the ones still out when the wait ended (they are dropped when they return).
+    pub still_out: usize,
+    /// How long the shutdown waited.
+    pub waited: core::time::Duration,
+}
+
+impl fmt::Display for Shutdown {
+    /// One line, for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} objects came back in {:?}, {} still out",
+            self.out_at_start - self.still_out,
+            self.out_at_start,
+            self.waited,
+            self.still_out
+        )
+    }
+}
+
+/// A shutdown in progress (see [`Handle::begin_shutdown`]).
+#[derive(Debug)]
+pub struct ShuttingDown {
+    start: std::time::Instant,
+    deadline: u64,
+    out_at_start: usize,
+    pause: core::time::Duration,
+}
+
+impl ShuttingDown {
+    /// How long to sleep before looking again, or `None` when the wait is over (every object
+    /// is back, or the deadline has passed): then [`finish`](ShuttingDown::finish).
+    pub fn pause<F: Front>(&mut self, handle: &Handle<F>) -> Option<core::time::Duration> {
+        if handle.status().size == 0 {
+            return None;
+        }
+        let left = cenote_core::time::until(self.deadline);
+        if left.is_zero() {
+            return None;
+        }
+        let pause = self.pause.min(left);
+        // Cold path: look every 1 ms at first, backing off to every 20 ms.
+        self.pause = (self.pause * 2).min(core::time::Duration::from_millis(20));
+        Some(pause)
+    }
+
+    /// What the shutdown found.
+    pub fn finish<F: Front>(self, handle: &Handle<F>) -> Shutdown {
+        let report = Shutdown {
+            out_at_start: self.out_at_start,
+            still_out: handle.status().size.min(self.out_at_start),
+            waited: self.start.elapsed(),
+        };
+        let name = &handle.config().name;
+        if report.still_out == 0 {
+            log::info!("pool {name}: shut down: {report}");
+        } else {
+            log::warn!("pool {name}: shut down: {report}");
+        }
+        report
+    }
+}
+
+impl<F: Front> Handle<F> {
+    /// For front ends' `shutdown`: closes the pool (waiters get `Closed` at once, idle objects
+    /// are dropped) and starts waiting up to `timeout` for the objects still out.
+    pub fn begin_shutdown(&self, timeout: core::time::Duration) -> ShuttingDown {
+        let deadline = cenote_core::time::after(timeout);
+        self.close();
+        ShuttingDown {
+            start: std::time::Instant::now(),
+            deadline,
+            out_at_start: self.status().size,
+            pause: core::time::Duration::from_millis(1),
+        }
+    }
+}
+
 /// A handle that does not keep the pool open, for background work (maintenance): see
 /// [`Handle::downgrade`].
 pub struct WeakHandle<F: Front> {

@@ -43,6 +43,6 @@ pub use config::{
 };
 pub use error::{Error, Status};
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared};
-pub use handle::{Handle, Lifeline, WeakHandle};
+pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
 pub use maintain::{Maintenance, Pass, Visit};
 pub use pooled::Pooled;

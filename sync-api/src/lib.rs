@@ -48,8 +48,8 @@ mod manager;
 mod pool;
 
 pub use cenote_front::{
-    BuildError, Config, Error, Handle, Maintenance, ResizeError, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
-    DEFAULT_MAX_SIZE,
+    BuildError, Config, Error, Handle, Maintenance, ResizeError, Shutdown, SlotMeta, Status,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
 pub use manager::Manager;
 pub use pool::{Blocking, Pool};

@@ -8,10 +8,10 @@ use core::time::Duration;
 use cenote_core::{Acquired, TryAcquire, WaitError};
 use std::sync::Arc;
 
-use cenote_front::{Front, Handle, LeaseOf, Maintenance, PermitOf, Return};
+use cenote_front::{Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown};
 
 use crate::maintenance;
-use crate::{Builder, Error, Manager, Pooled};
+use crate::{BuildError, Builder, Config, Error, Manager, Pooled};
 
 /// The blocking front end, as the shared layer sees it: the [`Front`] of a [`Manager`].
 /// Only named in types ([`Builder`], [`Pooled`]).
@@ -34,6 +34,18 @@ impl<M: Manager> Front for Blocking<M> {
         let background = config.maintenance_thread.unwrap_or_else(|| config.needs_maintenance());
         let maintenance = background.then(|| maintenance::start(handle.downgrade()));
         Pool { handle, _maintenance: maintenance }
+    }
+
+    /// `create_timeout` cannot be honoured: a blocking `create` runs on the caller's thread and
+    /// cannot be interrupted.
+    fn validate(config: &Config) -> Result<(), BuildError> {
+        if config.create_timeout.is_some() {
+            return Err(BuildError::Unsupported {
+                option: "create_timeout",
+                why: "a blocking create runs on the calling thread and cannot be interrupted; bound it in the manager instead (a connect timeout), and get() never waits longer than acquire_timeout plus one create",
+            });
+        }
+        Ok(())
     }
 
     /// `has_broken`, then `reset`, on the returning thread.
@@ -189,6 +201,41 @@ impl<M: Manager> Pool<M> {
     /// ```
     pub fn maintain(&self) -> Maintenance {
         maintenance::pass(&self.handle)
+    }
+
+    /// Shuts the pool down gracefully: closes it (waiters get [`Error::Closed`] at once, idle
+    /// objects are dropped, every later `get` fails), then waits up to `timeout` for the
+    /// objects still lent out to come back (each is dropped as it returns), and reports how
+    /// many were still out. [`close`](Handle::close) is the same without the wait.
+    ///
+    /// # Blocking
+    ///
+    /// Sleeps the calling thread while it waits (looking every 1–20 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::new(M, 2);
+    /// let conn = pool.get()?;
+    /// let worker = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(20));
+    ///     drop(conn); // finishes its work and returns it
+    /// });
+    /// let report = pool.shutdown(Duration::from_secs(5));
+    /// assert_eq!((report.out_at_start, report.still_out), (1, 0));
+    /// assert!(pool.get().unwrap_err().is_closed());
+    /// # worker.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown(&self, timeout: Duration) -> Shutdown {
+        let mut shutdown = self.handle.begin_shutdown(timeout);
+        while let Some(pause) = shutdown.pause(&self.handle) {
+            std::thread::sleep(pause);
+        }
+        shutdown.finish(&self.handle)
     }
 
     /// Gets an object, waiting up to `acquire_timeout` (default 30 s) for one.

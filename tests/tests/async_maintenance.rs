@@ -157,3 +157,22 @@ on_every_executor!(
     a_hung_check_counts_as_failed_and_its_object_is_dropped,
     closing_the_pool_ends_the_maintenance_future_at_once,
 );
+
+#[test]
+fn shutdown_waits_in_the_task_for_returns() {
+    futures_lite::future::block_on(async {
+        let (m, k) = knobs();
+        let pool = Pool::builder(m).max_size(2).build().unwrap();
+        let held = pool.get().await.unwrap();
+        let returner = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            drop(held);
+        });
+        let report = pool.shutdown(Duration::from_secs(5)).await;
+        assert_eq!((report.out_at_start, report.still_out), (1, 0), "{report}");
+        assert!(report.waited >= Duration::from_millis(20), "{report}");
+        assert!(pool.get().await.unwrap_err().is_closed());
+        returner.join().unwrap();
+        assert_eq!(k.counts.live.load(SeqCst), 0);
+    });
+}

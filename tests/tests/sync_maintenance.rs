@@ -269,3 +269,29 @@ fn many_pools_share_one_maintenance_thread() {
         .count();
     assert_eq!(named, 1, "one maintenance thread for 50 pools ({threads} threads in all)");
 }
+
+#[test]
+fn shutdown_closes_waits_for_returns_and_reports_what_is_still_out() {
+    let (m, k) = knobs();
+    let pool = Pool::builder(m).max_size(2).maintenance_thread(false).build().unwrap();
+    let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+    let waiter = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.get_timeout(Duration::from_secs(30)).map(drop))
+    };
+    assert!(wait_until(PATIENCE, || pool.status().waiting == 1));
+    let returner = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(30));
+        drop(a); // comes back in time
+        b // kept past the shutdown's limit
+    });
+    let start = Instant::now();
+    let report = pool.shutdown(Duration::from_millis(300));
+    let took = start.elapsed();
+    assert!(waiter.join().unwrap().unwrap_err().is_closed(), "waiters get Closed at once");
+    assert_eq!((report.out_at_start, report.still_out), (2, 1), "{report}");
+    assert!(took >= Duration::from_millis(300) && took < PATIENCE, "waited out the limit: {took:?}");
+    assert_eq!(live(&k), 1, "the returned one was dropped");
+    drop(returner.join().unwrap());
+    assert_eq!((live(&k), pool.status().size), (0, 0), "the last one is dropped as it returns");
+}
