@@ -1,6 +1,7 @@
 //! Quick start: pool real SQLite connections with cenote, first from threads
 //! (`cenote_sync`), then from async tasks (`cenote_async`) on tokio and on a bare
-//! `futures_lite::future::block_on`.
+//! `futures_lite::future::block_on`, then let maintenance keep a pool healthy (a `min_idle`
+//! refill, an idle reap, a graceful shutdown).
 //!
 //! Nothing to install: SQLite is compiled in (rusqlite's `bundled` feature) and the database
 //! is a temporary file, removed at the end.
@@ -302,12 +303,60 @@ fn part2_async(path: &Path) -> Result<(), BoxError> {
 
 // ---------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------
+// Part 3: maintenance keeps the pool healthy by itself.
+// ---------------------------------------------------------------------------------------
+
+fn part3_maintenance(path: &Path) -> Result<(), BoxError> {
+    println!("== Part 3: maintenance: min_idle refilled, idle connections reaped, shutdown ==");
+    let idle_timeout = Duration::from_millis(300);
+    let pool = cenote_sync::Pool::builder(Sqlite::new(path))
+        .name("quickstart")
+        .max_size(MAX_SIZE)
+        .min_idle(2)
+        .idle_timeout(Some(idle_timeout))
+        .maintenance_interval(Duration::from_millis(50))
+        .build()?;
+    // `build` creates nothing; the background maintenance thread fills min_idle at once.
+    wait_for(|| pool.status().idle >= 2);
+    println!("after build, maintenance filled min_idle: {}", show(pool.status()));
+
+    // A burst opens all four; afterwards the two above min_idle idle past idle_timeout and
+    // are reaped, the two kept for min_idle stay.
+    let burst: Vec<_> = (0..MAX_SIZE).map(|_| pool.get()).collect::<Result<_, _>>()?;
+    println!("a burst of {MAX_SIZE} gets: {}", show(pool.status()));
+    drop(burst);
+    wait_for(|| pool.status().size == 2);
+    println!("idle longer than {idle_timeout:?}, the extras were reaped: {}", show(pool.status()));
+
+    // A connection known to be broken is retired; maintenance opens a replacement.
+    let conn = pool.get()?;
+    cenote_sync::Pooled::retire(conn);
+    wait_for(|| pool.status().idle == 2);
+    println!("one retired, min_idle refilled: {}", show(pool.status()));
+
+    // One pass by hand says what it did and when the next is due.
+    println!("a pass by hand: {}", pool.maintain());
+
+    let held = pool.get()?;
+    let worker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held); // a request finishing while the service shuts down
+    });
+    println!("shutdown: {}", pool.shutdown(Duration::from_secs(5)));
+    worker.join().map_err(|_| "worker panicked")?;
+    println!("connections opened: {}", pool.manager().opened.load(Ordering::Relaxed));
+    Ok(())
+}
+
 fn main() -> Result<(), BoxError> {
     let db = TempDb::new();
     println!("SQLite {} database: {}", rusqlite::version(), db.path.display());
     println!();
     part1_threads(&db.path)?;
     part2_async(&db.path)?;
+    println!();
+    part3_maintenance(&db.path)?;
     println!();
     println!("done; removing {}", db.path.display());
     Ok(())
