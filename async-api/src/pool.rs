@@ -486,9 +486,12 @@ impl<M: Manager> Pool<M> {
             }
             Pooled::reset_done(&mut pooled);
         }
-        if validate && self.manager().check(&mut pooled).await.is_err() {
-            Pooled::retire(pooled);
-            return None;
+        if validate {
+            if self.manager().check(&mut pooled).await.is_err() {
+                Pooled::retire(pooled);
+                return None;
+            }
+            Pooled::check_passed(&mut pooled);
         }
         Some(pooled)
     }

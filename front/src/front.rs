@@ -66,11 +66,14 @@ pub struct Entry<C> {
     pub(crate) unreset: bool,
     /// When a maintenance pass last checked it, in the pool's ticks (0: never).
     pub(crate) checked_at: u64,
+    /// `SlotMeta::errors` when the object last passed a check: an object returned with more
+    /// errors than that (`Pooled::report_error`) is checked before it is lent again.
+    pub(crate) errors_checked: u32,
 }
 
 impl<C> Entry<C> {
     pub(crate) fn new(conn: C) -> Self {
-        Self { conn, unreset: false, checked_at: 0 }
+        Self { conn, unreset: false, checked_at: 0, errors_checked: 0 }
     }
 }
 
@@ -216,7 +219,8 @@ impl<F: Front> Shared<F> {
     /// Reads the clock only when a time-based option is set.
     #[inline]
     pub(crate) fn check_idle<C>(&self, entry: &Entry<C>, meta: &mut SlotMeta) -> CheckOut {
-        let mut validate = self.config.validate_on_acquire;
+        // Errors reported since its last check: check it before trusting it again.
+        let mut validate = self.config.validate_on_acquire || meta.errors > entry.errors_checked;
         if self.clock {
             let now = self.now();
             let standing = self.standing(entry, meta, now);

@@ -108,9 +108,11 @@ impl<F: Front> Pooled<F> {
     }
 
     /// Counts an error against this object: the kind a user sees (a query that failed with a
-    /// connection error, a protocol error) that may mean the object is broken. With
-    /// `max_errors(Some(n))` the object is dropped when it is returned with `n` errors; the
-    /// count is in [`meta`](Pooled::meta)`.errors` either way, and stays with the object.
+    /// connection error, a protocol error) that may mean the object is broken. The pool then
+    /// runs the manager's `check` on it before lending it again (a connection whose backend
+    /// was terminated does not fail the next borrower too), and with `max_errors(Some(n))`
+    /// drops it when it is returned with `n` errors. The count is in
+    /// [`meta`](Pooled::meta)`.errors`, and stays with the object.
     ///
     /// # Examples
     ///
@@ -131,6 +133,14 @@ impl<F: Front> Pooled<F> {
     pub fn report_error(this: &mut Self) {
         let meta = Lease::meta_mut(this.lease_mut());
         meta.errors = meta.errors.saturating_add(1);
+    }
+
+    /// For front ends: the object just passed the manager's `check` (before being lent):
+    /// errors reported so far are accounted for.
+    #[inline]
+    pub fn check_passed(this: &mut Self) {
+        let (_, entry, meta) = Lease::parts_mut(this.lease_mut());
+        entry.errors_checked = meta.errors;
     }
 
     /// For front ends: whether the manager's `reset` must run before the object is lent

@@ -342,9 +342,12 @@ impl<M: Manager> Pool<M> {
     #[inline]
     fn check_out(&self, lease: LeaseOf<Blocking<M>>) -> Option<Pooled<M>> {
         let (mut pooled, validate) = self.handle.check_out(lease)?;
-        if validate && self.manager().check(&mut pooled).is_err() {
-            Pooled::retire(pooled);
-            return None;
+        if validate {
+            if self.manager().check(&mut pooled).is_err() {
+                Pooled::retire(pooled);
+                return None;
+            }
+            Pooled::check_passed(&mut pooled);
         }
         Some(pooled)
     }

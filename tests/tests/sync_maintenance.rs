@@ -295,3 +295,28 @@ fn shutdown_closes_waits_for_returns_and_reports_what_is_still_out() {
     drop(returner.join().unwrap());
     assert_eq!((live(&k), pool.status().size), (0, 0), "the last one is dropped as it returns");
 }
+
+#[test]
+fn an_object_returned_with_a_reported_error_is_checked_before_its_next_lend() {
+    let (m, k) = knobs();
+    let pool = Pool::builder(m).max_size(1).maintenance_thread(false).build().unwrap();
+    drop(pool.get().unwrap());
+    drop(pool.get().unwrap());
+    assert_eq!(k.check_calls.load(SeqCst), 0, "no check by default");
+    let mut conn = pool.get().unwrap();
+    Pooled::report_error(&mut conn);
+    drop(conn);
+    let conn = pool.get().unwrap();
+    assert_eq!(k.check_calls.load(SeqCst), 1, "checked once after the error");
+    drop(conn);
+    drop(pool.get().unwrap());
+    assert_eq!(k.check_calls.load(SeqCst), 1, "the error was accounted for by the passed check");
+    // A failed check after an error drops it, and the getter gets a new one.
+    let mut conn = pool.get().unwrap();
+    Pooled::report_error(&mut conn);
+    drop(conn);
+    k.invalid.store(true, SeqCst);
+    let conn = pool.get().unwrap();
+    assert_eq!(Pooled::meta(&conn).errors, 0, "a fresh object");
+    assert_eq!(k.create_calls.load(SeqCst), 2);
+}
