@@ -1,6 +1,6 @@
 //! One thread, get + drop of an idle object: cenote's two front ends against the floor (a bare
 //! `ArrayQueue` pop + push of the same object) and the peer pools, each with 4 objects, all
-//! created before measuring.
+//! created before measuring, and the pool built as the design card says (`card_design`).
 //!
 //! `cenote_async_block_on` runs a bare `futures_lite::future::block_on` per get (as the first
 //! version of this bench did); the other async entries await every get inside one `block_on`
@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 
-use cenote_benches::{pools, work};
+use cenote_benches::{card, pools, work};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const OBJECTS: usize = 4;
@@ -37,6 +37,10 @@ fn single_thread(c: &mut Criterion) {
     group.bench_function("cenote_async", |b| {
         b.iter_custom(|iters| work::time_get_drop_block_on(&pool, iters))
     });
+
+    // The pool built as the design card says (ArrayQueue + permits + event-listener + Arc).
+    let pool = card::card(OBJECTS);
+    group.bench_function("card_design", |b| b.iter_custom(|iters| work::time_get_drop(&pool, iters)));
 
     let pool = pools::object_pool(OBJECTS);
     group.bench_function("object_pool", |b| b.iter_custom(|iters| work::time_get_drop(&pool, iters)));

@@ -6,10 +6,15 @@
 //! perf record -g target/release/profile tokio cenote 64 8 5
 //! ```
 //!
-//! Workloads: `tokio POOL TASKS OBJECTS SECONDS` (POOL: cenote, cenote-nt, deadpool),
-//! `threads POOL THREADS OBJECTS SECONDS` (POOL: cenote, async, object-pool, r2d2),
-//! `single POOL SECONDS` (POOL: cenote, async, floor, floor-async: the floor's pop + push awaited
-//! under one `block_on`, what the async harness itself costs).
+//! Workloads: `tokio POOL TASKS OBJECTS SECONDS` (POOL: cenote, cenote-nt, card, deadpool),
+//! `threads POOL THREADS OBJECTS SECONDS` (POOL: cenote, async, card, object-pool, r2d2),
+//! `single POOL SECONDS` (POOL: cenote, async, card, card-async, floor, floor-async: the floor's
+//! pop + push awaited under one `block_on`, what the async harness itself costs). `card` is the
+//! pool built as the design card says (`cenote_benches::card`): blocking `get`, or awaited in
+//! tokio; `card-async` awaits it under one `block_on`.
+//! `PROFILE_OPS=N` sets the single-thread operation count (default 50 M per second asked for);
+//! `PROFILE_OPS=0` builds and fills the pool and does nothing else, for subtracting start-up
+//! from an instruction count.
 //! `PROFILE_NO_WAITS=1` skips timing each wait (two clock reads per operation);
 //! `PROFILE_PER_WORKER=1` also prints each worker's operation count.
 
@@ -17,6 +22,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cenote_benches::card;
 use cenote_benches::pools::{self, BlockOn};
 use cenote_benches::work::{self, Hold, RunConfig, RunResult};
 
@@ -65,6 +71,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 "cenote-nt" => {
                     work::tokio_tasks_for(&rt, &Arc::new(pools::cenote_async_no_timeout(objects)), &cfg)
                 }
+                "card" => work::tokio_tasks_for(&rt, &Arc::new(card::card(objects)), &cfg),
                 "deadpool" => work::tokio_tasks_for(&rt, &Arc::new(pools::deadpool_unmanaged(objects)), &cfg),
                 other => return Err(format!("unknown pool {other}")),
             };
@@ -76,6 +83,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let r = match pool {
                 "cenote" => work::threads_for(&pools::cenote_sync(objects), &cfg),
                 "async" => work::threads_for(&BlockOn(pools::cenote_async(objects)), &cfg),
+                "card" => work::threads_for(&card::card(objects), &cfg),
                 "object-pool" => work::threads_for(&pools::object_pool(objects), &cfg),
                 "r2d2" => work::threads_for(&pools::r2d2(objects), &cfg),
                 other => return Err(format!("unknown pool {other}")),
@@ -89,11 +97,17 @@ fn run(args: &[String]) -> Result<(), String> {
             let took = match pool {
                 "cenote" => work::time_get_drop(&pools::cenote_sync(4), ops),
                 "async" => work::time_get_drop_block_on(&pools::cenote_async(4), ops),
+                "card" => work::time_get_drop(&card::card(4), ops),
+                "card-async" => work::time_get_drop_block_on(&card::card(4), ops),
                 "floor" => work::time_get_drop(&pools::floor(4), ops),
                 "floor-async" => work::time_get_drop_block_on(&pools::floor(4), ops),
                 other => return Err(format!("unknown pool {other}")),
             };
-            println!("single {pool}: {:.2} ns/op", took.as_nanos() as f64 / ops as f64);
+            if ops == 0 {
+                println!("single {pool}: 0 operations (start-up only)");
+            } else {
+                println!("single {pool}: {:.2} ns/op", took.as_nanos() as f64 / ops as f64);
+            }
         }
         _ => return Err("usage: profile tokio|threads|single POOL ...".into()),
     }

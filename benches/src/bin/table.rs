@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cenote_benches::alloc::{self, AllocStats, CountingAlloc};
+use cenote_benches::card::{self, CardPool};
 use cenote_benches::hist::Histogram;
 use cenote_benches::pools::{self, BlockOn, Floor, NoPool, ObjectPool};
 use cenote_benches::work::{self, Hold, RunConfig, RunResult};
@@ -24,6 +25,11 @@ use cenote_benches::{sys, AsyncNumbers, Bb8Numbers, DeadpoolNumbers, R2d2Numbers
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
+
+/// The card-design pool's row name (blocking `get`, or awaited in tokio).
+const CARD: &str = "card design (ArrayQueue + permits + event-listener + Arc)";
+/// The card-design pool awaited under a bare `block_on`.
+const CARD_ASYNC_BLOCK_ON: &str = "card design, async get (block_on)";
 
 /// Threads and objects of the contended-threads workloads.
 const THREAD_CONFIGS: [(usize, usize); 4] = [(2, 4), (4, 4), (16, 4), (16, 16)];
@@ -167,6 +173,7 @@ fn run_single(plan: &Plan) -> Vec<SingleResult> {
     let cenote_sync = pools::cenote_sync(N);
     let cenote_async = pools::cenote_async(N);
     let cenote_async_nt = pools::cenote_async_no_timeout(N);
+    let card = card::card(N);
     let object_pool = pools::object_pool(N);
     let deadpool_u = pools::deadpool_unmanaged(N);
     let deadpool_m = pools::deadpool_managed(N);
@@ -182,6 +189,8 @@ fn run_single(plan: &Plan) -> Vec<SingleResult> {
             "cenote_async, no acquire_timeout (block_on)",
             Box::new(|ops| work::time_get_drop_block_on(&cenote_async_nt, ops)),
         ),
+        (CARD, Box::new(|ops| work::time_get_drop(&card, ops))),
+        (CARD_ASYNC_BLOCK_ON, Box::new(|ops| work::time_get_drop_block_on(&card, ops))),
         ("object-pool 0.6", Box::new(|ops| work::time_get_drop(&object_pool, ops))),
         (
             "deadpool 0.13 unmanaged (block_on)",
@@ -228,6 +237,7 @@ enum ThreadImpl {
     Floor,
     CenoteSync,
     CenoteAsync,
+    Card,
     ObjectPool,
     DeadpoolU,
     DeadpoolM,
@@ -235,11 +245,12 @@ enum ThreadImpl {
 }
 
 impl ThreadImpl {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::NoPool,
         Self::Floor,
         Self::CenoteSync,
         Self::CenoteAsync,
+        Self::Card,
         Self::ObjectPool,
         Self::DeadpoolU,
         Self::DeadpoolM,
@@ -252,6 +263,7 @@ impl ThreadImpl {
             Self::Floor => "floor (ArrayQueue, spin+yield)",
             Self::CenoteSync => "cenote_sync",
             Self::CenoteAsync => "cenote_async (block_on)",
+            Self::Card => CARD,
             Self::ObjectPool => "object-pool 0.6 (spin+yield)",
             Self::DeadpoolU => "deadpool unmanaged (block_on)",
             Self::DeadpoolM => "deadpool managed (block_on)",
@@ -265,6 +277,7 @@ struct ThreadPools {
     floor: Floor,
     cenote_sync: cenote_sync::Pool<SyncNumbers>,
     cenote_async: BlockOn<cenote_async::Pool<AsyncNumbers>>,
+    card: CardPool<u64>,
     object_pool: ObjectPool,
     deadpool_u: BlockOn<deadpool::unmanaged::Pool<u64>>,
     deadpool_m: BlockOn<deadpool::managed::Pool<DeadpoolNumbers>>,
@@ -277,6 +290,7 @@ impl ThreadPools {
             floor: pools::floor(n),
             cenote_sync: pools::cenote_sync(n),
             cenote_async: BlockOn(pools::cenote_async(n)),
+            card: card::card(n),
             object_pool: pools::object_pool(n),
             deadpool_u: BlockOn(pools::deadpool_unmanaged(n)),
             deadpool_m: BlockOn(pools::deadpool_managed(n)),
@@ -290,6 +304,7 @@ impl ThreadPools {
             ThreadImpl::Floor => work::threads_for(&self.floor, cfg),
             ThreadImpl::CenoteSync => work::threads_for(&self.cenote_sync, cfg),
             ThreadImpl::CenoteAsync => work::threads_for(&self.cenote_async, cfg),
+            ThreadImpl::Card => work::threads_for(&self.card, cfg),
             ThreadImpl::ObjectPool => work::threads_for(&self.object_pool, cfg),
             ThreadImpl::DeadpoolU => work::threads_for(&self.deadpool_u, cfg),
             ThreadImpl::DeadpoolM => work::threads_for(&self.deadpool_m, cfg),
@@ -360,9 +375,10 @@ fn run_contended(plan: &Plan) -> Vec<Vec<Summary>> {
         .collect()
 }
 
-const LONG_HOLD_IMPLS: [ThreadImpl; 6] = [
+const LONG_HOLD_IMPLS: [ThreadImpl; 7] = [
     ThreadImpl::CenoteSync,
     ThreadImpl::CenoteAsync,
+    ThreadImpl::Card,
     ThreadImpl::ObjectPool,
     ThreadImpl::DeadpoolU,
     ThreadImpl::DeadpoolM,
@@ -391,19 +407,27 @@ fn run_long_hold(plan: &Plan) -> Vec<Summary> {
 enum TaskImpl {
     CenoteAsync,
     CenoteAsyncNoTimeout,
+    Card,
     DeadpoolU,
     DeadpoolM,
     Bb8,
 }
 
 impl TaskImpl {
-    const ALL: [Self; 5] =
-        [Self::CenoteAsync, Self::CenoteAsyncNoTimeout, Self::DeadpoolU, Self::DeadpoolM, Self::Bb8];
+    const ALL: [Self; 6] = [
+        Self::CenoteAsync,
+        Self::CenoteAsyncNoTimeout,
+        Self::Card,
+        Self::DeadpoolU,
+        Self::DeadpoolM,
+        Self::Bb8,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::CenoteAsync => "cenote_async",
             Self::CenoteAsyncNoTimeout => "cenote_async, no acquire_timeout",
+            Self::Card => CARD,
             Self::DeadpoolU => "deadpool 0.13 unmanaged",
             Self::DeadpoolM => "deadpool 0.13 managed",
             Self::Bb8 => "bb8 0.9",
@@ -415,6 +439,7 @@ impl TaskImpl {
 struct TaskPools {
     cenote_async: Arc<cenote_async::Pool<AsyncNumbers>>,
     cenote_async_nt: Arc<cenote_async::Pool<AsyncNumbers>>,
+    card: Arc<CardPool<u64>>,
     deadpool_u: Arc<deadpool::unmanaged::Pool<u64>>,
     deadpool_m: Arc<deadpool::managed::Pool<DeadpoolNumbers>>,
     bb8: Arc<bb8::Pool<Bb8Numbers>>,
@@ -425,6 +450,7 @@ impl TaskPools {
         Self {
             cenote_async: Arc::new(pools::cenote_async(n)),
             cenote_async_nt: Arc::new(pools::cenote_async_no_timeout(n)),
+            card: Arc::new(card::card(n)),
             deadpool_u: Arc::new(pools::deadpool_unmanaged(n)),
             deadpool_m: Arc::new(pools::deadpool_managed(n)),
             bb8: Arc::new(rt.block_on(pools::bb8(n))),
@@ -435,6 +461,7 @@ impl TaskPools {
         match which {
             TaskImpl::CenoteAsync => work::tokio_tasks_for(rt, &self.cenote_async, cfg),
             TaskImpl::CenoteAsyncNoTimeout => work::tokio_tasks_for(rt, &self.cenote_async_nt, cfg),
+            TaskImpl::Card => work::tokio_tasks_for(rt, &self.card, cfg),
             TaskImpl::DeadpoolU => work::tokio_tasks_for(rt, &self.deadpool_u, cfg),
             TaskImpl::DeadpoolM => work::tokio_tasks_for(rt, &self.deadpool_m, cfg),
             TaskImpl::Bb8 => work::tokio_tasks_for(rt, &self.bb8, cfg),
@@ -518,6 +545,7 @@ fn run_allocs(plan: &Plan, rt: &tokio::runtime::Runtime) -> Vec<AllocRow> {
             ThreadImpl::CenoteAsync => single(&mut |n| {
                 futures_lite::future::block_on(work::get_drop_loop_async(&tp1.cenote_async.0, n));
             }),
+            ThreadImpl::Card => single(&mut |n| work::get_drop_loop(&tp1.card, n)),
             ThreadImpl::ObjectPool => single(&mut |n| work::get_drop_loop(&tp1.object_pool, n)),
             ThreadImpl::DeadpoolU => single(&mut |n| {
                 futures_lite::future::block_on(work::get_drop_loop_async(&tp1.deadpool_u.0, n));
@@ -530,6 +558,7 @@ fn run_allocs(plan: &Plan, rt: &tokio::runtime::Runtime) -> Vec<AllocRow> {
         let threads = of(tp.run(which, &threads_cfg));
         let tasks = match which {
             ThreadImpl::CenoteAsync => of(ap.run(rt, TaskImpl::CenoteAsync, &tasks_cfg)),
+            ThreadImpl::Card => of(ap.run(rt, TaskImpl::Card, &tasks_cfg)),
             ThreadImpl::DeadpoolU => of(ap.run(rt, TaskImpl::DeadpoolU, &tasks_cfg)),
             ThreadImpl::DeadpoolM => of(ap.run(rt, TaskImpl::DeadpoolM, &tasks_cfg)),
             _ => None,
@@ -581,6 +610,7 @@ fn run_memory() -> Vec<MemRow> {
     push("floor (ArrayQueue)", measure_mem(pools::floor, pools::floor));
     push("cenote_sync", measure_mem(|n| cenote_sync::Pool::new(SyncNumbers, n), pools::cenote_sync));
     push("cenote_async", measure_mem(|n| cenote_async::Pool::new(AsyncNumbers, n), pools::cenote_async));
+    push(CARD, measure_mem(card::card_empty, card::card));
     push("object-pool 0.6", measure_mem(pools::object_pool, pools::object_pool));
     push("deadpool 0.13 unmanaged", measure_mem(pools::deadpool_unmanaged, pools::deadpool_unmanaged));
     push(
