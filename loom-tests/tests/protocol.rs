@@ -269,6 +269,29 @@ fn resize_down_races_return() {
     });
 }
 
+/// Issue 9: shrinking while every object is out, and one comes back at that instant while the
+/// others stay out. Once both are done the pool is at its new limit: the returned object is
+/// retired (not left idle), and no extra object can be lent. (Before the shrink gate, a return
+/// that read the old `max_size` pushed after `resize` had found the idle queue empty, and
+/// `try_acquire` then lent a third object of a pool shrunk to 1... with 2 out: this failed.)
+#[test]
+fn resize_down_races_return_while_others_held() {
+    loom::model(|| {
+        let core = core(2, 2);
+        let a = take(&core);
+        let b = take(&core);
+        let returner = thread::spawn(move || drop(a));
+        core.resize(1).unwrap();
+        returner.join().unwrap();
+        let s = core.status();
+        assert_eq!((s.max_size, s.size, s.idle), (1, 1, 0), "{s:?}");
+        assert!(matches!(core.try_acquire(), Acquire::Exhausted), "{s:?}");
+        drop(b);
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
 /// Detaching frees the place: a waiter creates into it.
 #[test]
 fn detach_frees_place_for_waiter() {
