@@ -295,6 +295,23 @@ impl<T, E> Core<T, E> {
     /// assert_eq!(Core::<u32>::new(8, 0, ()).err(), Some(ConfigError::ZeroMaxSize));
     /// ```
     pub fn new(capacity: usize, max_size: usize, ext: E) -> Result<Self, ConfigError> {
+        Self::build(capacity, max_size, ext, IdleQueue::try_new)
+    }
+
+    /// Under loom only: [`Core::new`] with a mutex-backed stand-in for the gated idle queue,
+    /// for models about something else (see `queue.rs` for why some need it).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn new_with_idle_stand_in(capacity: usize, max_size: usize, ext: E) -> Result<Self, ConfigError> {
+        Self::build(capacity, max_size, ext, IdleQueue::stand_in)
+    }
+
+    fn build(
+        capacity: usize,
+        max_size: usize,
+        ext: E,
+        idle_queue: fn(usize) -> Result<IdleQueue, alloc::collections::TryReserveError>,
+    ) -> Result<Self, ConfigError> {
         if max_size == 0 {
             return Err(ConfigError::ZeroMaxSize);
         }
@@ -321,7 +338,7 @@ impl<T, E> Core<T, E> {
         let mut slots: Vec<Slot<T>> = Vec::new();
         slots.try_reserve_exact(capacity).map_err(|_| out_of_memory())?;
         slots.extend((0..capacity).map(|_| Slot::new()));
-        let idle = IdleQueue::try_new(idle_cells).map_err(|_| out_of_memory())?;
+        let idle = idle_queue(idle_cells).map_err(|_| out_of_memory())?;
         let vacant = try_plain_queue(capacity).map_err(|_| out_of_memory())?;
         for index in 0..capacity {
             // Cannot fail: the queue has `capacity` cells. `u32` fits: capacity <= MAX_CAPACITY.

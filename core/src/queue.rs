@@ -83,6 +83,10 @@ pub(crate) struct IdleQueue {
     /// Positions wrap modulo `pos_mask + 1`, a multiple of `one_lap` with room for at least
     /// two laps. `POS_MASK`, except in tests that seed a tiny range.
     pos_mask: usize,
+    /// Under loom, for models about something else: a mutex-backed stand-in that every
+    /// operation defers to (see `StandIn`).
+    #[cfg(loom)]
+    stand_in: Option<StandIn>,
 }
 
 // SAFETY: the cells' values (`u32`, `Copy`) are written only by the pusher that claimed the
@@ -132,7 +136,17 @@ impl IdleQueue {
             cap,
             one_lap,
             pos_mask,
+            #[cfg(loom)]
+            stand_in: None,
         })
+    }
+
+    /// Under loom: a queue whose operations all go to a mutex-backed stand-in.
+    #[cfg(loom)]
+    pub(crate) fn stand_in(cap: usize) -> Result<Self, TryReserveError> {
+        let mut q = Self::build(cap, POS_MASK, 0)?;
+        q.stand_in = Some(StandIn::new(cap));
+        Ok(q)
     }
 
     /// The position after `pos`: the next index of the lap, or the next lap's first position,
@@ -184,6 +198,10 @@ impl IdleQueue {
         // reference would stay protected until we return, past the store that may let the
         // queue be freed. `q` and `slot` are not used after that store.
         let q = unsafe { &*this };
+        #[cfg(loom)]
+        if let Some(stand_in) = &q.stand_in {
+            return stand_in.push(value, only_open);
+        }
         // ORDERING: `Acquire` loads of `tail` (here and on retries): a pusher that finds a gate
         // bit set synchronises with the `SeqCst` RMW that set it, so it then sees what the
         // setter did before (a waiter's `waiters` increment, `close`'s `CLOSED` state, a
@@ -264,6 +282,10 @@ impl IdleQueue {
     /// Pops the oldest value, if any.
     #[inline]
     pub(crate) fn pop(&self) -> Option<u32> {
+        #[cfg(loom)]
+        if let Some(stand_in) = &self.stand_in {
+            return stand_in.pop();
+        }
         // ORDERING: `Relaxed` loads of `head` (here and on retries): a position to try; the
         // cell's stamp (`Acquire`) and the CAS decide.
         let mut head = self.head.load(Ordering::Relaxed);
@@ -326,6 +348,10 @@ impl IdleQueue {
 
     /// The number of values in the queue (not a snapshot).
     pub(crate) fn len(&self) -> usize {
+        #[cfg(loom)]
+        if let Some(stand_in) = &self.stand_in {
+            return stand_in.inner.lock().unwrap().0.len();
+        }
         loop {
             // ORDERING: `SeqCst` loads and a re-check of `tail`, as crossbeam's `len`.
             let tail = self.tail.load(Ordering::SeqCst) >> GATE_BITS;
@@ -349,6 +375,10 @@ impl IdleQueue {
     /// The gate bits now (not a snapshot).
     #[inline]
     pub(crate) fn gate(&self) -> usize {
+        #[cfg(loom)]
+        if let Some(stand_in) = &self.stand_in {
+            return stand_in.inner.lock().unwrap().1;
+        }
         // ORDERING: `Acquire`, as the pushes' loads: a reader that sees a bit sees what its
         // setter did before setting it.
         self.tail.load(Ordering::Acquire) & GATE_MASK
@@ -357,6 +387,10 @@ impl IdleQueue {
     /// Sets `bits` in the gate; returns the gate before.
     pub(crate) fn set_gate(&self, bits: usize) -> usize {
         debug_assert!(bits & !GATE_MASK == 0);
+        #[cfg(loom)]
+        if let Some(stand_in) = &self.stand_in {
+            return stand_in.update_gate(|gate| gate | bits);
+        }
         // ORDERING: `SeqCst` RMW on the tail word: ordered with every push's CAS (see
         // `push_inner`) and in the total order with the setter's later loads.
         self.tail.fetch_or(bits, Ordering::SeqCst) & GATE_MASK
@@ -365,6 +399,10 @@ impl IdleQueue {
     /// Clears `bits` in the gate; returns the gate before.
     pub(crate) fn clear_gate(&self, bits: usize) -> usize {
         debug_assert!(bits & !GATE_MASK == 0);
+        #[cfg(loom)]
+        if let Some(stand_in) = &self.stand_in {
+            return stand_in.update_gate(|gate| gate & !bits);
+        }
         // ORDERING: as `set_gate`.
         self.tail.fetch_and(!bits, Ordering::SeqCst) & GATE_MASK
     }
@@ -449,6 +487,57 @@ impl PlainQueue {
         // ORDERING (loom stand-in): for `ArrayQueue::pop`'s `SeqCst` fence.
         crate::sync::fence(Ordering::SeqCst);
         self.items.lock().unwrap().pop_front()
+    }
+}
+
+/// Under loom, for models about something else: the gated queue as a `Mutex<VecDeque>` plus
+/// the gate, where every operation that the real queue does as an RMW on its tail word
+/// (push, gate changes) takes the lock, so they are totally ordered as RMWs on one word are;
+/// `SeqCst` fences stand for the real queue's `SeqCst` CAS and fence.
+///
+/// Why models need it: the real queue's pop waits (yielding) for a push in flight, and its
+/// push for a pop in flight. Loom's scheduler is not fair: with two threads spinning on one
+/// in-flight step it explores the schedule that alternates between the two spinners forever,
+/// and the model fails on its branch limit although no real scheduler starves the third thread.
+/// Models with one such waiter at a time use the real queue.
+#[cfg(loom)]
+#[derive(Debug)]
+struct StandIn {
+    inner: loom::sync::Mutex<(alloc::collections::VecDeque<u32>, usize)>,
+    cap: usize,
+}
+
+#[cfg(loom)]
+impl StandIn {
+    fn new(cap: usize) -> Self {
+        Self { inner: loom::sync::Mutex::new((alloc::collections::VecDeque::new(), 0)), cap: cap.max(1) }
+    }
+
+    // ORDERING (loom stand-in): the lock orders pushes and gate changes as RMWs on one word
+    // are ordered; the fences stand for the real queue's `SeqCst` CAS and fence.
+    fn push(&self, value: u32, only_open: bool) -> Result<(), NotPushed> {
+        let mut inner = self.inner.lock().unwrap();
+        if (only_open && inner.1 != 0) || inner.0.len() == self.cap {
+            return Err(NotPushed);
+        }
+        inner.0.push_back(value);
+        drop(inner);
+        crate::sync::fence(Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn pop(&self) -> Option<u32> {
+        crate::sync::fence(Ordering::SeqCst);
+        self.inner.lock().unwrap().0.pop_front()
+    }
+
+    fn update_gate(&self, f: impl FnOnce(usize) -> usize) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        let before = inner.1;
+        inner.1 = f(before);
+        drop(inner);
+        crate::sync::fence(Ordering::SeqCst);
+        before
     }
 }
 
