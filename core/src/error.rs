@@ -20,6 +20,14 @@ pub enum ConfigError {
         /// The requested capacity.
         capacity: usize,
     },
+    /// The slots and queues for `capacity` could not be allocated (they are allocated once,
+    /// up front, and the allocator refused).
+    OutOfMemory {
+        /// The requested capacity.
+        capacity: usize,
+        /// The bytes the pool asked for, in all.
+        bytes: u64,
+    },
     /// The pool is closed; it can no longer be resized.
     Closed,
 }
@@ -36,6 +44,10 @@ impl fmt::Display for ConfigError {
                 f,
                 "capacity {capacity} is larger than the largest supported capacity {}",
                 crate::Core::<()>::MAX_CAPACITY
+            ),
+            Self::OutOfMemory { capacity, bytes } => write!(
+                f,
+                "could not allocate {bytes} bytes for a pool of capacity {capacity} (slots and queues are allocated once, up front); lower capacity to what the pool can really need"
             ),
             Self::Closed => f.write_str("the pool is closed and can no longer be resized"),
         }

@@ -98,7 +98,9 @@ use alloc::vec::Vec;
 
 use crate::error::ConfigError;
 use crate::lease::{Lease, Permit};
-use crate::queue::{IdleQueue, PlainQueue, GATE_CLOSED};
+use crate::queue::{
+    idle_queue_bytes, plain_queue_bytes, try_plain_queue, IdleQueue, PlainQueue, GATE_CLOSED, GATE_SHRINK,
+};
 use crate::slot::{Slot, SlotMeta};
 use crate::sync::{seqcst_fence_for_loom, AtomicUsize, CachePadded, Ordering};
 use crate::waitlist::{wake_all, WaitList, Wake, CLOSED_NODE, WAKE_BATCH};
@@ -279,8 +281,9 @@ impl<T, E> Core<T, E> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] if `max_size` is 0, `max_size > capacity`, or `capacity` exceeds
-    /// [`MAX_CAPACITY`](Self::MAX_CAPACITY).
+    /// [`ConfigError`] if `max_size` is 0, `max_size > capacity`, `capacity` exceeds
+    /// [`MAX_CAPACITY`](Self::MAX_CAPACITY), or the slots and queues for `capacity` cannot be
+    /// allocated ([`ConfigError::OutOfMemory`]; nothing aborts).
     ///
     /// # Examples
     ///
@@ -291,6 +294,23 @@ impl<T, E> Core<T, E> {
     /// assert_eq!(Core::<u32>::new(8, 0, ()).err(), Some(ConfigError::ZeroMaxSize));
     /// ```
     pub fn new(capacity: usize, max_size: usize, ext: E) -> Result<Self, ConfigError> {
+        Self::build(capacity, max_size, ext, IdleQueue::try_new)
+    }
+
+    /// Under loom only: [`Core::new`] with a mutex-backed stand-in for the gated idle queue,
+    /// for models about something else (see `queue.rs` for why some need it).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn new_with_idle_stand_in(capacity: usize, max_size: usize, ext: E) -> Result<Self, ConfigError> {
+        Self::build(capacity, max_size, ext, IdleQueue::stand_in)
+    }
+
+    fn build(
+        capacity: usize,
+        max_size: usize,
+        ext: E,
+        idle_queue: fn(usize) -> Result<IdleQueue, alloc::collections::TryReserveError>,
+    ) -> Result<Self, ConfigError> {
         if max_size == 0 {
             return Err(ConfigError::ZeroMaxSize);
         }
@@ -300,8 +320,25 @@ impl<T, E> Core<T, E> {
         if max_size > capacity {
             return Err(ConfigError::MaxSizeAboveCapacity { max_size, capacity });
         }
-        let slots: Vec<Slot<T>> = (0..capacity).map(|_| Slot::new()).collect();
-        let vacant = PlainQueue::new(capacity);
+        // Every allocation the pool will ever make, made now and fallibly: a capacity the
+        // machine cannot hold is an error naming the bytes, not an abort.
+        // Twice the room the idle queue can ever need: in a Vyukov queue whose capacity equals
+        // its item count, every push wraps onto the cell of the oldest pop, and a popper
+        // preempted mid-pop stalls the pusher behind it at once; spare cells put a lap of
+        // slack between them.
+        let idle_cells = capacity.saturating_mul(2);
+        let out_of_memory = || ConfigError::OutOfMemory {
+            capacity,
+            bytes: (capacity as u64)
+                .saturating_mul(core::mem::size_of::<Slot<T>>() as u64)
+                .saturating_add(idle_queue_bytes(idle_cells))
+                .saturating_add(plain_queue_bytes(capacity)),
+        };
+        let mut slots: Vec<Slot<T>> = Vec::new();
+        slots.try_reserve_exact(capacity).map_err(|_| out_of_memory())?;
+        slots.extend((0..capacity).map(|_| Slot::new()));
+        let idle = idle_queue(idle_cells).map_err(|_| out_of_memory())?;
+        let vacant = try_plain_queue(capacity).map_err(|_| out_of_memory())?;
         for index in 0..capacity {
             // Cannot fail: the queue has `capacity` cells. `u32` fits: capacity <= MAX_CAPACITY.
             let _ = vacant.push(index as u32);
@@ -310,11 +347,7 @@ impl<T, E> Core<T, E> {
             this: NonNull::dangling(),
             weak: AtomicUsize::new(1),
             slots: slots.into_boxed_slice(),
-            // Twice the room it can ever need: in a Vyukov queue whose capacity equals its
-            // item count, every push wraps onto the cell of the oldest pop, and a popper
-            // preempted mid-pop stalls the pusher behind it at once; spare cells put a lap of
-            // slack between them.
-            idle: IdleQueue::new(capacity.saturating_mul(2)),
+            idle,
             vacant,
             counts: CachePadded::new(Counts {
                 live: AtomicUsize::new(0),
@@ -459,8 +492,9 @@ impl<T, E> Core<T, E> {
         if inner.is_closed() {
             return Err(ConfigError::Closed);
         }
-        // ORDERING: `SeqCst` swap then `SeqCst` load of `waiters`: pairs with a waiter's
-        // increment followed by its `SeqCst` read of `max_size` in `try_reserve`.
+        // ORDERING: `SeqCst` swap then `SeqCst` loads of `waiters` and `live`: pairs with a
+        // waiter's increment followed by its `SeqCst` read of `max_size` in `try_reserve`, and
+        // with `try_reserve`'s increment of `live` followed by its re-read of `max_size`.
         let old = inner.counts.max_size.swap(max_size, Ordering::SeqCst);
         seqcst_fence_for_loom();
         if max_size > old {
@@ -472,14 +506,17 @@ impl<T, E> Core<T, E> {
                     }
                 }
             }
-        } else {
-            while inner.over_max() {
-                match inner.idle.pop() {
-                    Some(index) => inner.retire_slot(index),
-                    None => break,
-                }
-            }
+        } else if inner.over_max() {
+            // Shut the fast return path while extras exist: every return now takes the slow
+            // path, which retires extras (see `Inner::settle_shrink`). A return whose gated CAS
+            // came first is in the idle queue and is retired below. A `try_reserve` that read
+            // the old maximum sees the new one after its increment and gives the place back,
+            // or its increment is seen here.
+            inner.idle.set_gate(GATE_SHRINK);
+            inner.retire_idle_extras();
         }
+        // Opens the gate if the pool is within its limit (now, or after growing).
+        inner.settle_shrink();
         Ok(())
     }
 
@@ -578,6 +615,18 @@ impl<T, E> Inner<T, E> {
                 Ok(_) => break,
                 Err(actual) => live = actual,
             }
+        }
+        seqcst_fence_for_loom();
+        // ORDERING: `SeqCst` re-read after the increment, against `resize`'s swap followed by
+        // its read of `live`: either `resize` sees our increment (and shuts the return gate
+        // for the extra), or we see the new maximum here. A shrink that came between our read
+        // of `max_size` and our increment would otherwise leave one object too many, whose
+        // returns take the fast path.
+        if live >= self.counts.max_size.load(Ordering::SeqCst) {
+            // Give the place back. Nobody to wake: with the new maximum there was no room.
+            // ORDERING: `SeqCst`, as every RMW of `live`.
+            self.counts.live.fetch_sub(1, Ordering::SeqCst);
+            return None;
         }
         self.take_vacant()
     }

@@ -5,6 +5,7 @@
 use core::ptr::NonNull;
 
 use crate::pool::{Inner, CLOSED, ORPHAN};
+use crate::queue::{IdleQueue, GATE_SHRINK};
 use crate::slot::SlotMeta;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
 use crate::waitlist::{Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT, WOKEN};
@@ -21,9 +22,16 @@ impl<T, E> Inner<T, E> {
     /// Returns an occupied slot owned by the caller (a lease): to the idle queue, to a
     /// waiter, or out of the pool (closed, or over `max_size` after a shrink).
     ///
-    /// The fast path is one gated push (see `queue.rs`): it succeeds only while nobody waits
-    /// and the pool is open, and touches nothing after it. The caller's lease may be the last
-    /// thing keeping the pool alive, so after a successful push the pool may already be gone.
+    /// The fast path is one gated push (see `queue.rs`): it succeeds only while nobody waits,
+    /// no shrink is pending and the pool is open, and touches nothing after it. The caller's
+    /// lease may be the last thing keeping the pool alive, so after a successful push the pool
+    /// may already be gone: the push gets a raw pointer to the queue, and no reference into the
+    /// pool is live across it.
+    ///
+    /// Orphaned returns (no handle left) always take the slow path: the last handle's
+    /// teardown sets `GATE_CLOSED`, which is never cleared, before it adds `ORPHAN` to `live`.
+    /// So do returns while a shrink is pending (`GATE_SHRINK`, see `settle_shrink`): whether
+    /// an object is one too many is decided past the gate, never from loads made before it.
     ///
     /// # Safety
     ///
@@ -31,18 +39,14 @@ impl<T, E> Inner<T, E> {
     /// with its count of `live`, which it gives up here.
     #[inline]
     pub(crate) unsafe fn release_slot(this: NonNull<Self>, index: u32) {
-        // SAFETY: alive while we hold the slot's count (caller's contract); the reference is
-        // not used after the push gives that count away.
-        let inner = unsafe { this.as_ref() };
-        // ORDERING: `Relaxed` loads only choose the path: a shrink seen late retires one
-        // return later, which `resize` allows. After the last handle, `live` has `ORPHAN` set
-        // and this is always true, so orphaned returns take the slow path.
-        let shrinking =
-            inner.counts.live.load(Ordering::Relaxed) > inner.counts.max_size.load(Ordering::Relaxed);
-        if !shrinking && inner.idle.push_open(index).is_ok() {
+        // SAFETY: alive while we hold the slot's count (caller's contract). A place projection
+        // through the raw pointer: no reference to the pool is made.
+        let idle = unsafe { &raw const (*this.as_ptr()).idle };
+        // SAFETY: alive until the push succeeds (it gives our count away); we return at once.
+        if unsafe { IdleQueue::push_open(idle, index) }.is_ok() {
             return;
         }
-        // SAFETY: as for this function.
+        // SAFETY: as for this function: the push failed, we still hold the count.
         unsafe { Self::release_slot_slow(this, index) };
     }
 
@@ -62,12 +66,68 @@ impl<T, E> Inner<T, E> {
     pub(crate) fn release_slot_held(&self, index: u32) {
         // ORDERING: `SeqCst`, to take part in the total order with `close` and waiters.
         let state = self.counts.state.load(Ordering::SeqCst);
-        if state & CLOSED != 0 || self.over_max() {
-            // Closed, or shrinking and this object is one too many. Two returners may both see
-            // the excess and both retire; that frees one place more than needed, never too few.
+        if state & CLOSED != 0 {
             return self.retire_slot(index);
         }
-        self.serve_or_idle(index);
+        if self.over_max() {
+            // Shrinking and this object is one too many. Two returners may both see the excess
+            // and both retire; that frees one place more than needed, never too few.
+            self.retire_slot(index);
+        } else {
+            self.serve_or_idle(index);
+        }
+        self.settle_shrink();
+    }
+
+    /// While a shrink is pending (`GATE_SHRINK`): retires idle extras, and opens the gate
+    /// again once the pool is within `max_size`. Called after every slow-path return and by
+    /// `resize`. The caller holds a handle.
+    ///
+    /// # Who shuts and who opens the gate
+    ///
+    /// The invariant: once every operation in flight has finished, `live > max_size` implies
+    /// `GATE_SHRINK` is set, so no return can leave an extra object idle. `live` can only go
+    /// over `max_size` by `resize` lowering it (`try_reserve` gives back a place it won
+    /// against a maximum that was lowered meanwhile), and `resize` shuts the gate after its
+    /// swap whenever it then sees `live` over the limit, then retires idle extras: a return
+    /// whose gated CAS came before the gate is in the queue by then. Shutting it when not
+    /// needed only sends returns the slow way, which opens it again here.
+    ///
+    /// Opening races a new shrink: we may have seen the pool within its limit just before a
+    /// `resize` swapped in a lower maximum and shut the gate, and our clear would then open it
+    /// behind that `resize`. So the opener re-checks *after* its clear: if the shrink's
+    /// `GATE_SHRINK` RMW came before our clear in the tail word's order, our clear (an RMW)
+    /// synchronises with it and our re-read sees the new maximum; we shut the gate again and
+    /// retire what a fast return pushed while it was briefly open (that push's CAS precedes
+    /// our second RMW on the word, so our pops see it). If it came after, the gate is shut.
+    /// (The waiters' gate is cleared under the wait list's lock for the same reason; here the
+    /// re-check does it without a lock, since a spurious shut gate is harmless.)
+    pub(crate) fn settle_shrink(&self) {
+        if self.idle.gate() & GATE_SHRINK == 0 {
+            return;
+        }
+        self.retire_idle_extras();
+        if self.over_max() {
+            // Extras are still lent out: their returns find the gate shut and retire them.
+            return;
+        }
+        self.idle.clear_gate(GATE_SHRINK);
+        seqcst_fence_for_loom();
+        if self.over_max() {
+            self.idle.set_gate(GATE_SHRINK);
+            self.retire_idle_extras();
+        }
+    }
+
+    /// Retires idle objects while more exist than `max_size` allows. The caller holds a
+    /// handle.
+    pub(crate) fn retire_idle_extras(&self) {
+        while self.over_max() {
+            match self.idle.pop() {
+                Some(index) => self.retire_slot(index),
+                None => break,
+            }
+        }
     }
 
     /// Drops the object of a lease whose pool has no handle left (closed and drained), then

@@ -1,8 +1,9 @@
 //! The one door through which the core reaches atomics, cells and spin hints.
 //!
 //! Under `--cfg loom` everything here is swapped for loom's instrumented version, so that the
-//! models in `loom-tests/` explore the real protocol code. The queues have loom stand-ins of
-//! their own (`queue.rs`).
+//! models (in `loom-tests/` and the crate's own `loom_models`) explore the real protocol code,
+//! the gated idle queue included. Only the vacant queue (crossbeam's `ArrayQueue`, which is
+//! not loom-instrumented) has a loom stand-in (`queue.rs`).
 
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
@@ -30,66 +31,49 @@ pub(crate) fn seqcst_fence_for_loom() {
     fence(Ordering::SeqCst);
 }
 
-/// Exponential backoff for the queue's short waits on another thread, as crossbeam's
-/// `Backoff`: spin a little longer each time, then (with `std`) yield the CPU, so that a
-/// thread waiting for a preempted peer to finish its step gives the peer the CPU instead of
-/// burning its time slice. (Under loom the queues that wait are stand-ins that do not.)
-#[cfg(not(loom))]
+/// Exponential backoff for the queue's short waits on another thread: crossbeam-utils'
+/// `Backoff` (spin a little longer each time, then, with `std`, yield the CPU, so that a thread
+/// waiting for a preempted peer to finish its step gives the peer the CPU).
+///
+/// A thin wrapper, not a copy: its steps are out of line (`#[cold]`), so that the queue's
+/// uncontended paths stay small enough to inline, and under loom the same interface yields to
+/// loom's scheduler instead (a spin loop that loom cannot preempt would exhaust its branch
+/// limit). `&mut self`, as the wait list's and blocking wait's callers use it.
 #[derive(Debug, Default)]
-pub(crate) struct Backoff {
-    step: u32,
-}
+pub(crate) struct Backoff(#[cfg(not(loom))] crossbeam_utils::Backoff);
 
-#[cfg(not(loom))]
 impl Backoff {
-    const SPIN_LIMIT: u32 = 6;
-    #[cfg(feature = "std")]
-    const YIELD_LIMIT: u32 = 10;
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
 
     /// Whether backing off has reached the point where the caller should block instead.
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", not(loom)))]
+    #[inline]
     pub(crate) fn is_completed(&self) -> bool {
-        self.step > Self::YIELD_LIMIT
+        self.0.is_completed()
     }
 
     /// Waits for a peer that is mid-operation on the same word (a failed CAS): spin only.
-    /// Out of line, so that the queue's uncontended paths stay small enough to inline.
     #[cold]
     #[inline(never)]
     pub(crate) fn spin(&mut self) {
-        for _ in 0..1u32 << self.step.min(Self::SPIN_LIMIT) {
-            core::hint::spin_loop();
-        }
-        if self.step <= Self::SPIN_LIMIT {
-            self.step += 1;
-        }
+        #[cfg(not(loom))]
+        self.0.spin();
+        #[cfg(loom)]
+        loom::thread::yield_now();
     }
 
     /// Waits for a peer that must finish a step before we can go on (a push or pop in
-    /// flight): spin, then yield the CPU to it. Out of line, as `spin`.
+    /// flight): spin, then yield the CPU to it.
     #[cold]
     #[inline(never)]
     pub(crate) fn snooze(&mut self) {
-        if self.step <= Self::SPIN_LIMIT {
-            for _ in 0..1u32 << self.step {
-                core::hint::spin_loop();
-            }
-        } else {
-            #[cfg(feature = "std")]
-            std::thread::yield_now();
-            #[cfg(not(feature = "std"))]
-            for _ in 0..1u32 << Self::SPIN_LIMIT {
-                core::hint::spin_loop();
-            }
-        }
-        #[cfg(feature = "std")]
-        if self.step <= Self::YIELD_LIMIT {
-            self.step += 1;
-        }
-        #[cfg(not(feature = "std"))]
-        if self.step <= Self::SPIN_LIMIT {
-            self.step += 1;
-        }
+        #[cfg(not(loom))]
+        self.0.snooze();
+        #[cfg(loom)]
+        loom::thread::yield_now();
     }
 }
 
@@ -121,23 +105,6 @@ impl<T> Cell<T> {
     }
 }
 
-/// Aligns a value to 128 bytes (two cache lines: adjacent-line prefetchers pull pairs), so
-/// that words written by different threads do not share a line. As crossbeam's `CachePadded`.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct CachePadded<T>(pub(crate) T);
-
-impl<T> CachePadded<T> {
-    pub(crate) const fn new(value: T) -> Self {
-        Self(value)
-    }
-}
-
-impl<T> core::ops::Deref for CachePadded<T> {
-    type Target = T;
-
-    #[inline(always)]
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
+/// Pads and aligns a value to the length of a cache line (per architecture), so that words
+/// written by different threads do not share a line.
+pub(crate) use crossbeam_utils::CachePadded;

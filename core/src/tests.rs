@@ -1,5 +1,7 @@
 //! Unit tests of the core's protocol, single-threaded and small enough for Miri.
+#![cfg(not(loom))]
 
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::future::Future;
 
@@ -513,4 +515,113 @@ fn close_wakes_the_batch_past_a_panicking_waker() {
     assert_eq!(woken(&good), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0], "the bad waker's batch is woken");
     core.close();
     assert_eq!(woken(&good), [1; 10], "closing again wakes the rest, once each");
+}
+
+/// Issue 9: a lease returns on one thread while the last handle drops on another. The return's
+/// gated push is the step that lets the dropper drain the object and free the pool, so the
+/// returner must hold no reference into the pool (not even a function argument's) after it.
+/// A test hook makes the returner wait, right after its last store, until the pool is freed;
+/// under Miri (Tree Borrows) any reference to the pool still live there is reported.
+#[cfg(feature = "std")]
+#[test]
+fn lease_return_races_last_handle_drop() {
+    use alloc::sync::Arc;
+    use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+    /// 0: nothing yet; 1: the returner pushed; 2: the pool is freed.
+    static STEP: AtomicU8 = AtomicU8::new(0);
+    fn after_push() {
+        STEP.store(1, Ordering::SeqCst);
+        while STEP.load(Ordering::SeqCst) != 2 {
+            std::thread::yield_now();
+        }
+    }
+
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let core: Core<Counted, Arc<AtomicUsize>> = Core::new(2, 2, Arc::clone(&dropped)).unwrap();
+    let lease = Permit::fill(core.try_reserve().unwrap(), Counted(Arc::clone(&dropped)));
+    let returner = std::thread::spawn(move || {
+        crate::queue::hook::AFTER_PUSH.with(|h| h.set(Some(after_push)));
+        drop(lease);
+    });
+    while STEP.load(Ordering::SeqCst) != 1 {
+        std::thread::yield_now();
+    }
+    // The returner's push went through the open gate: the last handle's teardown drains the
+    // object and, with no lease left, frees the pool while the returner is still in the hook.
+    drop(core);
+    assert_eq!(dropped.load(Ordering::Relaxed), 1, "the drain dropped the returned object");
+    assert_eq!(Arc::strong_count(&dropped), 1, "the pool and its extension value are gone");
+    STEP.store(2, Ordering::SeqCst);
+    returner.join().unwrap();
+}
+
+/// Issue 9: a capacity whose slots the machine cannot hold is an error naming the capacity and
+/// the bytes, not an abort. The slots' reservation fails at once (no memory is touched).
+#[test]
+#[cfg_attr(
+    all(miri, target_pointer_width = "64"),
+    ignore = "Miri stops on an allocation larger than the host has instead of failing it"
+)]
+fn huge_capacity_is_an_error_not_an_abort() {
+    for capacity in [1usize << 31, Core::<u64>::MAX_CAPACITY] {
+        match Core::<u64>::new(capacity, 2, ()) {
+            Err(ConfigError::OutOfMemory { capacity: c, bytes }) => {
+                assert_eq!(c, capacity);
+                assert!(bytes >= capacity as u64 * 40, "{bytes} bytes for {capacity} slots");
+                let message = ConfigError::OutOfMemory { capacity: c, bytes }.to_string();
+                assert!(message.contains(&capacity.to_string()) && message.contains(&bytes.to_string()));
+                assert!(message.contains("lower capacity"), "{message}");
+            }
+            other => panic!("capacity {capacity}: expected OutOfMemory, got {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+/// Issue 9: a shrink below what is lent out shuts the fast return path until the extras are
+/// gone; every return meanwhile is retired, and once the pool is within its limit the gate
+/// opens again and returns are fast (idle) once more.
+#[test]
+fn shrink_gate_shuts_until_the_extras_are_retired() {
+    use crate::queue::GATE_SHRINK;
+
+    let core = core(4, 4);
+    let mut held: Vec<_> = (0..4).map(|n| take(&core, n)).collect();
+    core.resize(2).unwrap();
+    assert_eq!(core.inner().idle.gate() & GATE_SHRINK, GATE_SHRINK, "4 out, limit 2: shut");
+    drop(held.pop());
+    assert_eq!((core.status().size, core.status().idle), (3, 0), "an extra is retired");
+    assert_eq!(core.inner().idle.gate() & GATE_SHRINK, GATE_SHRINK, "3 out, limit 2: still shut");
+    drop(held.pop());
+    assert_eq!((core.status().size, core.status().idle), (2, 0));
+    assert_eq!(core.inner().idle.gate(), 0, "within the limit: open again");
+    drop(held.pop());
+    assert_eq!((core.status().size, core.status().idle), (2, 1), "a return is idle again");
+    assert!(matches!(core.try_acquire(), TryAcquire::Idle(_)));
+    // Growing while shut opens the gate too.
+    let more: Vec<_> = (0..1).map(|n| take(&core, n)).collect();
+    core.resize(1).unwrap();
+    assert_eq!(core.inner().idle.gate() & GATE_SHRINK, GATE_SHRINK);
+    core.resize(4).unwrap();
+    assert_eq!(core.inner().idle.gate(), 0);
+    drop((held, more));
+    assert_eq!(core.status().idle, core.status().size);
+}
+
+/// A shrink with idle extras only retires them at once and leaves the gate open.
+#[test]
+fn shrink_with_idle_extras_retires_them_now() {
+    let core = core(3, 3);
+    drop((0..3).map(|n| take(&core, n)).collect::<Vec<_>>());
+    core.resize(1).unwrap();
+    let s = core.status();
+    assert_eq!((s.max_size, s.size, s.idle), (1, 1, 1));
+    assert_eq!(core.inner().idle.gate(), 0);
 }

@@ -206,7 +206,7 @@ pub enum BuildError {
         /// The requested capacity.
         capacity: usize,
         /// The bytes the allocation asked for.
-        bytes: usize,
+        bytes: u64,
     },
     /// A duration option was zero; leave it unset (`None`) to turn it off instead.
     ZeroDuration {

@@ -48,6 +48,7 @@ impl<F: Front> Handle<F> {
                 BuildError::CapacityBelowMaxSize { capacity, max_size }
             }
             ConfigError::CapacityTooLarge { capacity } => BuildError::CapacityTooLarge { capacity },
+            ConfigError::OutOfMemory { capacity, bytes } => BuildError::OutOfMemory { capacity, bytes },
             other => unreachable!("Core::new does not fail with {other:?}"),
         })?;
         Ok(Self { core })

@@ -2,8 +2,18 @@
 //! to `LOOM_MAX_PREEMPTIONS` preemptions) and fails on a deadlock (a lost wakeup leaves a
 //! thread parked forever) or a failed assertion (a lost or duplicated object or permit).
 //!
-//! Under loom the core's queues are mutex-backed and `STARVE_AFTER_MISSES` is 1, so that the
-//! direct-service paths of blocking waiters are reachable in small models.
+//! Under loom `STARVE_AFTER_MISSES` is 1, so that the direct-service paths of blocking waiters
+//! are reachable in small models. The vacant-slot queue (crossbeam's `ArrayQueue`, not
+//! loom-instrumented) is a mutex-backed stand-in in every model.
+//!
+//! The gated idle queue is the real one (its atomics and cells are loom's) in every model
+//! except five, built with `core_with_stand_in`: `close_races_wait_and_return`,
+//! `fair_hand_off_with_barging`, `resize_down_races_return`, `last_waiter_leaves_as_two_arrive`
+//! and `returns_race_mixed_waiters`. They are about the wait list, close and resize; in each,
+//! two threads can wait at once on one queue step in flight (a pop for a claimed push), and
+//! loom's scheduler, which is not fair, then explores alternating between the two waiters
+//! forever and fails on its branch limit (or, for the last two, takes minutes). The queue's own
+//! races are modelled in the crate (`cenote-core`'s `queue::loom_models`).
 #![cfg(loom)]
 
 use std::future::Future;
@@ -13,8 +23,15 @@ use std::task::{Context, Poll, Waker};
 use cenote_core::{Acquired, Closed, Core, Lease, Permit, TryAcquire};
 use loom::thread;
 
+/// A pool with the real gated idle queue.
 fn core(capacity: usize, max: usize) -> Core<u32> {
     Core::new(capacity, max, ()).unwrap()
+}
+
+/// A pool whose idle queue is the mutex-backed stand-in: for models about the wait list, close
+/// or resize in which two threads can wait on one in-flight queue step (see the module docs).
+fn core_with_stand_in(capacity: usize, max: usize) -> Core<u32> {
+    Core::new_with_idle_stand_in(capacity, max, ()).unwrap()
 }
 
 /// Takes an object now: idle, or created into a permit.
@@ -92,7 +109,7 @@ fn return_races_async_wait() {
 #[test]
 fn fair_hand_off_with_barging() {
     loom::model(|| {
-        let core = core(1, 1);
+        let core = core_with_stand_in(1, 1);
         let held = take(&core);
         let w1 = spawn_waiter(&core);
         let barger = {
@@ -118,7 +135,7 @@ fn fair_hand_off_with_barging() {
 #[test]
 fn returns_race_mixed_waiters() {
     loom::model(|| {
-        let core = core(2, 2);
+        let core = core_with_stand_in(2, 2);
         let (a, b) = (take(&core), take(&core));
         let async_waiter = {
             let core = core.clone();
@@ -197,7 +214,7 @@ fn failed_create_gives_permit_back() {
 #[test]
 fn close_races_wait_and_return() {
     loom::model(|| {
-        let core = core(1, 1);
+        let core = core_with_stand_in(1, 1);
         let held = take(&core);
         let waiter = {
             let core = core.clone();
@@ -279,7 +296,7 @@ fn resize_up_races_return() {
 #[test]
 fn resize_down_races_return() {
     loom::model(|| {
-        let core = core(2, 2);
+        let core = core_with_stand_in(2, 2);
         let a = take(&core);
         let b = take(&core);
         let returner = thread::spawn(move || drop(a));
@@ -290,6 +307,78 @@ fn resize_down_races_return() {
         waiter.join().unwrap();
         assert_balanced(&core);
         assert!(core.status().size <= 1);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// Issue 9: shrinking while every object is out, and one comes back at that instant while the
+/// other stays out. Once both are done the pool is at its new limit: the returned object is
+/// retired (not left idle), and no extra object can be lent. (Before the shrink gate, a return
+/// that had read the old `max_size` pushed after `resize` found the idle queue empty, leaving
+/// size 2, idle 1 in a pool shrunk to 1: this model failed on 3a6a501.)
+#[test]
+fn resize_down_races_return_while_others_held() {
+    loom::model(|| {
+        let core = core(2, 2);
+        let a = take(&core);
+        let b = take(&core);
+        let returner = thread::spawn(move || drop(a));
+        core.resize(1).unwrap();
+        returner.join().unwrap();
+        let s = core.status();
+        assert_eq!((s.max_size, s.size, s.idle), (1, 1, 0), "{s:?}");
+        assert!(matches!(core.try_acquire(), Acquire::Exhausted), "{s:?}");
+        drop(b);
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// The shrink gate's opening races a new shrink: a return retires the last extra of a first
+/// shrink and opens the gate while a second shrink lowers the limit again and shuts it. The
+/// gate must end shut while extras are out: the next return is retired, not left idle.
+#[test]
+fn shrink_gate_opening_races_a_new_shrink() {
+    loom::model(|| {
+        let core = core(3, 3);
+        let (a, b, c) = (take(&core), take(&core), take(&core));
+        core.resize(2).unwrap();
+        let returner = thread::spawn(move || drop(a));
+        core.resize(1).unwrap();
+        returner.join().unwrap();
+        drop(b);
+        let s = core.status();
+        assert_eq!((s.max_size, s.size, s.idle), (1, 1, 0), "{s:?}");
+        assert!(matches!(core.try_acquire(), Acquire::Exhausted), "{s:?}");
+        drop(c);
+        assert_balanced(&core);
+        assert_full_capacity(&core, 1);
+    });
+}
+
+/// A create races a shrink: a `try_acquire` that read the old `max_size` may win its permit
+/// after `resize` looked at `live`. Either `resize` sees the new object (and shuts the gate) or
+/// the permit is given back: once the object returns, the pool is within its new limit.
+#[test]
+fn create_races_shrink() {
+    loom::model(|| {
+        let core = core(2, 2);
+        let a = take(&core);
+        let creator = {
+            let core = core.clone();
+            thread::spawn(move || match core.try_acquire() {
+                Acquire::Vacant(permit) => Some(Permit::fill(permit, 0)),
+                Acquire::Exhausted => None,
+                other => panic!("nothing idle: {other:?}"),
+            })
+        };
+        core.resize(1).unwrap();
+        drop(creator.join().unwrap());
+        let s = core.status();
+        assert_eq!((s.max_size, s.size, s.idle), (1, 1, 0), "{s:?}");
+        assert!(matches!(core.try_acquire(), Acquire::Exhausted), "{s:?}");
+        drop(a);
+        assert_balanced(&core);
         assert_full_capacity(&core, 1);
     });
 }
@@ -398,7 +487,7 @@ fn last_handle_races_waiter() {
 #[test]
 fn last_waiter_leaves_as_two_arrive() {
     loom::model(|| {
-        let core = core(2, 2);
+        let core = core_with_stand_in(2, 2);
         let (a, b) = (take(&core), take(&core));
         let leaver = {
             let core = core.clone();

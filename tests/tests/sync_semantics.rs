@@ -974,3 +974,12 @@ fn health_check_interval_validates_objects_idle_that_long() {
     drop(obj);
     assert_at_rest(&pool);
 }
+
+/// Issue 9: a capacity that cannot be allocated is a `BuildError` naming it, not an abort.
+#[test]
+fn a_capacity_that_cannot_be_allocated_is_a_build_error() {
+    let err =
+        Pool::builder(manager()).max_size(2).capacity(1 << 31).build().expect_err("too large to allocate");
+    assert!(matches!(err, BuildError::OutOfMemory { capacity, .. } if capacity == 1 << 31), "{err:?}");
+    assert!(err.to_string().contains("capacity 2147483648"), "{err}");
+}
