@@ -31,6 +31,10 @@ export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-strict-provenance"
 # `miri setup` builds a std for Miri; if that cannot be done here, skip as above.
 CARGO_TARGET_DIR=target/miri timeout 600 cargo +nightly miri setup || skip "cargo miri setup failed on this machine"
 CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-core --lib
+# A lease returning while the last handle drops, under Tree Borrows with many seeds: the
+# return must hold no reference into the pool after the store that lets the pool be freed.
+MIRIFLAGS="$MIRIFLAGS -Zmiri-tree-borrows -Zmiri-many-seeds=0..16" CARGO_TARGET_DIR=target/miri \
+  cargo +nightly miri test -p cenote-core --lib lease_return_races_last_handle_drop
 # The blocking front end too, where a test needs no runtime and no real I/O: the sequential
 # model test drives cenote-sync through random operation sequences (8 cases under Miri).
 CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-tests --test model
