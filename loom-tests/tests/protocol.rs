@@ -327,7 +327,7 @@ fn resize_down_races_return_while_others_held() {
         returner.join().unwrap();
         let s = core.status();
         assert_eq!((s.max_size, s.size, s.idle), (1, 1, 0), "{s:?}");
-        assert!(matches!(core.try_acquire(), Acquire::Exhausted), "{s:?}");
+        assert!(matches!(core.try_acquire(), TryAcquire::Exhausted), "{s:?}");
         drop(b);
         assert_balanced(&core);
         assert_full_capacity(&core, 1);
@@ -349,7 +349,7 @@ fn shrink_gate_opening_races_a_new_shrink() {
         drop(b);
         let s = core.status();
         assert_eq!((s.max_size, s.size, s.idle), (1, 1, 0), "{s:?}");
-        assert!(matches!(core.try_acquire(), Acquire::Exhausted), "{s:?}");
+        assert!(matches!(core.try_acquire(), TryAcquire::Exhausted), "{s:?}");
         drop(c);
         assert_balanced(&core);
         assert_full_capacity(&core, 1);
@@ -367,8 +367,8 @@ fn create_races_shrink() {
         let creator = {
             let core = core.clone();
             thread::spawn(move || match core.try_acquire() {
-                Acquire::Vacant(permit) => Some(Permit::fill(permit, 0)),
-                Acquire::Exhausted => None,
+                TryAcquire::Vacant(permit) => Some(Permit::fill(permit, 0)),
+                TryAcquire::Exhausted => None,
                 other => panic!("nothing idle: {other:?}"),
             })
         };
@@ -376,7 +376,7 @@ fn create_races_shrink() {
         drop(creator.join().unwrap());
         let s = core.status();
         assert_eq!((s.max_size, s.size, s.idle), (1, 1, 0), "{s:?}");
-        assert!(matches!(core.try_acquire(), Acquire::Exhausted), "{s:?}");
+        assert!(matches!(core.try_acquire(), TryAcquire::Exhausted), "{s:?}");
         drop(a);
         assert_balanced(&core);
         assert_full_capacity(&core, 1);
