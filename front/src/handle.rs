@@ -274,11 +274,6 @@ impl<F: Front> Handle<F> {
     pub fn downgrade(&self) -> WeakHandle<F> {
         WeakHandle { core: self.core.downgrade() }
     }
-
-    /// Whether `other` is a handle to the same pool.
-    pub fn same_pool(&self, other: &WeakHandle<F>) -> bool {
-        core::ptr::eq(self.shared(), other.shared())
-    }
 }
 
 impl<F: Front> WeakHandle<F> {
