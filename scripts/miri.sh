@@ -35,6 +35,10 @@ CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-core --lib
 # return must hold no reference into the pool after the store that lets the pool be freed.
 MIRIFLAGS="$MIRIFLAGS -Zmiri-tree-borrows -Zmiri-many-seeds=0..16" CARGO_TARGET_DIR=target/miri \
   cargo +nightly miri test -p cenote-core --lib lease_return_races_last_handle_drop
+# The same race through both front ends' return paths (`Pooled` drop -> lease release), with the
+# core's test hook (`--cfg cenote_hooks`) pinning the returner right after its last store.
+MIRIFLAGS="$MIRIFLAGS -Zmiri-tree-borrows -Zmiri-many-seeds=0..16" RUSTFLAGS="${RUSTFLAGS:-} --cfg cenote_hooks" \
+  CARGO_TARGET_DIR=target/miri-hooks cargo +nightly miri test -p cenote-tests --test last_handle_race
 # The blocking front end too, where a test needs no runtime and no real I/O: the sequential
 # model test drives cenote-sync through random operation sequences (8 cases under Miri).
 CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-tests --test model
@@ -42,4 +46,4 @@ CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-tests --test mod
 CARGO_TARGET_DIR=target/miri timeout 600 cargo +nightly miri setup --target i686-unknown-linux-gnu \
   || skip "cargo miri setup for i686-unknown-linux-gnu failed on this machine"
 CARGO_TARGET_DIR=target/miri cargo +nightly miri test -p cenote-core --lib --target i686-unknown-linux-gnu
-echo "miri: passed (x86_64: core unit tests + model test; i686: core unit tests)"
+echo "miri: passed (x86_64: core unit tests, last-handle races through both front ends, model test; i686: core unit tests)"

@@ -87,6 +87,17 @@ mod release;
 mod slot;
 mod sync;
 pub mod time;
+/// Test hooks for the workspace's race tests under Miri; only in builds with
+/// `RUSTFLAGS="--cfg cenote_hooks"` (never in a normal build), not part of the API.
+#[cfg(all(cenote_hooks, feature = "std", not(loom)))]
+#[doc(hidden)]
+pub mod __hooks {
+    /// Runs `f` once, on this thread, right after its next idle-queue push's last store: the
+    /// store after which another thread may free the pool.
+    pub fn after_next_push(f: fn()) {
+        crate::queue::hook::AFTER_PUSH.with(|h| h.set(Some(f)));
+    }
+}
 mod wait;
 mod waitlist;
 mod weak;

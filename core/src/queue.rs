@@ -244,7 +244,7 @@ impl IdleQueue {
                         // SAFETY: the cell is alive until this store lets a popper take the
                         // value (only then can the pool be drained and freed).
                         unsafe { (*stamp).store(pos + 1, Ordering::Release) };
-                        #[cfg(all(test, feature = "std", not(loom)))]
+                        #[cfg(all(any(test, cenote_hooks), feature = "std", not(loom)))]
                         hook::after_push();
                         return Ok(());
                     }
@@ -542,8 +542,9 @@ impl StandIn {
 }
 
 /// A test-only hook run by a pusher right after its last store (see
-/// `tests::lease_return_races_last_handle_drop`).
-#[cfg(all(test, feature = "std", not(loom)))]
+/// `tests::lease_return_races_last_handle_drop`, and `tests/tests/last_handle_race.rs`, which
+/// reaches it through [`crate::__hooks`] when built with `--cfg cenote_hooks`).
+#[cfg(all(any(test, cenote_hooks), feature = "std", not(loom)))]
 pub(crate) mod hook {
     std::thread_local! {
         pub(crate) static AFTER_PUSH: core::cell::Cell<Option<fn()>> = const { core::cell::Cell::new(None) };
