@@ -300,9 +300,13 @@ impl<M: Manager> Pool<M> {
     /// # }).unwrap();
     /// ```
     pub async fn shutdown(&self, timeout: Duration) -> Shutdown {
-        let mut shutdown = self.handle.begin_shutdown(timeout);
-        while let Some(pause) = shutdown.pause(&self.handle) {
-            sleep_until(time::after(pause)).await;
+        let shutdown = self.handle.begin_shutdown(timeout);
+        let deadline = time::at(shutdown.deadline());
+        while let Some(freed) = shutdown.next_wait(&self.handle) {
+            // Each object that comes back wakes us; the pool's timer ends the wait.
+            if timeout_at(deadline, freed).await.is_none() {
+                break;
+            }
         }
         shutdown.finish(&self.handle)
     }

@@ -197,7 +197,56 @@ pub(crate) struct Inner<T, E> {
     /// (On lines of its own: its lock and links are written under contention, and must not
     /// share a line with the pointers every get and return reads.)
     pub(crate) waitlist: CachePadded<WaitList>,
+    /// Read only on slow paths (a place freed), never on the hot path.
+    pub(crate) hooks: Hooks<E>,
     ext: E,
+}
+
+/// Functions a pool calls on its slow paths, given to [`Core::new_with_hooks`]. Each gets the
+/// pool's extension value; each must be quick and must not block (they run on the thread
+/// that returned or retired an object, or closed the pool). None runs on the hot path: a lend
+/// or a return to the idle queue calls nothing.
+#[non_exhaustive]
+pub struct Hooks<E> {
+    /// Called after a place in the pool is freed (`size` went down by one: an object was
+    /// retired, dropped on a closed pool's return, detached, or a permit given back), once
+    /// the new size can be seen by [`Core::status`]. Not called when the place goes straight
+    /// to a waiter.
+    pub place_freed: Option<fn(&E)>,
+}
+
+impl<E> Hooks<E> {
+    /// No hooks.
+    pub const fn new() -> Self {
+        Self { place_freed: None }
+    }
+
+    /// Sets [`Hooks::place_freed`].
+    #[must_use]
+    pub const fn place_freed(mut self, f: fn(&E)) -> Self {
+        self.place_freed = Some(f);
+        self
+    }
+}
+
+impl<E> Default for Hooks<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> Clone for Hooks<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Hooks<E> {}
+
+impl<E> core::fmt::Debug for Hooks<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Hooks").field("place_freed", &self.place_freed.is_some()).finish()
+    }
 }
 
 /// The words read on the hot path, on one cache line.
@@ -294,7 +343,37 @@ impl<T, E> Core<T, E> {
     /// assert_eq!(Core::<u32>::new(8, 0, ()).err(), Some(ConfigError::ZeroMaxSize));
     /// ```
     pub fn new(capacity: usize, max_size: usize, ext: E) -> Result<Self, ConfigError> {
-        Self::build(capacity, max_size, ext, IdleQueue::try_new)
+        Self::build(capacity, max_size, ext, Hooks::new(), IdleQueue::try_new)
+    }
+
+    /// [`Core::new`] with [`Hooks`]: functions the pool calls on its slow paths, for an
+    /// embedder that waits on pool events of its own (a graceful shutdown waiting for lent
+    /// objects to come back, a keyed pool whose global cap spans several cores).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use cenote_core::{Core, Hooks, TryAcquire, Permit};
+    ///
+    /// fn freed(count: &AtomicUsize) {
+    ///     count.fetch_add(1, Ordering::Relaxed);
+    /// }
+    /// let core: Core<u32, AtomicUsize> =
+    ///     Core::new_with_hooks(2, 2, AtomicUsize::new(0), Hooks::new().place_freed(freed))?;
+    /// let TryAcquire::Vacant(permit) = core.try_acquire() else { unreachable!() };
+    /// let lease = Permit::fill(permit, 7);
+    /// cenote_core::Lease::retire(lease); // the object is dropped, its place freed
+    /// assert_eq!(core.ext().load(Ordering::Relaxed), 1);
+    /// # Ok::<(), cenote_core::ConfigError>(())
+    /// ```
+    pub fn new_with_hooks(
+        capacity: usize,
+        max_size: usize,
+        ext: E,
+        hooks: Hooks<E>,
+    ) -> Result<Self, ConfigError> {
+        Self::build(capacity, max_size, ext, hooks, IdleQueue::try_new)
     }
 
     /// Under loom only: [`Core::new`] with a mutex-backed stand-in for the gated idle queue,
@@ -302,13 +381,14 @@ impl<T, E> Core<T, E> {
     #[cfg(loom)]
     #[doc(hidden)]
     pub fn new_with_idle_stand_in(capacity: usize, max_size: usize, ext: E) -> Result<Self, ConfigError> {
-        Self::build(capacity, max_size, ext, IdleQueue::stand_in)
+        Self::build(capacity, max_size, ext, Hooks::new(), IdleQueue::stand_in)
     }
 
     fn build(
         capacity: usize,
         max_size: usize,
         ext: E,
+        hooks: Hooks<E>,
         idle_queue: fn(usize) -> Result<IdleQueue, alloc::collections::TryReserveError>,
     ) -> Result<Self, ConfigError> {
         if max_size == 0 {
@@ -357,6 +437,7 @@ impl<T, E> Core<T, E> {
             waiters: CachePadded::new(AtomicUsize::new(0)),
             handles: CachePadded::new(AtomicUsize::new(1)),
             waitlist: CachePadded::new(WaitList::new()),
+            hooks,
             ext,
         };
         // SAFETY: `Box::into_raw` never returns null.

@@ -276,6 +276,9 @@ impl<T, E> Inner<T, E> {
         if self.waiters.load(Ordering::SeqCst) != 0 {
             self.wake_one();
         }
+        if let Some(place_freed) = self.hooks.place_freed {
+            place_freed(self.ext());
+        }
     }
 
     /// Drops every idle object (closed pool).

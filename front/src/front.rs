@@ -102,6 +102,9 @@ pub struct Shared<F: Front> {
     /// work (a sleeping maintenance task) so that it ends at once. A cold-path wait:
     /// `event-listener` serves it.
     pub(crate) lifecycle: event_listener::Event,
+    /// Notified (by the core's `place_freed` hook, on its slow path) when a place in the pool
+    /// is freed: what a graceful shutdown waits on.
+    pub(crate) place_freed: event_listener::Event,
 }
 
 /// Why an idle object is dropped.
@@ -144,7 +147,14 @@ impl<F: Front> Shared<F> {
             config,
             create_health: crate::maintain::Health::default(),
             lifecycle: event_listener::Event::new(),
+            place_freed: event_listener::Event::new(),
         }
+    }
+
+    /// The core's [`Hooks::place_freed`](cenote_core::Hooks::place_freed): wakes a shutdown
+    /// waiting for lent objects. Cheap when nobody listens (one load).
+    pub(crate) fn place_freed(&self) {
+        self.place_freed.notify(usize::MAX);
     }
 
     /// Whether a time-based option is set (so that the time stamps are kept).

@@ -42,15 +42,18 @@ impl<F: Front> Handle<F> {
     /// Builds the core for a validated `config`.
     pub(crate) fn new(manager: F::Manager, config: Config) -> Result<Self, BuildError> {
         let (slots, max_size) = (config.slots(), config.max_size);
-        let core = Core::new(slots, max_size, Shared::new(manager, config)).map_err(|e| match e {
-            ConfigError::ZeroMaxSize => BuildError::ZeroMaxSize,
-            ConfigError::MaxSizeAboveCapacity { max_size, capacity } => {
-                BuildError::CapacityBelowMaxSize { capacity, max_size }
-            }
-            ConfigError::CapacityTooLarge { capacity } => BuildError::CapacityTooLarge { capacity },
-            ConfigError::OutOfMemory { capacity, bytes } => BuildError::OutOfMemory { capacity, bytes },
-            other => unreachable!("Core::new does not fail with {other:?}"),
-        })?;
+        let hooks = cenote_core::Hooks::new().place_freed(Shared::<F>::place_freed);
+        let core = Core::new_with_hooks(slots, max_size, Shared::new(manager, config), hooks).map_err(
+            |e| match e {
+                ConfigError::ZeroMaxSize => BuildError::ZeroMaxSize,
+                ConfigError::MaxSizeAboveCapacity { max_size, capacity } => {
+                    BuildError::CapacityBelowMaxSize { capacity, max_size }
+                }
+                ConfigError::CapacityTooLarge { capacity } => BuildError::CapacityTooLarge { capacity },
+                ConfigError::OutOfMemory { capacity, bytes } => BuildError::OutOfMemory { capacity, bytes },
+                other => unreachable!("Core::new does not fail with {other:?}"),
+            },
+        )?;
         Ok(Self { core })
     }
 
@@ -208,26 +211,34 @@ impl fmt::Display for Shutdown {
 #[derive(Debug)]
 pub struct ShuttingDown {
     start: std::time::Instant,
-    deadline: u64,
+    deadline: std::time::Instant,
     out_at_start: usize,
-    pause: core::time::Duration,
 }
 
 impl ShuttingDown {
-    /// How long to sleep before looking again, or `None` when the wait is over (every object
-    /// is back, or the deadline has passed): then [`finish`](ShuttingDown::finish).
-    pub fn pause<F: Front>(&mut self, handle: &Handle<F>) -> Option<core::time::Duration> {
-        if handle.status().size == 0 {
+    /// What to wait on next, or `None` when the wait is over (every object is back, or the
+    /// deadline has passed): then [`finish`](ShuttingDown::finish). The listener is woken
+    /// when a place in the pool is freed (an object came back and was dropped); wait on it
+    /// until [`deadline`](ShuttingDown::deadline), then ask again. It listens before it
+    /// looks, so a return between the look and the wait is not missed.
+    pub fn next_wait<F: Front>(&self, handle: &Handle<F>) -> Option<event_listener::EventListener> {
+        let listener = handle.shared().place_freed.listen();
+        if handle.status().size == 0 || std::time::Instant::now() >= self.deadline {
             return None;
         }
-        let left = cenote_core::time::until(self.deadline);
-        if left.is_zero() {
-            return None;
-        }
-        let pause = self.pause.min(left);
-        // Cold path: look every 1 ms at first, backing off to every 20 ms.
-        self.pause = (self.pause * 2).min(core::time::Duration::from_millis(20));
-        Some(pause)
+        Some(listener)
+    }
+
+    /// For blocking front ends: parks the thread on `freed` (from
+    /// [`next_wait`](ShuttingDown::next_wait)) until it is woken or the deadline passes.
+    pub fn park(&self, freed: event_listener::EventListener) {
+        use event_listener::Listener as _;
+        let _ = freed.wait_deadline(self.deadline);
+    }
+
+    /// When the wait ends at the latest.
+    pub fn deadline(&self) -> std::time::Instant {
+        self.deadline
     }
 
     /// What the shutdown found.
@@ -251,16 +262,17 @@ impl<F: Front> Handle<F> {
     /// For front ends' `shutdown`: closes the pool (waiters get `Closed` at once, idle objects
     /// are dropped) and starts waiting up to `timeout` for the objects still out.
     pub fn begin_shutdown(&self, timeout: core::time::Duration) -> ShuttingDown {
-        let deadline = cenote_core::time::after(timeout);
+        let start = std::time::Instant::now();
+        // A timeout too large for the clock waits for good.
+        let deadline = start.checked_add(timeout).unwrap_or_else(|| start + FOR_GOOD);
         self.close();
-        ShuttingDown {
-            start: std::time::Instant::now(),
-            deadline,
-            out_at_start: self.status().size,
-            pause: core::time::Duration::from_millis(1),
-        }
+        ShuttingDown { start, deadline, out_at_start: self.status().size }
     }
 }
+
+/// A wait longer than anything a process lives (about 31 years): what a `Duration::MAX`
+/// shutdown timeout becomes.
+const FOR_GOOD: core::time::Duration = core::time::Duration::from_secs(1 << 30);
 
 /// A handle that does not keep the pool open, for background work (maintenance): see
 /// [`Handle::downgrade`].

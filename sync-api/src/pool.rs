@@ -210,7 +210,8 @@ impl<M: Manager> Pool<M> {
     ///
     /// # Blocking
     ///
-    /// Sleeps the calling thread while it waits (looking every 1–20 ms).
+    /// Parks the calling thread while it waits; each object that comes back wakes it (an
+    /// `event-listener` wait on the pool's slow path, no polling).
     ///
     /// # Examples
     ///
@@ -231,9 +232,9 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Shutdown {
-        let mut shutdown = self.handle.begin_shutdown(timeout);
-        while let Some(pause) = shutdown.pause(&self.handle) {
-            std::thread::sleep(pause);
+        let shutdown = self.handle.begin_shutdown(timeout);
+        while let Some(freed) = shutdown.next_wait(&self.handle) {
+            shutdown.park(freed);
         }
         shutdown.finish(&self.handle)
     }

@@ -158,6 +158,31 @@ on_every_executor!(
     closing_the_pool_ends_the_maintenance_future_at_once,
 );
 
+/// As in the blocking front end: each return wakes the shutdown (no poll), so with a minute's
+/// limit it ends as soon as the last of three staggered returns is back.
+#[test]
+fn shutdown_ends_when_the_last_object_comes_back() {
+    futures_lite::future::block_on(async {
+        let (m, k) = knobs();
+        let pool = Pool::builder(m).max_size(3).build().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(pool.get().await.unwrap());
+        }
+        let returner = std::thread::spawn(move || {
+            for conn in held {
+                std::thread::sleep(Duration::from_millis(15));
+                drop(conn);
+            }
+        });
+        let report = pool.shutdown(Duration::from_secs(60)).await;
+        assert_eq!((report.out_at_start, report.still_out), (3, 0), "{report}");
+        assert!(report.waited < Duration::from_secs(30), "woken by the last return: {report}");
+        returner.join().unwrap();
+        assert_eq!(k.counts.live.load(SeqCst), 0);
+    });
+}
+
 #[test]
 fn shutdown_waits_in_the_task_for_returns() {
     futures_lite::future::block_on(async {

@@ -296,6 +296,27 @@ fn shutdown_closes_waits_for_returns_and_reports_what_is_still_out() {
     assert_eq!((live(&k), pool.status().size), (0, 0), "the last one is dropped as it returns");
 }
 
+/// The shutdown's wait is woken by each return (the core's `place_freed` hook), not by a poll
+/// or its deadline: with a minute's limit, it ends as soon as the last of three objects
+/// returned at staggered times is back. A missed wake-up would wait out the minute.
+#[test]
+fn shutdown_ends_when_the_last_object_comes_back() {
+    let (m, k) = knobs();
+    let pool = Pool::builder(m).max_size(3).maintenance_thread(false).build().unwrap();
+    let held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
+    let returner = thread::spawn(move || {
+        for conn in held {
+            thread::sleep(Duration::from_millis(15));
+            drop(conn);
+        }
+    });
+    let report = pool.shutdown(Duration::from_secs(60));
+    assert_eq!((report.out_at_start, report.still_out), (3, 0), "{report}");
+    assert!(report.waited < Duration::from_secs(30), "woken by the last return: {report}");
+    returner.join().unwrap();
+    assert_eq!((live(&k), pool.status().size), (0, 0));
+}
+
 #[test]
 fn an_object_returned_with_a_reported_error_is_checked_before_its_next_lend() {
     let (m, k) = knobs();
