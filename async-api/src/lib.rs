@@ -56,6 +56,8 @@ pub use cenote_front::{
     BuildError, Config, Error, Handle, Maintenance, ResizeError, Shutdown, SlotMeta, Status,
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
+#[cfg(feature = "serde")]
+pub use cenote_front::{ConfigFileError, Format, Pools};
 pub use manager::Manager;
 pub use pool::{Async, Pool};
 
