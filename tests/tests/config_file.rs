@@ -18,11 +18,9 @@ fn example(name: &str) -> PathBuf {
 /// `database` and `redis` as `examples/config/pools.{toml,yaml}` write them.
 fn expected_pools() -> Pools {
     let mut database = Config::new(4);
-    database.min_idle = 2;
     database.acquire_timeout = Some(Duration::from_secs(10));
     database.validate_on_acquire = true;
-    database.idle_timeout = Some(Duration::from_secs(600));
-    database.max_lifetime = Some(Duration::from_secs(3600));
+    database.max_lifetime = None;
     database.health_check_timeout = Duration::from_secs(2);
     database.maintenance_interval = Duration::from_secs(30);
     database.create_backoff = (Duration::from_millis(5), Duration::from_millis(500));
@@ -34,7 +32,8 @@ fn expected_pools() -> Pools {
     redis.min_idle = 1;
     redis.acquire_timeout = Some(Duration::from_millis(500));
     redis.create_timeout = Some(Duration::from_secs(2));
-    redis.idle_timeout = None;
+    redis.idle_timeout = Some(Duration::from_secs(600));
+    redis.max_lifetime = Some(Duration::from_secs(3600));
     redis.health_check_interval = Some(Duration::from_secs(30));
     redis.max_errors = Some(3);
     redis.create_backoff = (Duration::from_millis(10), Duration::from_secs(1));
@@ -233,7 +232,7 @@ fn loading_only_parses_and_build_checks() {
 fn serialize_then_deserialize_is_the_identity() {
     let pools = expected_pools();
     let toml = toml::to_string(&pools).unwrap();
-    assert!(toml.contains("idle_timeout = \"none\""), "None is written as \"none\":\n{toml}");
+    assert!(toml.contains("max_lifetime = \"none\""), "None is written as \"none\":\n{toml}");
     assert!(toml.contains("max_lifetime = \"1h\""), "durations are human:\n{toml}");
     assert_eq!(Pools::from_toml_str(&toml).unwrap(), pools, "{toml}");
     let yaml = yaml_serde::to_string(&pools).unwrap();
@@ -290,8 +289,12 @@ fn a_loaded_config_builds_a_blocking_pool() {
     assert_eq!(pool.config(), database);
     assert_eq!(pool.config().name, "database");
     assert_eq!(pool.status().max_size, 4);
-    pool.warm().unwrap();
-    assert_eq!(pool.status().idle, 2, "min_size = 2 from the file");
+    assert!(pool.config().validate_on_acquire, "test_before_acquire = true from the file");
+    assert_eq!(pool.config().acquire_timeout, Some(Duration::from_secs(10)));
+    let held: Vec<_> = (0..4).map(|_| pool.get().unwrap()).collect();
+    assert!(pool.try_get().is_none(), "max_size = 4 from the file");
+    drop(held);
+    assert_eq!(pool.status().idle, 4);
 
     // The blocking front end rejects `create_timeout` (redis sets it): checked at build.
     let err = cenote_sync::Pool::builder(Unit).config(&pools["redis"]).build().err();
