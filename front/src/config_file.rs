@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config_serde::ConfigRepr;
@@ -51,7 +51,35 @@ pub struct Pools(pub HashMap<String, Config>);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table with a `connection_pools` table of named pools")]
 struct PoolsFile {
+    #[serde(deserialize_with = "unique_pools")]
     connection_pools: HashMap<String, ConfigRepr>,
+}
+
+/// The `connection_pools` table, a name given twice rejected (YAML would keep the last).
+fn unique_pools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HashMap<String, ConfigRepr>, D::Error> {
+    struct Unique;
+
+    impl<'de> Visitor<'de> for Unique {
+        type Value = HashMap<String, ConfigRepr>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a table of named pools")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut pools = HashMap::with_capacity(map.size_hint().unwrap_or(0).min(64));
+            while let Some(name) = map.next_key::<String>()? {
+                if pools.contains_key(&name) {
+                    return Err(de::Error::custom(format_args!("pool `{name}` is defined twice: keep one")));
+                }
+                let config = map.next_value::<ConfigRepr>()?;
+                pools.insert(name, config);
+            }
+            Ok(pools)
+        }
+    }
+
+    deserializer.deserialize_map(Unique)
 }
 
 /// What [`Pools`] serializes as: sorted by name, so the output is stable.

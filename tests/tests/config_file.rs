@@ -355,3 +355,15 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let yaml = format!("connection_pools: {}", "{a: ".repeat(deep));
     assert!(Pools::from_yaml_str(&yaml).is_err());
 }
+
+#[test]
+fn a_pool_defined_twice_is_an_error() {
+    let err = Pools::from_yaml_str("connection_pools:\n  a:\n    max_size: 1\n  a:\n    max_size: 2\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("pool `a` is defined twice"), "{err}");
+    assert!(Pools::from_toml_str("[connection_pools.a]\nmax_size = 1\n[connection_pools.a]\nmax_size = 2\n")
+        .is_err());
+    // A field given twice in one pool is an error too.
+    let err = Config::from_yaml_str("max_size: 1\nmax_size: 2\n").unwrap_err();
+    assert!(err.to_string().contains("duplicate field `max_size`"), "{err}");
+}
