@@ -88,6 +88,8 @@ mod attempt;
 mod builder;
 mod config;
 #[cfg(feature = "serde")]
+mod config_error;
+#[cfg(feature = "serde")]
 mod config_file;
 #[cfg(feature = "serde")]
 mod config_serde;
@@ -105,7 +107,9 @@ pub use config::{
     DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_SIZE,
 };
 #[cfg(feature = "serde")]
-pub use config_file::{ConfigFileError, Format, Pools};
+pub use config_error::{ConfigFileError, Format};
+#[cfg(feature = "serde")]
+pub use config_file::Pools;
 pub use error::{Error, Status};
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared};
 pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
