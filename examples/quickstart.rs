@@ -1,7 +1,8 @@
 //! Quick start: pool real SQLite connections with cenote, first from threads
 //! (`cenote_sync`), then from async tasks (`cenote_async`) on tokio and on a bare
 //! `futures_lite::future::block_on`, then let maintenance keep a pool healthy (a `min_idle`
-//! refill, an idle reap, a graceful shutdown).
+//! refill, an idle reap, a graceful shutdown). The first pool's settings are read from
+//! `examples/config/pools.toml` (its `database` entry), as a service would load them.
 //!
 //! Nothing to install: SQLite is compiled in (rusqlite's `bundled` feature) and the database
 //! is a temporary file, removed at the end.
@@ -122,11 +123,20 @@ impl cenote_async::Manager for Sqlite {
 
 fn part1_threads(path: &Path) -> Result<(), BoxError> {
     println!("== Part 1: cenote_sync::Pool, {THREADS} threads sharing {MAX_SIZE} connections ==");
-    let pool = cenote_sync::Pool::builder(Sqlite::new(path))
-        .max_size(MAX_SIZE)
-        .validate_on_acquire(true) // run `SELECT 1` before lending an idle connection
-        .acquire_timeout(Some(Duration::from_secs(10)))
-        .build()?;
+    // The settings come from a file: max_size 4, `SELECT 1` before lending an idle connection
+    // (validate_on_acquire), a 10 s acquire timeout. `Pools` reads TOML or YAML by extension.
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/pools.toml");
+    let pools = cenote_sync::Pools::from_file(&file)?;
+    let database = pools.get("database").ok_or("examples/config/pools.toml has no `database` pool")?;
+    if database.max_size != MAX_SIZE {
+        return Err(format!("this part expects max_size = {MAX_SIZE} in the `database` pool").into());
+    }
+    let pool = cenote_sync::Pool::builder(Sqlite::new(path)).config(database).build()?;
+    let config = pool.config();
+    println!(
+        "built pool `{}` from examples/config/pools.toml: max_size {}, validate_on_acquire {}, acquire_timeout {:?}",
+        config.name, config.max_size, config.validate_on_acquire, config.acquire_timeout
+    );
 
     pool.get()?.execute_batch(
         "CREATE TABLE IF NOT EXISTS events (

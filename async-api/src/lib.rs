@@ -42,6 +42,14 @@
 //! served fairly, and dropping a `Pooled` never spawns a task. For threads use `cenote-sync`,
 //! which has the same API without `.await`.
 //!
+//! # Features
+//!
+//! * `serde`: `Config` loads from TOML or YAML (`Config::from_toml_str`, `from_yaml_str`,
+//!   `from_file`), `Pools` loads a file of named pools (`connection_pools: { database: {...} }`),
+//!   and a bad value is a `ConfigFileError` naming the field and the value; build a pool with
+//!   `Pool::builder(manager).config(&pools["database"])`. The accepted shape, durations
+//!   (`"30s"`, `"none"`) and aliases are in `cenote_front`'s docs, "Configuration from a file".
+//!
 //! [cenote]: https://github.com/cenote-rs/cenote
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -56,6 +64,8 @@ pub use cenote_front::{
     BuildError, Config, Error, Handle, Maintenance, ResizeError, Shutdown, SlotMeta, Status,
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
+#[cfg(feature = "serde")]
+pub use cenote_front::{ConfigFileError, Format, Pools};
 pub use manager::Manager;
 pub use pool::{Async, Pool};
 

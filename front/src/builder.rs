@@ -34,6 +34,7 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 ///     .max_size(16)
 ///     .min_idle(2)
 ///     .acquire_timeout(Some(Duration::from_secs(5)))
+///     .maintenance_thread(false) // else the background thread may fill min_idle before `warm`
 ///     .build()?;
 /// assert_eq!(pool.status().max_size, 16);
 /// assert_eq!(pool.warm()?, 2);

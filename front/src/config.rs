@@ -6,6 +6,10 @@ use core::time::Duration;
 /// A pool's configuration, checked by [`Config::validate`]. The builders fill it; a pool keeps
 /// its validated copy ([`Handle::config`](crate::Handle::config)).
 ///
+/// With the `serde` feature it also loads from TOML or YAML (`Config::from_toml_str`,
+/// `from_yaml_str`, `from_file`, and `Pools` for a file of named pools), durations written
+/// `"30s"`: the crate docs' "Configuration from a file" has the shape and the aliases.
+///
 /// # Examples
 ///
 /// ```

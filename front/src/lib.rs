@@ -21,6 +21,65 @@
 //!   timeout carries the last error; with no deadline the first error is returned at once
 //!   ([`Attempt`]).
 //!
+//! # Features
+//!
+//! * `serde`: `Config` (de)serializes, with human durations (`"30s"`) and the aliases other
+//!   pools use; `Pools` is a file's map of named pools; TOML and YAML loaders
+//!   (`Config::from_toml_str`, `Pools::from_file`, ...) report a `ConfigFileError` naming the
+//!   field and the value. The front ends forward it as their own `serde` feature.
+//!
+//! # Configuration from a file
+//!
+//! With the `serde` feature, `Config::from_toml_str`, `Config::from_yaml_str` and
+//! `Config::from_file` read one pool's options, and `Pools` (the same loaders) reads a file
+//! of named pools: a top-level `connection_pools` table whose keys are the pools' names,
+//! `connection_pools: { database: {...}, redis: {...} }`. A pool's `name` defaults to its key.
+//!
+//! ## The file shape
+//!
+//! One pool is a table of [`Config`]'s fields. Every field may be left out: a missing field
+//! keeps its [`Config::default`] value (so leaving out `acquire_timeout` keeps 30 s; write
+//! `"none"` to wait forever). An unknown field is an error that names it.
+//!
+//! * **Durations** are strings in [humantime](https://docs.rs/humantime)'s format: a number
+//!   and a unit, `"500ms"`, `"30s"`, `"10m"`, `"1h"`, `"1h 30m"` (units `ns`, `us`, `ms`,
+//!   `s`, `m`, `h`, `d`, `w`, and their long forms). A bare number is an error: the unit is
+//!   never guessed.
+//! * **Optional durations** (`acquire_timeout`, `create_timeout`, `idle_timeout`,
+//!   `max_lifetime`, `health_check_interval`) also take `"none"` (or YAML's `null`/`~`) for
+//!   "off"; TOML has no null, so `"none"` is the way to say it there.
+//! * **Other optional values** (`capacity`, `maintenance_thread`, `max_errors`): leave them out
+//!   (or YAML `null`) for "unset".
+//! * **`create_backoff`** is a table: `create_backoff = { first = "5ms", max = "500ms" }`.
+//!
+//! ## Aliases
+//!
+//! The names other pools use are accepted for the same field (giving both is an error):
+//!
+//! | field | also accepted |
+//! |---|---|
+//! | `max_size` | `max_connections`, `max_pool_size` |
+//! | `min_idle` | `min_size`, `min_connections` |
+//! | `acquire_timeout` | `connection_timeout`, `wait_timeout` |
+//! | `create_timeout` | `connect_timeout` |
+//! | `idle_timeout` | `max_idle_time` |
+//! | `validate_on_acquire` | `test_before_acquire`, `test_on_check_out` |
+//! | `health_check_timeout` | `validation_timeout` |
+//! | `create_backoff.first`, `.max` | `.initial`, `.maximum` |
+//!
+//! Loading only parses: the values are checked by `build()`, which returns a
+//! [`BuildError`] naming the option (`max_size = 0`, say).
+//!
+//! ## The YAML crate
+//!
+//! YAML is read with [`yaml_serde`](https://docs.rs/yaml_serde), serde_yaml's continuation
+//! published by the YAML organization (serde_yaml itself is archived and unmaintained): the
+//! same well-tried parser and error messages (with the field path and position), maintained,
+//! MIT/Apache-2.0 like cenote, and a minimum Rust (1.82) below cenote's (1.85). Of the other
+//! maintained choices, `serde-saphyr` (a new parser) needs Rust 1.89, and `serde_yaml_ng`
+//! (MIT only) and `serde_norway` are forks too, but not by the YAML project. TOML is read with
+//! [`toml`](https://docs.rs/toml).
+//!
 //! [cenote]: https://github.com/cenote-rs/cenote
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -28,6 +87,12 @@
 mod attempt;
 mod builder;
 mod config;
+#[cfg(feature = "serde")]
+mod config_error;
+#[cfg(feature = "serde")]
+mod config_file;
+#[cfg(feature = "serde")]
+mod config_serde;
 mod error;
 mod front;
 mod handle;
@@ -41,6 +106,10 @@ pub use config::{
     BuildError, Config, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CREATE_BACKOFF, DEFAULT_HEALTH_CHECK_TIMEOUT,
     DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_SIZE,
 };
+#[cfg(feature = "serde")]
+pub use config_error::{ConfigFileError, Format};
+#[cfg(feature = "serde")]
+pub use config_file::Pools;
 pub use error::{Error, Status};
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared};
 pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};

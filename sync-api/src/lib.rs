@@ -39,6 +39,14 @@
 //! use `cenote-async`, which has the same API with `.await`. Both are thin layers over
 //! `cenote-core`, which other pooling crates can build on.
 //!
+//! # Features
+//!
+//! * `serde`: `Config` loads from TOML or YAML (`Config::from_toml_str`, `from_yaml_str`,
+//!   `from_file`), `Pools` loads a file of named pools (`connection_pools: { database: {...} }`),
+//!   and a bad value is a `ConfigFileError` naming the field and the value; build a pool with
+//!   `Pool::builder(manager).config(&pools["database"])`. The accepted shape, durations
+//!   (`"30s"`, `"none"`) and aliases are in `cenote_front`'s docs, "Configuration from a file".
+//!
 //! [cenote]: https://github.com/cenote-rs/cenote
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
@@ -51,6 +59,8 @@ pub use cenote_front::{
     BuildError, Config, Error, Handle, Maintenance, ResizeError, Shutdown, SlotMeta, Status,
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
+#[cfg(feature = "serde")]
+pub use cenote_front::{ConfigFileError, Format, Pools};
 pub use manager::Manager;
 pub use pool::{Blocking, Pool};
 
