@@ -635,3 +635,54 @@ fn async_outage() {
     });
     drop(restart);
 }
+
+/// The ready-made managers' checks on a connection whose backend was terminated: `check`
+/// fails with the driver's error as the reason, in both front ends. (`has_broken`, that is
+/// `is_closed()`, may still be `false` right after the kill: printed, not asserted.)
+#[test]
+fn managers_check_gives_the_reason() {
+    let Some((server, _lock)) = pg::server("managers_check_gives_the_reason") else { return };
+    let mut killer = postgres::Client::connect(&server.url, NoTls).expect("the killer connects");
+
+    let manager = SyncPg::new(&server.url, NoTls).expect("the URL parses");
+    let mut conn = cenote_sync::Manager::create(&manager).expect("connects");
+    assert!(cenote_sync::Manager::check(&manager, &mut conn).is_ok(), "a live connection passes");
+    assert!(!cenote_sync::Manager::has_broken(&manager, &mut conn));
+    let pid: i32 = conn.query_one("SELECT pg_backend_pid()", &[]).expect("a query").get(0);
+    killer.execute("SELECT pg_terminate_backend($1)", &[&pid]).expect("the kill runs");
+    let broken_before = cenote_sync::Manager::has_broken(&manager, &mut conn);
+    let reason =
+        cenote_sync::Manager::check(&manager, &mut conn).expect_err("a killed connection fails its check");
+    let reason = reason.expect("with the driver's error as the reason");
+    println!(
+        "sync: has_broken right after the kill: {broken_before}; check failed with: {}; has_broken after: {}",
+        chain(&reason),
+        cenote_sync::Manager::has_broken(&manager, &mut conn)
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let manager = AsyncPg::new(&server.url, NoTls).expect("the URL parses");
+        let mut conn = cenote_async::Manager::create(&manager).await.expect("connects");
+        assert!(cenote_async::Manager::check(&manager, &mut conn).await.is_ok(), "a live connection passes");
+        assert!(!cenote_async::Manager::has_broken(&manager, &mut conn));
+        let pid: i32 = conn.query_one("SELECT pg_backend_pid()", &[]).await.expect("a query").get(0);
+        // The blocking killer runs on a thread of its own, outside the runtime.
+        let url = server.url.clone();
+        std::thread::spawn(move || {
+            let mut killer = postgres::Client::connect(&url, NoTls).expect("the killer connects");
+            killer.execute("SELECT pg_terminate_backend($1)", &[&pid]).expect("the kill runs");
+        })
+        .join()
+        .expect("the killer thread");
+        let broken_before = cenote_async::Manager::has_broken(&manager, &mut conn);
+        let reason =
+            cenote_async::Manager::check(&manager, &mut conn).await.expect_err("a killed connection fails its check");
+        let reason = reason.expect("with the driver's error as the reason");
+        println!(
+            "async: has_broken right after the kill: {broken_before}; check failed with: {}; has_broken after: {}",
+            chain(&reason),
+            cenote_async::Manager::has_broken(&manager, &mut conn)
+        );
+    });
+}
