@@ -600,6 +600,10 @@ fn async_outage() {
                 })
             })
             .collect();
+        // Half-way through, what `status()` says while 16 tasks are in `get` (a figure, not
+        // an assertion: callers pausing between create retries may not count as waiting).
+        tokio::time::sleep_until((stopped + OUTAGE / 2).into()).await;
+        println!("async outage: status half-way, 16 tasks in get: {}", pool.status());
         let mut outage = Outage::default();
         for task in tasks {
             let one = task.await.expect("a get task panicked");
