@@ -230,8 +230,13 @@ impl Storm {
 /// connection. That connection fails the first query sent on it after the kill; the caller
 /// reports it (`Pooled::report_error`), so on return either `has_broken` (`is_closed()`, once
 /// the driver has seen the socket close) drops it, or the pool runs the manager's `check`
-/// before lending it again, which fails and drops it. Either way it never fails a second
-/// query, and queries on live connections do not fail. So: failed <= backends killed.
+/// before lending it again, which fails and drops it. With `validate_on_acquire` instead,
+/// every lend is preceded by a check, so only the query that was in flight at the kill (or
+/// sent between a passed check and the kill) fails, and the next lend's check drops the
+/// connection. Either way it never fails a second query, and queries on live connections do
+/// not fail. So: failed <= backends killed. (Without either, `has_broken` alone is racy:
+/// `is_closed()` is still false right after the kill's FATAL error, and a connection can fail
+/// its next borrower too; the bound then fails, as the issue found.)
 fn assert_storm_bound(front: &str, storm: &Storm, killed: &[usize], created: usize, elapsed: Duration) {
     let (queries, failed) = (storm.queries.load(Relaxed), storm.failed.load(Relaxed));
     let total_killed: usize = killed.iter().sum();
@@ -263,13 +268,35 @@ fn wait_for_backends_sync(client: &mut postgres::Client, expected: usize) -> i64
     }
 }
 
+/// How a kill storm's pool notices dead connections.
+#[derive(Clone, Copy, Debug)]
+enum Healing {
+    /// `has_broken` on return, and a failed query reported with `Pooled::report_error`
+    /// (the pool checks that connection before lending it again). No round trip on a lend.
+    ReportError,
+    /// `validate_on_acquire(true)`: a check (one round trip) before every lend; failed
+    /// queries not reported.
+    ValidateOnAcquire,
+}
+
 #[test]
 fn sync_kill_storm() {
-    let Some((server, _lock)) = pg::server("sync_kill_storm") else { return };
+    sync_kill_storm_with(Healing::ReportError);
+}
+
+#[test]
+fn sync_kill_storm_validate_on_acquire() {
+    sync_kill_storm_with(Healing::ValidateOnAcquire);
+}
+
+fn sync_kill_storm_with(healing: Healing) {
+    let Some((server, _lock)) = pg::server(&format!("sync_kill_storm ({healing:?})")) else { return };
     const MAX: usize = 4;
     let manager = Counted::new(SyncPg::new(&server.url, NoTls).expect("the URL parses"));
+    let report = matches!(healing, Healing::ReportError);
     let pool = cenote_sync::Pool::builder(manager)
         .max_size(MAX)
+        .validate_on_acquire(!report)
         .acquire_timeout(Some(Duration::from_secs(10)))
         .name("pg-sync-storm")
         .build()
@@ -285,7 +312,7 @@ fn sync_kill_storm() {
                     match pool.get() {
                         Ok(mut conn) => {
                             let ok = conn.simple_query("SELECT 1").is_ok();
-                            if !ok {
+                            if !ok && report {
                                 cenote_sync::Pooled::report_error(&mut conn);
                             }
                             storm.ran(ok);
@@ -311,9 +338,9 @@ fn sync_kill_storm() {
     });
     let elapsed = start.elapsed();
     let m = pool.manager();
-    assert_storm_bound("sync", &storm, &killed, m.created.load(Relaxed), elapsed);
+    assert_storm_bound(&format!("sync ({healing:?})"), &storm, &killed, m.created.load(Relaxed), elapsed);
     println!(
-        "sync kill storm: {} create errors, {} failed checks; status {}",
+        "sync ({healing:?}) kill storm: {} create errors, {} failed checks; status {}",
         m.create_errors.load(Relaxed),
         m.checks_failed.load(Relaxed),
         pool.status()
@@ -336,8 +363,18 @@ fn sync_kill_storm() {
 
 #[test]
 fn async_kill_storm() {
-    let Some((server, _lock)) = pg::server("async_kill_storm") else { return };
+    async_kill_storm_with(Healing::ReportError);
+}
+
+#[test]
+fn async_kill_storm_validate_on_acquire() {
+    async_kill_storm_with(Healing::ValidateOnAcquire);
+}
+
+fn async_kill_storm_with(healing: Healing) {
+    let Some((server, _lock)) = pg::server(&format!("async_kill_storm ({healing:?})")) else { return };
     const MAX: usize = 8;
+    let report = matches!(healing, Healing::ReportError);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -347,6 +384,7 @@ fn async_kill_storm() {
         let manager = Counted::new(AsyncPg::new(&server.url, NoTls).expect("the URL parses"));
         let pool = cenote_async::Pool::builder(manager)
             .max_size(MAX)
+            .validate_on_acquire(!report)
             .acquire_timeout(Some(Duration::from_secs(10)))
             .name("pg-async-storm")
             .build()
@@ -364,7 +402,7 @@ fn async_kill_storm() {
                         match pool.get().await {
                             Ok(mut conn) => {
                                 let ok = conn.simple_query("SELECT 1").await.is_ok();
-                                if !ok {
+                                if !ok && report {
                                     cenote_async::Pooled::report_error(&mut conn);
                                 }
                                 storm.ran(ok);
@@ -392,9 +430,15 @@ fn async_kill_storm() {
         }
         let elapsed = start.elapsed();
         let m = pool.manager();
-        assert_storm_bound("async", &storm, &killed, m.created.load(Relaxed), elapsed);
+        assert_storm_bound(
+            &format!("async ({healing:?})"),
+            &storm,
+            &killed,
+            m.created.load(Relaxed),
+            elapsed,
+        );
         println!(
-            "async kill storm: {} create errors, {} failed checks; status {}",
+            "async ({healing:?}) kill storm: {} create errors, {} failed checks; status {}",
             m.create_errors.load(Relaxed),
             m.checks_failed.load(Relaxed),
             pool.status()
