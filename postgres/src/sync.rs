@@ -199,6 +199,13 @@ where
         self.config.connect(self.tls.clone())
     }
 
+    /// [`check`](cenote_sync::Manager::check) without the reason.
+    fn is_valid(&self, conn: &mut Client) -> bool {
+        conn.is_valid(self.check_timeout).is_ok()
+    }
+
+    /// An empty simple query (one round trip) within [`check_timeout`](PgManager::check_timeout);
+    /// the driver's error is the reason.
     fn check(&self, conn: &mut Client) -> Result<(), Option<Error>> {
         conn.is_valid(self.check_timeout).map_err(Some)
     }

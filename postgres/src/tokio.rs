@@ -201,6 +201,12 @@ where
         Ok(client)
     }
 
+    /// [`check`](cenote_async::Manager::check) without the reason.
+    async fn is_valid(&self, conn: &mut Client) -> bool {
+        conn.simple_query("").await.is_ok()
+    }
+
+    /// An empty simple query (one round trip); the driver's error is the reason.
     async fn check(&self, conn: &mut Client) -> Result<(), Option<Error>> {
         conn.simple_query("").await.map(drop).map_err(Some)
     }

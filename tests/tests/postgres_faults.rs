@@ -695,6 +695,7 @@ fn managers_check_gives_the_reason() {
     let manager = SyncPg::new(&server.url, NoTls).expect("the URL parses");
     let mut conn = cenote_sync::Manager::create(&manager).expect("connects");
     assert!(cenote_sync::Manager::check(&manager, &mut conn).is_ok(), "a live connection passes");
+    assert!(cenote_sync::Manager::is_valid(&manager, &mut conn), "is_valid agrees");
     assert!(!cenote_sync::Manager::has_broken(&manager, &mut conn));
     let pid: i32 = conn.query_one("SELECT pg_backend_pid()", &[]).expect("a query").get(0);
     killer.execute("SELECT pg_terminate_backend($1)", &[&pid]).expect("the kill runs");
@@ -713,6 +714,7 @@ fn managers_check_gives_the_reason() {
         let manager = AsyncPg::new(&server.url, NoTls).expect("the URL parses");
         let mut conn = cenote_async::Manager::create(&manager).await.expect("connects");
         assert!(cenote_async::Manager::check(&manager, &mut conn).await.is_ok(), "a live connection passes");
+        assert!(cenote_async::Manager::is_valid(&manager, &mut conn).await, "is_valid agrees");
         assert!(!cenote_async::Manager::has_broken(&manager, &mut conn));
         let pid: i32 = conn.query_one("SELECT pg_backend_pid()", &[]).await.expect("a query").get(0);
         // The blocking killer runs on a thread of its own, outside the runtime.
