@@ -69,7 +69,11 @@ cluster_owner() {
 run_as() { # run_as OWNER CMD...
   local owner="$1"; shift
   if [ "$(id -u)" -eq 0 ] && [ "$owner" != root ]; then
-    if command -v runuser >/dev/null 2>&1; then runuser -u "$owner" -- "$@"; else su -s /bin/sh "$owner" -c "$(printf '%q ' "$@")"; fi
+    # From a directory the owner can read: initdb and pg_ctl fail in one it cannot (/root/...).
+    (
+      cd /tmp
+      if command -v runuser >/dev/null 2>&1; then runuser -u "$owner" -- "$@"; else su -s /bin/sh "$owner" -c "$(printf '%q ' "$@")"; fi
+    )
   else
     "$@"
   fi
