@@ -85,6 +85,7 @@ mod pool;
 mod queue;
 mod release;
 mod slot;
+pub mod stats;
 mod sync;
 pub mod time;
 /// Test hooks for the workspace's race tests under Miri; only in builds with
