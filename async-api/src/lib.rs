@@ -61,8 +61,8 @@ mod timer;
 mod watch;
 
 pub use cenote_front::{
-    BuildError, Config, Error, Handle, Maintenance, ResizeError, Shutdown, SlotMeta, Status,
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
+    BuildError, Closed, Config, Dropped, Error, Handle, Histogram, Maintenance, Metrics, ResizeError,
+    Shutdown, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
 #[cfg(feature = "serde")]
 pub use cenote_front::{ConfigFileError, Format, Pools};

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use cenote_core::{time, Acquired, Closed, TryAcquire};
 use cenote_front::{
-    Attempt, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared, Shutdown,
+    Attempt, Creating, Dropped, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared,
+    Shutdown,
 };
 
 use crate::maintenance;
@@ -198,7 +199,14 @@ impl<M: Manager> Pool<M> {
     pub async fn warm(&self) -> Result<usize, M::Error> {
         let mut created = 0;
         while let Some(permit) = self.handle.warm_permit() {
-            self.handle.fill_idle(permit, self.manager().create().await?);
+            let creating = self.handle.begin_create();
+            match self.manager().create().await {
+                Ok(conn) => self.handle.fill_idle(permit, conn, creating),
+                Err(e) => {
+                    self.handle.create_failed();
+                    return Err(e);
+                }
+            }
             created += 1;
         }
         Ok(created)
@@ -406,30 +414,46 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => match self.wait(&mut attempt).await {
-                    None => return Err(attempt.timed_out()),
-                    Some(Err(Closed)) => return Err(Error::Closed),
-                    Some(Ok(acquired)) => acquired,
-                },
+                TryAcquire::Exhausted => {
+                    attempt.slow();
+                    match self.wait(&mut attempt).await {
+                        None => return Err(attempt.timed_out()),
+                        Some(Err(Closed)) => return Err(Error::Closed),
+                        Some(Ok(acquired)) => acquired,
+                    }
+                }
             };
             match acquired {
                 Acquired::Idle(lease) => match within(&mut attempt, pin!(self.check_out(lease))).await {
                     None => return Err(attempt.timed_out()),
-                    Some(Some(pooled)) => return Ok(pooled),
+                    Some(Some(pooled)) => {
+                        attempt.lent();
+                        return Ok(pooled);
+                    }
                     Some(None) => {}
                 },
-                Acquired::Vacant(permit) => match within(&mut attempt, pin!(self.create(permit))).await {
-                    None => return Err(attempt.timed_out()),
-                    Some(Ok(pooled)) => return Ok(pooled),
-                    Some(Err(CreateFailed::Timeout)) => return Err(Error::CreateTimeout),
-                    Some(Err(CreateFailed::Error(e))) => {
-                        // The pause between attempts, within the deadline.
-                        let pause = attempt.create_failed(e)?;
-                        if within(&mut attempt, pin!(sleep_until(time::after(pause)))).await.is_none() {
-                            return Err(attempt.timed_out());
+                Acquired::Vacant(permit) => {
+                    attempt.slow();
+                    let creating = self.handle.begin_create();
+                    match within(&mut attempt, pin!(self.create(permit, creating))).await {
+                        None => return Err(attempt.timed_out()),
+                        Some(Ok(pooled)) => {
+                            attempt.lent();
+                            return Ok(pooled);
+                        }
+                        Some(Err(CreateFailed::Timeout)) => {
+                            self.handle.create_failed();
+                            return Err(Error::CreateTimeout);
+                        }
+                        Some(Err(CreateFailed::Error(e))) => {
+                            // The pause between attempts, within the deadline.
+                            let pause = attempt.create_failed(e)?;
+                            if within(&mut attempt, pin!(sleep_until(time::after(pause)))).await.is_none() {
+                                return Err(attempt.timed_out());
+                            }
                         }
                     }
-                },
+                }
             }
         }
     }
@@ -467,7 +491,11 @@ impl<M: Manager> Pool<M> {
 
     /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit
     /// is dropped, which gives its place back.
-    async fn create(&self, permit: PermitOf<Async<M>>) -> Result<Pooled<M>, CreateFailed<M::Error>> {
+    async fn create(
+        &self,
+        permit: PermitOf<Async<M>>,
+        creating: Creating,
+    ) -> Result<Pooled<M>, CreateFailed<M::Error>> {
         let created = match self.config().create_timeout {
             None => self.manager().create().await,
             Some(limit) => {
@@ -475,7 +503,7 @@ impl<M: Manager> Pool<M> {
             }
         };
         let conn = created.map_err(CreateFailed::Error)?;
-        Ok(self.handle.lend_created(permit, conn))
+        Ok(self.handle.lend_created(permit, conn, creating))
     }
 
     /// Resets, checks and applies the health options to an idle object about to be lent;
@@ -485,14 +513,14 @@ impl<M: Manager> Pool<M> {
         if Pooled::needs_reset(&pooled) {
             // If this await is cancelled, `pooled` goes back still marked for its reset.
             if self.manager().reset(&mut pooled).await.is_err() {
-                Pooled::retire(pooled);
+                Pooled::retire_because(pooled, Dropped::ResetFailed);
                 return None;
             }
             Pooled::reset_done(&mut pooled);
         }
         if validate {
             if self.manager().check(&mut pooled).await.is_err() {
-                Pooled::retire(pooled);
+                Pooled::retire_because(pooled, Dropped::Invalid);
                 return None;
             }
             Pooled::check_passed(&mut pooled);

@@ -10,8 +10,9 @@ use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
-use crate::pool::Inner;
+use crate::pool::{Inner, Vacated};
 use crate::slot::SlotMeta;
+use crate::sync::Ordering;
 
 /// An object lent out by a [`Core`](crate::Core). Dropping it returns the object to the pool.
 ///
@@ -79,6 +80,20 @@ impl<T, E> Lease<T, E> {
         this.inner().slot(this.index).meta.with_mut(|meta| unsafe { &mut *meta })
     }
 
+    /// Counts one use of this slot in the pool's [`Core::uses`](crate::Core::uses): for a
+    /// layer above that counts lends to its users (and not, say, a maintenance pass's visits)
+    /// without a shared read-modify-write. A load and a store on the slot's own cache line,
+    /// which the lease's holder already writes.
+    #[inline]
+    pub fn count_use(this: &mut Self) {
+        let uses = &this.inner().slot(this.index).uses;
+        // ORDERING: `Relaxed`: a count. Only the slot's owner writes it (ownership passes
+        // with the release/acquire of the queues and nodes that hand the slot on), so the
+        // load sees the last store and the store loses no increment; readers (`Core::uses`)
+        // see some recent value, and each slot's value only grows.
+        uses.store(uses.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+
     /// The pool's extension value and the object, together: a front end calls its manager
     /// (kept in the extension) on the object it is returning.
     #[inline]
@@ -121,9 +136,9 @@ impl<T, E> Lease<T, E> {
         let (inner, index) = Self::into_parts(this);
         // SAFETY: `into_parts` gave us `Inner::this` with the lease's slot and count of
         // `live`, which keeps the pool alive until one of these gives it up.
-        if !unsafe { Inner::with_handle(inner, |inner| inner.retire_slot(index)) } {
+        if !unsafe { Inner::with_handle(inner, |inner| inner.retire_slot(index, Vacated::Retired)) } {
             // SAFETY: as above; no handle is left.
-            unsafe { Inner::retire_orphaned(inner, index) };
+            unsafe { Inner::retire_orphaned(inner, index, Vacated::Retired) };
         }
     }
 
@@ -131,7 +146,7 @@ impl<T, E> Lease<T, E> {
     pub fn detach(this: Self) -> T {
         let (inner, index) = Self::into_parts(this);
         // SAFETY: as in `retire`; the reference ends with this statement.
-        let value = unsafe { inner.as_ref() }.vacate(index);
+        let value = unsafe { inner.as_ref() }.vacate(index, Vacated::Detached);
         // SAFETY: as in `retire`: we still hold the count of `live`.
         if !unsafe { Inner::with_handle(inner, Inner::release_place) } {
             // SAFETY: as above; no handle is left, and this is our last access.

@@ -105,7 +105,7 @@ mod weak;
 
 pub use error::{Closed, ConfigError, WaitError};
 pub use lease::{Lease, Permit};
-pub use pool::{Acquired, Core, CoreStatus, Hooks, TryAcquire, STARVE_AFTER_MISSES};
+pub use pool::{Acquired, Core, CoreStatus, Hooks, TryAcquire, Vacated, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;
 pub use wait::{Acquire, NoWatch, Watch};
 pub use weak::WeakCore;

@@ -198,7 +198,7 @@ pub(crate) struct Inner<T, E> {
     /// share a line with the pointers every get and return reads.)
     pub(crate) waitlist: CachePadded<WaitList>,
     /// Read only on slow paths (a place freed), never on the hot path.
-    pub(crate) hooks: Hooks<E>,
+    pub(crate) hooks: Hooks<T, E>,
     ext: E,
 }
 
@@ -207,18 +207,44 @@ pub(crate) struct Inner<T, E> {
 /// that returned or retired an object, or closed the pool). None runs on the hot path: a lend
 /// or a return to the idle queue calls nothing.
 #[non_exhaustive]
-pub struct Hooks<E> {
+pub struct Hooks<T, E> {
     /// Called after a place in the pool is freed (`size` went down by one: an object was
     /// retired, dropped on a closed pool's return, detached, or a permit given back), once
     /// the new size can be seen by [`Core::status`]. Not called when the place goes straight
     /// to a waiter.
     pub place_freed: Option<fn(&E)>,
+    /// Called when an object leaves the pool (is dropped, or detached), with the object, its
+    /// metadata and the reason, just before it is taken out of its slot: for books kept by
+    /// reason (objects dropped as broken, expired, on close) and object-lifetime histograms.
+    pub vacated: Option<fn(&E, &T, &SlotMeta, Vacated)>,
 }
 
-impl<E> Hooks<E> {
+/// Why an object left the pool (see [`Hooks::vacated`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Vacated {
+    /// [`Lease::retire`](crate::Lease::retire): the layer above dropped it (broken, expired,
+    /// failed a check; that layer knows which).
+    Retired,
+    /// [`Lease::detach`](crate::Lease::detach): taken out of the pool for good.
+    Detached,
+    /// One too many after [`Core::resize`] lowered `max_size`.
+    Shrunk,
+    /// The pool was closed (or its last handle dropped).
+    Closed,
+}
+
+impl<T, E> Hooks<T, E> {
     /// No hooks.
     pub const fn new() -> Self {
-        Self { place_freed: None }
+        Self { place_freed: None, vacated: None }
+    }
+
+    /// Sets [`Hooks::vacated`].
+    #[must_use]
+    pub const fn vacated(mut self, f: fn(&E, &T, &SlotMeta, Vacated)) -> Self {
+        self.vacated = Some(f);
+        self
     }
 
     /// Sets [`Hooks::place_freed`].
@@ -229,23 +255,26 @@ impl<E> Hooks<E> {
     }
 }
 
-impl<E> Default for Hooks<E> {
+impl<T, E> Default for Hooks<T, E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> Clone for Hooks<E> {
+impl<T, E> Clone for Hooks<T, E> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<E> Copy for Hooks<E> {}
+impl<T, E> Copy for Hooks<T, E> {}
 
-impl<E> core::fmt::Debug for Hooks<E> {
+impl<T, E> core::fmt::Debug for Hooks<T, E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Hooks").field("place_freed", &self.place_freed.is_some()).finish()
+        f.debug_struct("Hooks")
+            .field("place_freed", &self.place_freed.is_some())
+            .field("vacated", &self.vacated.is_some())
+            .finish()
     }
 }
 
@@ -371,7 +400,7 @@ impl<T, E> Core<T, E> {
         capacity: usize,
         max_size: usize,
         ext: E,
-        hooks: Hooks<E>,
+        hooks: Hooks<T, E>,
     ) -> Result<Self, ConfigError> {
         Self::build(capacity, max_size, ext, hooks, IdleQueue::try_new)
     }
@@ -388,7 +417,7 @@ impl<T, E> Core<T, E> {
         capacity: usize,
         max_size: usize,
         ext: E,
-        hooks: Hooks<E>,
+        hooks: Hooks<T, E>,
         idle_queue: fn(usize) -> Result<IdleQueue, alloc::collections::TryReserveError>,
     ) -> Result<Self, ConfigError> {
         if max_size == 0 {
@@ -452,6 +481,28 @@ impl<T, E> Core<T, E> {
         // SAFETY: a handle is counted in `handles`, and the allocation is freed only after
         // `handles` reached 0 (see `Drop`), so it is alive for as long as `self` is.
         unsafe { self.inner.as_ref() }
+    }
+
+    /// Uses counted with [`Lease::count_use`] since the pool was built, over every slot
+    /// (wrapping at `usize::MAX`). Reads one word per slot (`capacity` loads): for metrics,
+    /// not for the hot path. Only grows, though a count made on another thread an instant ago
+    /// may not be in it yet.
+    ///
+    /// ```
+    /// use cenote_core::{Core, Lease, Permit, TryAcquire};
+    /// let core: Core<u8> = Core::new(2, 2, ())?;
+    /// let TryAcquire::Vacant(permit) = core.try_acquire() else { unreachable!() };
+    /// let mut lease = Permit::fill(permit, 1);
+    /// Lease::count_use(&mut lease);
+    /// drop(lease);
+    /// let TryAcquire::Idle(mut lease) = core.try_acquire() else { unreachable!() };
+    /// Lease::count_use(&mut lease);
+    /// assert_eq!(core.uses(), 2);
+    /// # Ok::<(), cenote_core::ConfigError>(())
+    /// ```
+    pub fn uses(&self) -> usize {
+        // ORDERING: `Relaxed`: see `Lease::count_use`.
+        self.inner().slots.iter().map(|slot| slot.uses.load(Ordering::Relaxed)).fold(0, usize::wrapping_add)
     }
 
     /// The extension value given to [`Core::new`].

@@ -4,7 +4,7 @@
 
 use core::ptr::NonNull;
 
-use crate::pool::{Inner, CLOSED, ORPHAN};
+use crate::pool::{Inner, Vacated, CLOSED, ORPHAN};
 use crate::queue::{IdleQueue, GATE_SHRINK};
 use crate::slot::SlotMeta;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
@@ -58,7 +58,7 @@ impl<T, E> Inner<T, E> {
         // SAFETY: as for `release_slot`.
         if !unsafe { Self::with_handle(this, |inner| inner.release_slot_held(index)) } {
             // SAFETY: as for `release_slot`; no handle is left.
-            unsafe { Self::retire_orphaned(this, index) };
+            unsafe { Self::retire_orphaned(this, index, Vacated::Closed) };
         }
     }
 
@@ -67,12 +67,12 @@ impl<T, E> Inner<T, E> {
         // ORDERING: `SeqCst`, to take part in the total order with `close` and waiters.
         let state = self.counts.state.load(Ordering::SeqCst);
         if state & CLOSED != 0 {
-            return self.retire_slot(index);
+            return self.retire_slot(index, Vacated::Closed);
         }
         if self.over_max() {
             // Shrinking and this object is one too many. Two returners may both see the excess
             // and both retire; that frees one place more than needed, never too few.
-            self.retire_slot(index);
+            self.retire_slot(index, Vacated::Shrunk);
         } else {
             self.serve_or_idle(index);
         }
@@ -124,7 +124,7 @@ impl<T, E> Inner<T, E> {
     pub(crate) fn retire_idle_extras(&self) {
         while self.over_max() {
             match self.idle.pop() {
-                Some(index) => self.retire_slot(index),
+                Some(index) => self.retire_slot(index, Vacated::Shrunk),
                 None => break,
             }
         }
@@ -137,7 +137,7 @@ impl<T, E> Inner<T, E> {
     ///
     /// `this` is `Inner::this`; the caller owns `index` with its count of `live`, and does not
     /// touch the pool afterwards.
-    pub(crate) unsafe fn retire_orphaned(this: NonNull<Self>, index: u32) {
+    pub(crate) unsafe fn retire_orphaned(this: NonNull<Self>, index: u32, why: Vacated) {
         /// Gives up the count even if the object's `drop` panics.
         struct Release<T, E>(NonNull<Inner<T, E>>);
         impl<T, E> Drop for Release<T, E> {
@@ -147,7 +147,7 @@ impl<T, E> Inner<T, E> {
             }
         }
         // SAFETY: alive while we hold the count; the reference ends with this statement.
-        let value = unsafe { this.as_ref() }.vacate(index);
+        let value = unsafe { this.as_ref() }.vacate(index, why);
         let release = Release(this);
         // The object goes first (see `retire_slot`); the pool's memory is alive meanwhile.
         drop(value);
@@ -167,7 +167,7 @@ impl<T, E> Inner<T, E> {
                 // Unreachable: the idle queue has room for every slot twice over. Never lose
                 // the object's place if it happens anyway.
                 drop(list);
-                self.retire_slot(index);
+                self.retire_slot(index, Vacated::Retired);
                 debug_assert!(false, "idle queue full");
                 return;
             }
@@ -217,23 +217,36 @@ impl<T, E> Inner<T, E> {
     /// The object is dropped first, so that `max_size` bounds the objects in existence even
     /// while a slow `drop` (closing a connection) runs; a guard frees the place even if that
     /// `drop` panics.
-    pub(crate) fn retire_slot(&self, index: u32) {
+    pub(crate) fn retire_slot(&self, index: u32, why: Vacated) {
         struct FreePlace<'a, T, E>(&'a Inner<T, E>);
         impl<T, E> Drop for FreePlace<'_, T, E> {
             fn drop(&mut self) {
                 self.0.release_place();
             }
         }
-        let value = self.vacate(index);
+        let value = self.vacate(index, why);
         let place = FreePlace(self);
         drop(value);
         drop(place);
     }
 
     /// Takes the object out of an owned slot and pushes the slot to the vacant queue; the
-    /// caller then frees the place (`release_place`, or `release_orphaned`).
-    pub(crate) fn vacate(&self, index: u32) -> Option<T> {
+    /// caller then frees the place (`release_place`, or `release_orphaned`). Calls the
+    /// `vacated` hook first, with the object and its metadata.
+    pub(crate) fn vacate(&self, index: u32, why: Vacated) -> Option<T> {
         let slot = self.slot(index);
+        if let Some(vacated) = self.hooks.vacated {
+            slot.value.with_mut(|value| {
+                slot.meta.with_mut(|meta| {
+                    // SAFETY: the caller owns `index`, so no one else touches its cells;
+                    // shared borrows of both, ended before the `take` below.
+                    let (value, meta) = unsafe { ((*value).as_ref(), &*meta) };
+                    if let Some(value) = value {
+                        vacated(self.ext(), value, meta, why);
+                    }
+                });
+            });
+        }
         // SAFETY: the caller owns `index`; no one else touches the slot until it is pushed.
         let value = slot.value.with_mut(|value| unsafe { (*value).take() });
         // SAFETY: as above.
@@ -284,7 +297,7 @@ impl<T, E> Inner<T, E> {
     /// Drops every idle object (closed pool).
     pub(crate) fn drain(&self) {
         while let Some(index) = self.idle.pop() {
-            self.retire_slot(index);
+            self.retire_slot(index, Vacated::Closed);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One place in the pool: an object (or nothing) and what the pool knows about it.
 
-use crate::sync::Cell;
+use crate::sync::{AtomicUsize, Cell};
 
 /// What the pool records about the object in a slot.
 ///
@@ -41,10 +41,14 @@ pub(crate) struct Slot<T> {
     /// `Some` while the slot holds an object (idle or lent), `None` while vacant.
     pub(crate) value: Cell<Option<T>>,
     pub(crate) meta: Cell<SlotMeta>,
+    /// Uses counted by the layer above (`Lease::count_use`), over every object this slot has
+    /// held: never reset, so the sum over slots only grows. Written only by the slot's owner
+    /// (a load and a store, no RMW), read by anyone (`Core::uses`).
+    pub(crate) uses: AtomicUsize,
 }
 
 impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
-        Self { value: Cell::new(None), meta: Cell::new(SlotMeta::default()) }
+        Self { value: Cell::new(None), meta: Cell::new(SlotMeta::default()), uses: AtomicUsize::new(0) }
     }
 }

@@ -150,3 +150,196 @@ impl core::fmt::Debug for GaugeGuard<'_> {
         f.debug_tuple("GaugeGuard").field(self.0).finish()
     }
 }
+
+/// Sub-buckets per power of two in a [`Histogram`]: 4, so a bucket's upper bound is at most
+/// 25% above any value in it.
+const SUB_BITS: u32 = 2;
+const SUB: usize = 1 << SUB_BITS;
+/// Values at or above 2^`TOP_EXP` (about 73 minutes in nanoseconds) share the last bucket.
+const TOP_EXP: u32 = 42;
+
+/// Buckets in a [`Histogram`].
+pub const HISTOGRAM_BUCKETS: usize = SUB + (TOP_EXP as usize - SUB_BITS as usize) * SUB + 1;
+
+/// A lock-free log-linear histogram of `u64` values (the front ends record nanoseconds), in
+/// the style of HdrHistogram: fixed memory (one word per bucket), no allocation, one
+/// `Relaxed` increment per record plus one for the sum.
+///
+/// Values below 4 have a bucket each; above, each power of two is split into 4 buckets, so
+/// a bucket's upper bound is within 25% of every value in it; values of 2^42 and more share
+/// the last bucket.
+///
+/// ```
+/// use cenote_core::stats::Histogram;
+/// let h = Histogram::new();
+/// for v in [1_000, 2_000, 3_000, 1_000_000] {
+///     h.record(v);
+/// }
+/// assert_eq!(h.count(), 4);
+/// let counts = h.counts();
+/// let median = Histogram::quantile_of(&counts, 0.5);
+/// assert!((2_000..=2_500).contains(&median), "{median}");
+/// assert!(Histogram::quantile_of(&counts, 1.0) >= 1_000_000);
+/// ```
+pub struct Histogram {
+    buckets: [AtomicUsize; HISTOGRAM_BUCKETS],
+    #[cfg(target_has_atomic = "64")]
+    sum: crate::sync::AtomicU64,
+}
+
+impl Histogram {
+    /// An empty histogram.
+    pub fn new() -> Self {
+        Self {
+            buckets: core::array::from_fn(|_| AtomicUsize::new(0)),
+            #[cfg(target_has_atomic = "64")]
+            sum: crate::sync::AtomicU64::new(0),
+        }
+    }
+
+    /// The bucket a value falls in.
+    #[inline]
+    pub fn bucket_of(value: u64) -> usize {
+        if value < SUB as u64 {
+            return value as usize;
+        }
+        let exp = u64::BITS - 1 - value.leading_zeros();
+        if exp >= TOP_EXP {
+            return HISTOGRAM_BUCKETS - 1;
+        }
+        let sub = ((value >> (exp - SUB_BITS)) as usize) & (SUB - 1);
+        SUB + (exp - SUB_BITS) as usize * SUB + sub
+    }
+
+    /// The largest value in bucket `index` (`u64::MAX` for the last).
+    pub fn upper_bound(index: usize) -> u64 {
+        if index < SUB {
+            return index as u64;
+        }
+        if index >= HISTOGRAM_BUCKETS - 1 {
+            return u64::MAX;
+        }
+        let exp = (index - SUB) / SUB + SUB_BITS as usize;
+        let sub = ((index - SUB) % SUB) as u64;
+        let width = 1u64 << (exp - SUB_BITS as usize);
+        (1u64 << exp) + (sub + 1) * width - 1
+    }
+
+    /// Records one value.
+    #[inline]
+    pub fn record(&self, value: u64) {
+        // ORDERING: `Relaxed`: counts (module docs); a snapshot is not taken at one instant.
+        self.buckets[Self::bucket_of(value)].fetch_add(1, Ordering::Relaxed);
+        #[cfg(target_has_atomic = "64")]
+        // ORDERING: as above.
+        self.sum.fetch_add(value, Ordering::Relaxed);
+    }
+
+    /// Values recorded.
+    pub fn count(&self) -> usize {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).fold(0, usize::wrapping_add)
+    }
+
+    /// The sum of the values recorded (wrapping). On targets without 64-bit atomics, each
+    /// bucket's count times its upper bound (an upper estimate).
+    pub fn sum(&self) -> u64 {
+        #[cfg(target_has_atomic = "64")]
+        {
+            // ORDERING: `Relaxed`, as every read here.
+            self.sum.load(Ordering::Relaxed)
+        }
+        #[cfg(not(target_has_atomic = "64"))]
+        {
+            self.counts()
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| (n as u64).saturating_mul(Self::upper_bound(i)))
+                .fold(0, u64::wrapping_add)
+        }
+    }
+
+    /// Each bucket's count now (bucket `i` holds values up to [`upper_bound(i)`]).
+    ///
+    /// [`upper_bound(i)`]: Histogram::upper_bound
+    pub fn counts(&self) -> [usize; HISTOGRAM_BUCKETS] {
+        // ORDERING: `Relaxed`: see the module docs.
+        core::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed))
+    }
+
+    /// The value at quantile `q` (0.0..=1.0) of bucket counts (from [`counts`]): the upper
+    /// bound of the bucket holding it, so within 25% above the true value. 0 when empty.
+    ///
+    /// [`counts`]: Histogram::counts
+    pub fn quantile_of(counts: &[usize; HISTOGRAM_BUCKETS], q: f64) -> u64 {
+        let total: u64 = counts.iter().map(|&n| n as u64).sum();
+        if total == 0 {
+            return 0;
+        }
+        let q = if q.is_nan() { 1.0 } else { q.clamp(0.0, 1.0) };
+        // The rank of the value wanted, 1-based: at least the first value.
+        let rank = ((q * total as f64) as u64).clamp(1, total);
+        let mut seen = 0u64;
+        for (i, &n) in counts.iter().enumerate() {
+            seen += n as u64;
+            if seen >= rank {
+                return Self::upper_bound(i);
+            }
+        }
+        Self::upper_bound(HISTOGRAM_BUCKETS - 1)
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Histogram").field("count", &self.count()).field("sum", &self.sum()).finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_every_value_in_order() {
+        let mut last_upper = None;
+        for i in 0..HISTOGRAM_BUCKETS {
+            let upper = Histogram::upper_bound(i);
+            if let Some(last) = last_upper {
+                assert!(upper > last, "bucket {i}: {upper} after {last}");
+                assert_eq!(Histogram::bucket_of(last + 1), i, "the value after bucket {} starts {i}", i - 1);
+            }
+            assert_eq!(Histogram::bucket_of(upper), i, "bucket {i}'s upper bound {upper}");
+            last_upper = Some(upper);
+        }
+        assert_eq!(last_upper, Some(u64::MAX));
+        for v in [4u64, 5, 7, 8, 100, 1_000_000, (1 << 42) - 1] {
+            let upper = Histogram::upper_bound(Histogram::bucket_of(v));
+            assert!(upper >= v && (upper - v) * 4 <= v, "{v} in a bucket up to {upper}: within 25%");
+        }
+    }
+
+    #[test]
+    fn quantiles_and_sum() {
+        let h = Histogram::new();
+        assert_eq!(Histogram::quantile_of(&h.counts(), 0.99), 0);
+        for v in 1..=100u64 {
+            h.record(v * 1000);
+        }
+        assert_eq!(h.count(), 100);
+        #[cfg(target_has_atomic = "64")]
+        assert_eq!(h.sum(), 5_050_000);
+        let counts = h.counts();
+        let p50 = Histogram::quantile_of(&counts, 0.5);
+        assert!((50_000..=62_500).contains(&p50), "{p50}");
+        let p99 = Histogram::quantile_of(&counts, 0.99);
+        assert!((99_000..=123_750).contains(&p99), "{p99}");
+        assert_eq!(Histogram::quantile_of(&counts, 0.0), Histogram::upper_bound(Histogram::bucket_of(1000)));
+        assert!(Histogram::quantile_of(&counts, f64::NAN) >= 100_000);
+    }
+}

@@ -11,6 +11,13 @@ pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
 
+/// For histogram sums, where the target has 64-bit atomics.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub(crate) use core::sync::atomic::AtomicU64;
+
+#[cfg(all(loom, target_has_atomic = "64"))]
+pub(crate) use loom::sync::atomic::AtomicU64;
+
 /// Threads, for blocking waits: parked and unparked by the wait list.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) use std::thread::{current, park, park_timeout, Thread};

@@ -64,6 +64,9 @@ pub struct Attempt<'a, F: Front> {
     deadline: Option<u64>,
     last_create_error: Option<F::Error>,
     failures: u32,
+    /// When this `get` first had to wait or create (ticks), for the wait histogram; `None`
+    /// while it has not (the fast path reads no clock).
+    began: Option<u64>,
 }
 
 impl<F: Front> core::fmt::Debug for Attempt<'_, F> {
@@ -80,7 +83,14 @@ impl<F: Front> crate::Handle<F> {
     /// For front ends: one `get` that waits up to `timeout` (`None`: no limit).
     #[inline]
     pub fn attempt(&self, timeout: Option<Duration>) -> Attempt<'_, F> {
-        Attempt { shared: self.shared(), timeout, deadline: None, last_create_error: None, failures: 0 }
+        Attempt {
+            shared: self.shared(),
+            timeout,
+            deadline: None,
+            last_create_error: None,
+            failures: 0,
+            began: None,
+        }
     }
 }
 
@@ -109,7 +119,26 @@ impl<F: Front> Attempt<'_, F> {
 
     /// The error for a deadline that passed: [`Error::Timeout`] with the last create error.
     pub fn timed_out(self) -> Error<F::Error> {
+        self.shared.timed_out();
         Error::Timeout { last_create_error: self.last_create_error }
+    }
+
+    /// For front ends: this `get` found no idle object at once and is about to wait or
+    /// create. The first call reads the clock (the slow path's only extra cost for metrics).
+    #[inline]
+    pub fn slow(&mut self) {
+        if self.began.is_none() {
+            self.began = Some(time::now());
+        }
+    }
+
+    /// For front ends: this `get` got its object; a `get` that went the slow way records how
+    /// long it waited.
+    #[inline]
+    pub fn lent(&self) {
+        if let Some(began) = self.began {
+            self.shared.record_wait(time::now().saturating_sub(began));
+        }
     }
 
     /// A create failed with `error`: how long to pause before trying again, or the error to
@@ -120,12 +149,14 @@ impl<F: Front> Attempt<'_, F> {
     /// The `get`'s final error, as above.
     pub fn create_failed(&mut self, error: F::Error) -> Result<Duration, Error<F::Error>> {
         self.shared.log_create_failure(&error, "get");
+        self.shared.create_failed();
         let deadline = self.deadline();
         if deadline == time::NEVER {
             return Err(Error::Create(error));
         }
         let left = time::until(deadline);
         if left.is_zero() {
+            self.shared.timed_out();
             return Err(Error::Timeout { last_create_error: Some(error) });
         }
         self.last_create_error = Some(error);

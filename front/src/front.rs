@@ -54,8 +54,10 @@ pub enum Return {
     Keep,
     /// Put it back; the manager's `reset` must run before it is lent again.
     KeepUnreset,
-    /// Drop it and free its place.
+    /// Drop it and free its place: the manager said it is broken.
     Retire,
+    /// Drop it and free its place: its `reset` failed.
+    ResetFailed,
 }
 
 /// What the pool keeps in each slot: the object and the front end's per-object state.
@@ -69,11 +71,17 @@ pub struct Entry<C> {
     /// `SlotMeta::errors` when the object last passed a check: an object returned with more
     /// errors than that (`Pooled::report_error`) is checked before it is lent again.
     pub(crate) errors_checked: u32,
+    /// When it was created, in [`cenote_core::time`] ticks (always stamped: creates are a
+    /// slow path), for the lifetime histogram.
+    pub(crate) born: u64,
+    /// Why the front end is dropping it, set just before it retires the lease (read by the
+    /// core's `vacated` hook; `None`: retired by its user).
+    pub(crate) dropped: Option<crate::metrics::Dropped>,
 }
 
 impl<C> Entry<C> {
-    pub(crate) fn new(conn: C) -> Self {
-        Self { conn, unreset: false, checked_at: 0, errors_checked: 0 }
+    pub(crate) fn new(conn: C, born: u64) -> Self {
+        Self { conn, unreset: false, checked_at: 0, errors_checked: 0, born, dropped: None }
     }
 }
 
@@ -105,6 +113,8 @@ pub struct Shared<F: Front> {
     /// Notified (by the core's `place_freed` hook, on its slow path) when a place in the pool
     /// is freed: what a graceful shutdown waits on.
     pub(crate) place_freed: event_listener::Event,
+    /// What the pool has done: counters and histograms (see `metrics.rs`).
+    pub(crate) books: crate::metrics::Books,
 }
 
 /// Why an idle object is dropped.
@@ -114,6 +124,16 @@ pub(crate) enum Expired {
     Lifetime,
     /// Idle longer than `idle_timeout`.
     Idle,
+}
+
+impl Expired {
+    /// The reason counted in the metrics.
+    pub(crate) fn reason(self) -> crate::metrics::Dropped {
+        match self {
+            Expired::Lifetime => crate::metrics::Dropped::MaxLifetime,
+            Expired::Idle => crate::metrics::Dropped::IdleTimeout,
+        }
+    }
 }
 
 /// How an idle object stands at some instant (see [`Shared::standing`]).
@@ -132,7 +152,7 @@ pub(crate) struct Standing {
 #[non_exhaustive]
 pub(crate) enum CheckOut {
     /// Too old or idle too long: drop it.
-    Expired,
+    Expired(Expired),
     /// Run the manager's health check first.
     Validate,
     /// Lend it as it is.
@@ -148,6 +168,7 @@ impl<F: Front> Shared<F> {
             create_health: crate::maintain::Health::default(),
             lifecycle: event_listener::Event::new(),
             place_freed: event_listener::Event::new(),
+            books: crate::metrics::Books::default(),
         }
     }
 
@@ -234,8 +255,8 @@ impl<F: Front> Shared<F> {
         if self.clock {
             let now = self.now();
             let standing = self.standing(entry, meta, now);
-            if standing.expired.is_some() {
-                return CheckOut::Expired;
+            if let Some(expired) = standing.expired {
+                return CheckOut::Expired(expired);
             }
             validate |= standing.check;
             meta.checked_out = now;

@@ -6,6 +6,7 @@ use core::fmt;
 use cenote_core::{ConfigError, Core, Lease, Permit};
 
 use crate::front::{CheckOut, CoreOf, Entry, Front, LeaseOf, PermitOf, Shared};
+use crate::metrics::Creating;
 use crate::{BuildError, Config, Pooled, Status};
 
 /// The handle to a pool that both front ends' `Pool` types wrap (and deref to): the methods
@@ -42,7 +43,8 @@ impl<F: Front> Handle<F> {
     /// Builds the core for a validated `config`.
     pub(crate) fn new(manager: F::Manager, config: Config) -> Result<Self, BuildError> {
         let (slots, max_size) = (config.slots(), config.max_size);
-        let hooks = cenote_core::Hooks::new().place_freed(Shared::<F>::place_freed);
+        let hooks =
+            cenote_core::Hooks::new().place_freed(Shared::<F>::place_freed).vacated(Shared::<F>::vacated);
         let core = Core::new_with_hooks(slots, max_size, Shared::new(manager, config), hooks).map_err(
             |e| match e {
                 ConfigError::ZeroMaxSize => BuildError::ZeroMaxSize,
@@ -137,13 +139,14 @@ impl<F: Front> Handle<F> {
     /// `None` if it expired (it is dropped, its place freed); else the object, and whether
     /// the manager's `is_valid` must pass before it is lent.
     #[inline]
-    pub fn check_out(&self, lease: LeaseOf<F>) -> Option<(Pooled<F>, bool)> {
+    pub fn check_out(&self, mut lease: LeaseOf<F>) -> Option<(Pooled<F>, bool)> {
+        Lease::count_use(&mut lease);
         let mut pooled = Pooled::new(lease);
         match pooled.check_idle() {
             CheckOut::Lend => Some((pooled, false)),
             CheckOut::Validate => Some((pooled, true)),
-            CheckOut::Expired => {
-                Pooled::retire(pooled);
+            CheckOut::Expired(expired) => {
+                Pooled::retire_because(pooled, expired.reason());
                 None
             }
         }
@@ -156,8 +159,10 @@ impl<F: Front> Handle<F> {
     }
 
     /// For front ends: puts a newly created object into `permit` and lends it.
-    pub fn lend_created(&self, permit: PermitOf<F>, conn: F::Connection) -> Pooled<F> {
-        let mut lease = Permit::fill(permit, Entry::new(conn));
+    pub fn lend_created(&self, permit: PermitOf<F>, conn: F::Connection, creating: Creating) -> Pooled<F> {
+        let born = self.shared().created(creating);
+        let mut lease = Permit::fill(permit, Entry::new(conn, born));
+        Lease::count_use(&mut lease);
         self.shared().stamp_created(Lease::meta_mut(&mut lease), true);
         Pooled::new(lease)
     }
@@ -172,8 +177,9 @@ impl<F: Front> Handle<F> {
     }
 
     /// For front ends' `warm`: puts a newly created object into `permit` as an idle object.
-    pub fn fill_idle(&self, permit: PermitOf<F>, conn: F::Connection) {
-        let mut lease = Permit::fill(permit, Entry::new(conn));
+    pub fn fill_idle(&self, permit: PermitOf<F>, conn: F::Connection, creating: Creating) {
+        let born = self.shared().created(creating);
+        let mut lease = Permit::fill(permit, Entry::new(conn, born));
         let meta = Lease::meta_mut(&mut lease);
         meta.use_count = 0;
         self.shared().stamp_created(meta, false);

@@ -97,6 +97,7 @@ mod error;
 mod front;
 mod handle;
 mod maintain;
+mod metrics;
 mod pooled;
 
 pub use attempt::Attempt;
@@ -114,4 +115,5 @@ pub use error::{Error, Status};
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared};
 pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
 pub use maintain::{Maintenance, Pass, Visit};
+pub use metrics::{Closed, Creating, Dropped, Histogram, Metrics};
 pub use pooled::Pooled;

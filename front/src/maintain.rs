@@ -158,6 +158,8 @@ pub struct Pass<'a, F: Front> {
     /// The earliest time (ticks) something is due; `u64::MAX`: nothing.
     next: u64,
     report: Maintenance,
+    /// The refill create in progress (from `refill_permit`), for the books.
+    creating: Option<crate::metrics::Creating>,
 }
 
 impl<F: Front> Handle<F> {
@@ -172,6 +174,7 @@ impl<F: Front> Handle<F> {
             reapable: idle.saturating_sub(shared.config.min_idle),
             next: u64::MAX,
             report: Maintenance::default(),
+            creating: None,
         }
     }
 }
@@ -192,13 +195,13 @@ impl<F: Front> Pass<'_, F> {
                 Some(Expired::Lifetime) => {
                     self.report.max_lifetime += 1;
                     self.reapable = self.reapable.saturating_sub(1);
-                    self.retire(lease, "past its max_lifetime");
+                    self.retire(lease, Expired::Lifetime);
                     continue;
                 }
                 Some(Expired::Idle) if self.reapable > 0 => {
                     self.report.idle_timeout += 1;
                     self.reapable -= 1;
-                    self.retire(lease, "idle longer than idle_timeout");
+                    self.retire(lease, Expired::Idle);
                     continue;
                 }
                 // Idle too long, but kept for `min_idle`: looked at again next interval.
@@ -212,8 +215,13 @@ impl<F: Front> Pass<'_, F> {
         None
     }
 
-    fn retire(&self, lease: LeaseOf<F>, why: &str) {
+    fn retire(&self, mut lease: LeaseOf<F>, expired: Expired) {
+        let why = match expired {
+            Expired::Lifetime => "past its max_lifetime",
+            Expired::Idle => "idle longer than idle_timeout",
+        };
         log::debug!("pool {}: dropped an idle object {why}", self.handle.config().name);
+        lease.dropped = Some(expired.reason());
         Lease::retire(lease);
     }
 
@@ -236,6 +244,7 @@ impl<F: Front> Pass<'_, F> {
                     }
                     None => log::debug!("pool {name}: dropped an idle object that failed its check"),
                 }
+                lease.dropped = Some(crate::metrics::Dropped::Invalid);
                 Lease::retire(lease);
             }
         }
@@ -251,13 +260,16 @@ impl<F: Front> Pass<'_, F> {
                 return None;
             }
         }
-        self.handle.warm_permit()
+        let permit = self.handle.warm_permit()?;
+        self.creating = Some(self.handle.begin_create());
+        Some(permit)
     }
 
     /// A refill created `conn` into `permit`: it becomes idle.
     pub fn created(&mut self, permit: PermitOf<F>, conn: F::Connection) {
         self.report.created += 1;
-        self.handle.fill_idle(permit, conn);
+        let creating = self.creating.take().unwrap_or_else(|| self.handle.begin_create());
+        self.handle.fill_idle(permit, conn, creating);
         if let Ok(mut health) = self.handle.shared().create_health.lock() {
             health.failures = 0;
         }
@@ -267,7 +279,9 @@ impl<F: Front> Pass<'_, F> {
     /// (rate-limited), retried after `create_backoff`.
     pub fn create_failed(&mut self, error: Option<&F::Error>) {
         self.report.create_errors += 1;
+        self.creating = None;
         let shared = self.handle.shared();
+        shared.create_failed();
         match error {
             Some(error) => shared.log_create_failure(error, "a refill"),
             None => {

@@ -107,6 +107,15 @@ impl<F: Front> Pooled<F> {
         }
     }
 
+    /// For front ends: [`retire`](Pooled::retire), counted in the pool's metrics under
+    /// `reason` (a failed check, a failed reset, ...).
+    pub fn retire_because(mut this: Self, reason: crate::metrics::Dropped) {
+        if let Some(mut lease) = this.lease.take() {
+            lease.dropped = Some(reason);
+            Lease::retire(lease);
+        }
+    }
+
     /// Counts an error against this object: the kind a user sees (a query that failed with a
     /// connection error, a protocol error) that may mean the object is broken. The pool then
     /// runs the manager's `check` on it before lending it again (a connection whose backend
@@ -202,10 +211,18 @@ impl<F: Front> Drop for Pooled<F> {
                 shared.config.name,
                 meta.errors
             );
+            entry.dropped = Some(crate::metrics::Dropped::Errors);
             return; // `guard` retires it
         }
         match F::on_return(&shared.manager, &mut entry.conn) {
-            Return::Retire => return, // `guard` retires it
+            Return::Retire => {
+                entry.dropped = Some(crate::metrics::Dropped::Broken);
+                return; // `guard` retires it
+            }
+            Return::ResetFailed => {
+                entry.dropped = Some(crate::metrics::Dropped::ResetFailed);
+                return; // `guard` retires it
+            }
             Return::KeepUnreset => entry.unreset = true,
             Return::Keep => {}
         }

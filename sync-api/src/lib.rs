@@ -56,8 +56,8 @@ mod manager;
 mod pool;
 
 pub use cenote_front::{
-    BuildError, Config, Error, Handle, Maintenance, ResizeError, Shutdown, SlotMeta, Status,
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
+    BuildError, Closed, Config, Dropped, Error, Handle, Histogram, Maintenance, Metrics, ResizeError,
+    Shutdown, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
 #[cfg(feature = "serde")]
 pub use cenote_front::{ConfigFileError, Format, Pools};

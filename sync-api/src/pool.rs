@@ -8,7 +8,7 @@ use core::time::Duration;
 use cenote_core::{Acquired, TryAcquire, WaitError};
 use std::sync::Arc;
 
-use cenote_front::{Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown};
+use cenote_front::{Attempt, Dropped, Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown};
 
 use crate::maintenance;
 use crate::{BuildError, Builder, Config, Error, Manager, Pooled};
@@ -51,8 +51,10 @@ impl<M: Manager> Front for Blocking<M> {
     /// `has_broken`, then `reset`, on the returning thread.
     #[inline]
     fn on_return(manager: &M, conn: &mut M::Connection) -> Return {
-        if manager.has_broken(conn) || manager.reset(conn).is_err() {
+        if manager.has_broken(conn) {
             Return::Retire
+        } else if manager.reset(conn).is_err() {
+            Return::ResetFailed
         } else {
             Return::Keep
         }
@@ -157,7 +159,14 @@ impl<M: Manager> Pool<M> {
     pub fn warm(&self) -> Result<usize, M::Error> {
         let mut created = 0;
         while let Some(permit) = self.handle.warm_permit() {
-            self.handle.fill_idle(permit, self.manager().create()?);
+            let creating = self.handle.begin_create();
+            match self.manager().create() {
+                Ok(conn) => self.handle.fill_idle(permit, conn, creating),
+                Err(e) => {
+                    self.handle.create_failed();
+                    return Err(e);
+                }
+            }
             created += 1;
         }
         Ok(created)
@@ -310,20 +319,27 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => match self.core().acquire_blocking(attempt.deadline()) {
-                    Ok(acquired) => acquired,
-                    Err(WaitError::Closed) => return Err(Error::Closed),
-                    Err(_) => return Err(attempt.timed_out()),
-                },
+                TryAcquire::Exhausted => {
+                    attempt.slow();
+                    match self.core().acquire_blocking(attempt.deadline()) {
+                        Ok(acquired) => acquired,
+                        Err(WaitError::Closed) => return Err(Error::Closed),
+                        Err(_) => return Err(attempt.timed_out()),
+                    }
+                }
             };
             match acquired {
                 Acquired::Idle(lease) => {
                     if let Some(pooled) = self.check_out(lease) {
+                        attempt.lent();
                         return Ok(pooled);
                     }
                 }
-                Acquired::Vacant(permit) => match self.create(permit) {
-                    Ok(pooled) => return Ok(pooled),
+                Acquired::Vacant(permit) => match self.create(permit, &mut attempt) {
+                    Ok(pooled) => {
+                        attempt.lent();
+                        return Ok(pooled);
+                    }
                     // The permit is back in the pool; pause before trying again.
                     Err(e) => std::thread::sleep(attempt.create_failed(e)?),
                 },
@@ -333,9 +349,15 @@ impl<M: Manager> Pool<M> {
 
     /// Creates an object into `permit`. A failing or panicking `create` drops the permit,
     /// which gives its place back.
-    fn create(&self, permit: PermitOf<Blocking<M>>) -> Result<Pooled<M>, M::Error> {
+    fn create(
+        &self,
+        permit: PermitOf<Blocking<M>>,
+        attempt: &mut Attempt<'_, Blocking<M>>,
+    ) -> Result<Pooled<M>, M::Error> {
+        attempt.slow();
+        let creating = self.handle.begin_create();
         let conn = self.manager().create()?;
-        Ok(self.handle.lend_created(permit, conn))
+        Ok(self.handle.lend_created(permit, conn, creating))
     }
 
     /// Applies the health options to an idle object about to be lent; `None` if it was
@@ -345,7 +367,7 @@ impl<M: Manager> Pool<M> {
         let (mut pooled, validate) = self.handle.check_out(lease)?;
         if validate {
             if self.manager().check(&mut pooled).is_err() {
-                Pooled::retire(pooled);
+                Pooled::retire_because(pooled, Dropped::Invalid);
                 return None;
             }
             Pooled::check_passed(&mut pooled);
