@@ -90,6 +90,8 @@ impl<C> Entry<C> {
 pub type CoreOf<F> = cenote_core::Core<Entry<<F as Front>::Connection>, Shared<F>>;
 /// A lease of [`CoreOf<F>`].
 pub type LeaseOf<F> = cenote_core::Lease<Entry<<F as Front>::Connection>, Shared<F>>;
+/// What [`CoreOf<F>`]'s `try_acquire` found.
+pub type TryAcquireOf<F> = cenote_core::TryAcquire<Entry<<F as Front>::Connection>, Shared<F>>;
 /// A permit of [`CoreOf<F>`].
 pub type PermitOf<F> = cenote_core::Permit<Entry<<F as Front>::Connection>, Shared<F>>;
 

@@ -112,7 +112,7 @@ pub use config_error::{ConfigFileError, Format};
 #[cfg(feature = "serde")]
 pub use config_file::Pools;
 pub use error::{Error, Status};
-pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared};
+pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared, TryAcquireOf};
 pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
 pub use maintain::{Maintenance, Pass, Visit};
 pub use metrics::{Closed, Creating, Dropped, Histogram, Metrics};

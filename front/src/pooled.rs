@@ -188,11 +188,19 @@ impl<F: Front> DerefMut for Pooled<F> {
 struct RetireOnUnwind<T, E>(Option<Lease<T, E>>);
 
 impl<T, E> Drop for RetireOnUnwind<T, E> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(lease) = self.0.take() {
-            Lease::retire(lease);
+            retire_cold(lease);
         }
     }
+}
+
+/// `Lease::retire` out of line: on a return, retiring is the rare branch.
+#[cold]
+#[inline(never)]
+fn retire_cold<T, E>(lease: Lease<T, E>) {
+    Lease::retire(lease);
 }
 
 impl<F: Front> Drop for Pooled<F> {

@@ -312,10 +312,29 @@ impl<M: Manager> Pool<M> {
 
     #[inline]
     fn get_inner(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
-        // The clock is read only once we have to wait or retry: not on the fast path.
+        // The fast path: an idle object at once. No clock read, no `Attempt`, no metrics
+        // beyond the slot's own use count.
+        let first = match self.core().try_acquire() {
+            TryAcquire::Idle(lease) => match self.check_out(lease) {
+                Some(pooled) => return Ok(pooled),
+                None => None, // it had expired or failed its check: dropped
+            },
+            other => Some(other),
+        };
+        self.get_slow(timeout, first)
+    }
+
+    /// `get` when the first look found no idle object to lend (`first`: what it found
+    /// instead, if anything is left of it): wait, create, retry. The clock is read from here.
+    #[inline(never)]
+    fn get_slow(
+        &self,
+        timeout: Option<Duration>,
+        mut first: Option<cenote_front::TryAcquireOf<Blocking<M>>>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
         let mut attempt = self.handle.attempt(timeout);
         loop {
-            let acquired = match self.core().try_acquire() {
+            let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire()) {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
