@@ -60,6 +60,8 @@ mod pool;
 mod timer;
 mod watch;
 
+#[cfg(feature = "prometheus")]
+pub use cenote_front::PoolCollector;
 pub use cenote_front::{
     BuildError, Closed, Config, Dropped, Error, Handle, Histogram, Maintenance, Metrics, ResizeError,
     Shutdown, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,

@@ -99,6 +99,8 @@ mod handle;
 mod maintain;
 mod metrics;
 mod pooled;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 
 pub use attempt::Attempt;
 pub use builder::Builder;
@@ -117,3 +119,5 @@ pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
 pub use maintain::{Maintenance, Pass, Visit};
 pub use metrics::{Closed, Creating, Dropped, Histogram, Metrics};
 pub use pooled::Pooled;
+#[cfg(feature = "prometheus")]
+pub use prometheus::PoolCollector;

@@ -55,6 +55,8 @@ mod maintenance;
 mod manager;
 mod pool;
 
+#[cfg(feature = "prometheus")]
+pub use cenote_front::PoolCollector;
 pub use cenote_front::{
     BuildError, Closed, Config, Dropped, Error, Handle, Histogram, Maintenance, Metrics, ResizeError,
     Shutdown, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
