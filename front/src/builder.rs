@@ -45,12 +45,13 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 pub struct Builder<F: Front> {
     manager: F::Manager,
     config: Config,
+    on_metrics: Option<crate::metrics::OnMetrics>,
 }
 
 impl<F: Front> Builder<F> {
     /// A builder with the defaults, for objects made by `manager`.
     pub fn new(manager: F::Manager) -> Self {
-        Self { manager, config: Config::new(DEFAULT_MAX_SIZE) }
+        Self { manager, config: Config::new(DEFAULT_MAX_SIZE), on_metrics: None }
     }
 
     /// Takes every option from `config` (a [`Config`] loaded from a file, say); setters called
@@ -177,6 +178,40 @@ impl<F: Front> Builder<F> {
         }
     }
 
+    /// Calls `f` with the pool's [`Metrics`](crate::Metrics) about every `interval`, from
+    /// maintenance passes: in `cenote-sync` the background maintenance thread (which this
+    /// option turns on by default), in `cenote-async` the spawned `maintenance()` future, or
+    /// your own `maintain()` calls. For logging a status block or pushing to a metrics system
+    /// that scrapes nothing. `f` runs on the maintenance thread or task: keep it short.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let pool = cenote_sync::Pool::builder(M)
+    ///     .maintenance_thread(false) // this example drives the passes itself
+    ///     .on_metrics(Duration::from_secs(60), move |m| log.lock().unwrap().push(m.acquired))
+    ///     .build()?;
+    /// drop(pool.get()?);
+    /// pool.maintain(); // the first pass calls it at once; the next in 60 s
+    /// pool.maintain();
+    /// assert_eq!(*seen.lock().unwrap(), [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_metrics(
+        mut self,
+        interval: Duration,
+        f: impl Fn(&crate::Metrics) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_metrics = Some(crate::metrics::OnMetrics::new(interval, Box::new(f)));
+        self
+    }
+
     /// The configuration so far (not validated yet).
     pub fn current_config(&self) -> &Config {
         &self.config
@@ -191,7 +226,10 @@ impl<F: Front> Builder<F> {
     pub fn build(self) -> Result<F::Pool, BuildError> {
         self.config.validate()?;
         F::validate(&self.config)?;
-        Ok(F::pool(Handle::new(self.manager, self.config)?))
+        if self.on_metrics.as_ref().is_some_and(|m| m.interval().is_zero()) {
+            return Err(BuildError::ZeroDuration { option: "on_metrics" });
+        }
+        Ok(F::pool(Handle::new(self.manager, self.config, self.on_metrics)?))
     }
 }
 

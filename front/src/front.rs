@@ -117,6 +117,8 @@ pub struct Shared<F: Front> {
     pub(crate) place_freed: event_listener::Event,
     /// What the pool has done: counters and histograms (see `metrics.rs`).
     pub(crate) books: crate::metrics::Books,
+    /// `Builder::on_metrics`: called from maintenance passes.
+    pub(crate) on_metrics: Option<crate::metrics::OnMetrics>,
 }
 
 /// Why an idle object is dropped.
@@ -162,7 +164,11 @@ pub(crate) enum CheckOut {
 }
 
 impl<F: Front> Shared<F> {
-    pub(crate) fn new(manager: F::Manager, config: Config) -> Self {
+    pub(crate) fn new(
+        manager: F::Manager,
+        config: Config,
+        on_metrics: Option<crate::metrics::OnMetrics>,
+    ) -> Self {
         Self {
             manager,
             clock: config.needs_clock(),
@@ -171,7 +177,14 @@ impl<F: Front> Shared<F> {
             lifecycle: event_listener::Event::new(),
             place_freed: event_listener::Event::new(),
             books: crate::metrics::Books::default(),
+            on_metrics,
         }
+    }
+
+    /// Whether maintenance has anything to do: what [`Config::needs_maintenance`] says, or a
+    /// metrics callback to call.
+    pub fn needs_maintenance(&self) -> bool {
+        self.config.needs_maintenance() || self.on_metrics.is_some()
     }
 
     /// The core's [`Hooks::place_freed`](cenote_core::Hooks::place_freed): wakes a shutdown

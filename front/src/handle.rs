@@ -41,12 +41,16 @@ impl<F: Front> Clone for Handle<F> {
 
 impl<F: Front> Handle<F> {
     /// Builds the core for a validated `config`.
-    pub(crate) fn new(manager: F::Manager, config: Config) -> Result<Self, BuildError> {
+    pub(crate) fn new(
+        manager: F::Manager,
+        config: Config,
+        on_metrics: Option<crate::metrics::OnMetrics>,
+    ) -> Result<Self, BuildError> {
         let (slots, max_size) = (config.slots(), config.max_size);
         let hooks =
             cenote_core::Hooks::new().place_freed(Shared::<F>::place_freed).vacated(Shared::<F>::vacated);
-        let core = Core::new_with_hooks(slots, max_size, Shared::new(manager, config), hooks).map_err(
-            |e| match e {
+        let core = Core::new_with_hooks(slots, max_size, Shared::new(manager, config, on_metrics), hooks)
+            .map_err(|e| match e {
                 ConfigError::ZeroMaxSize => BuildError::ZeroMaxSize,
                 ConfigError::MaxSizeAboveCapacity { max_size, capacity } => {
                     BuildError::CapacityBelowMaxSize { capacity, max_size }
@@ -54,8 +58,7 @@ impl<F: Front> Handle<F> {
                 ConfigError::CapacityTooLarge { capacity } => BuildError::CapacityTooLarge { capacity },
                 ConfigError::OutOfMemory { capacity, bytes } => BuildError::OutOfMemory { capacity, bytes },
                 other => unreachable!("Core::new does not fail with {other:?}"),
-            },
-        )?;
+            })?;
         Ok(Self { core })
     }
 

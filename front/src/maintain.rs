@@ -306,6 +306,9 @@ impl<F: Front> Pass<'_, F> {
             return self.report;
         }
         let now = shared.now();
+        if let Some(on_metrics) = &shared.on_metrics {
+            self.next = self.next.min(on_metrics.run_if_due(self.handle, now));
+        }
         let interval = shared.config.maintenance_interval;
         let due = Duration::from_nanos(self.next.saturating_sub(now));
         self.report.next = Some(due.min(interval));

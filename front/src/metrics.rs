@@ -101,6 +101,41 @@ pub(crate) struct Books {
     create_time: Buckets,
 }
 
+/// The user's metrics callback (`Builder::on_metrics`), called from maintenance passes.
+pub(crate) struct OnMetrics {
+    interval: Duration,
+    f: Box<dyn Fn(&Metrics) + Send + Sync>,
+    /// When the next call is due, in [`cenote_core::time`] ticks (0: at the first pass).
+    due: std::sync::Mutex<u64>,
+}
+
+impl OnMetrics {
+    pub(crate) fn new(interval: Duration, f: Box<dyn Fn(&Metrics) + Send + Sync>) -> Self {
+        Self { interval, f, due: std::sync::Mutex::new(0) }
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Calls the callback if it is due at `now`; when the next call is due. The lock keeps
+    /// two passes at once (a `maintain()` beside the background one) from both calling.
+    pub(crate) fn run_if_due<F: Front>(&self, handle: &Handle<F>, now: u64) -> u64 {
+        let mut due = self.due.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now >= *due {
+            (self.f)(&handle.metrics());
+            *due = now.saturating_add(crate::front::ticks(self.interval));
+        }
+        *due
+    }
+}
+
+impl fmt::Debug for OnMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnMetrics").field("interval", &self.interval).finish_non_exhaustive()
+    }
+}
+
 /// A create in progress, for the books: when it started (see [`Handle::begin_create`]).
 #[derive(Clone, Copy, Debug)]
 #[must_use = "pass it on with the created object, or to `create_failed`"]

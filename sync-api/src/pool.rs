@@ -30,8 +30,8 @@ impl<M: Manager> Front for Blocking<M> {
     type Pool = Pool<M>;
 
     fn pool(handle: Handle<Self>) -> Pool<M> {
-        let config = handle.config();
-        let background = config.maintenance_thread.unwrap_or_else(|| config.needs_maintenance());
+        let background =
+            handle.config().maintenance_thread.unwrap_or_else(|| handle.shared().needs_maintenance());
         let maintenance = background.then(|| maintenance::start(handle.downgrade()));
         Pool { handle, _maintenance: maintenance }
     }

@@ -307,3 +307,74 @@ fn metrics_read_concurrently_only_grow_and_balance() {
     assert_eq!(m.acquired, 6_000, "{m}");
     assert_balanced(&m);
 }
+
+/// Waits up to 5 s for `cond`.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+/// `on_metrics` in the blocking front end: the background maintenance thread (on by default
+/// once the callback is set) calls it at its interval with fresh metrics.
+#[test]
+fn sync_on_metrics_is_called_by_the_maintenance_thread() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let (m, _k) = knobs();
+    let pool = cenote_sync::Pool::builder(m)
+        .on_metrics(Duration::from_millis(20), move |m| log.lock().unwrap().push(m.acquired))
+        .build()
+        .unwrap();
+    assert!(eventually(|| !seen.lock().unwrap().is_empty()), "the first call comes with the first pass");
+    for _ in 0..5 {
+        drop(pool.get().unwrap());
+    }
+    assert!(
+        eventually(|| seen.lock().unwrap().last() == Some(&5)),
+        "a later call sees the 5 lends: {seen:?}"
+    );
+    let calls = seen.lock().unwrap().len();
+    assert!(calls >= 2, "{calls}");
+    drop(pool);
+    thread::sleep(Duration::from_millis(60));
+    assert_eq!(seen.lock().unwrap().len(), calls, "no call once the pool is gone");
+}
+
+/// `on_metrics` in the async front end: the spawned `maintenance()` future calls it.
+#[test]
+fn async_on_metrics_is_called_by_the_maintenance_future() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        let (m, _k) = knobs();
+        let pool = cenote_async::Pool::builder(m)
+            .on_metrics(Duration::from_millis(20), move |m| log.lock().unwrap().push(m.acquired))
+            .build()
+            .unwrap();
+        let maintenance = tokio::spawn(pool.maintenance());
+        for _ in 0..3 {
+            drop(pool.get().await.unwrap());
+        }
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while seen.lock().unwrap().last() != Some(&3) && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(seen.lock().unwrap().last(), Some(&3), "{seen:?}");
+        drop(pool);
+        maintenance.await.unwrap();
+    });
+}
+
+#[test]
+fn on_metrics_with_a_zero_interval_is_a_build_error() {
+    let (m, _k) = knobs();
+    let err = cenote_sync::Pool::builder(m).on_metrics(Duration::ZERO, |_| {}).build().unwrap_err();
+    assert!(err.to_string().contains("on_metrics"), "{err}");
+}
