@@ -319,7 +319,7 @@ mod tests {
     fn lifetime_jitter_spreads_a_cohort_within_a_fortieth() {
         let mut config = Config::new(1);
         config.max_lifetime = Some(Duration::from_secs(40));
-        let shared = Shared::<Dummy>::new((), config);
+        let shared = Shared::<Dummy>::new((), config, None);
         let full = ticks(Duration::from_secs(40));
         let created: Vec<u64> = (0..1000).map(|i| 1_000_000 + i * 1_000).collect();
         let deadlines: Vec<u64> = created.iter().map(|&c| shared.lifetime(c).unwrap()).collect();
