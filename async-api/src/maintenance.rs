@@ -7,6 +7,7 @@
 
 use cenote_core::time;
 use cenote_front::{Handle, Maintenance, WeakHandle};
+use core::pin::pin;
 
 use crate::pool::Async;
 use crate::timer::timeout_at;
@@ -19,17 +20,29 @@ pub(crate) async fn pass<M: Manager>(handle: &Handle<Async<M>>) -> Maintenance {
     let config = handle.config();
     let mut pass = handle.begin_pass();
     while let Some(mut visit) = pass.next_check() {
-        let check = manager.check(visit.conn_mut());
-        // A check still running at the limit counts as failed: its object is dropped.
-        let result = timeout_at(time::after(config.health_check_timeout), check).await.unwrap_or(Err(None));
+        let span = handle.check_span();
+        let result = {
+            let check = pin!(manager.check(visit.conn_mut()));
+            let check = span.clone().wrap(check);
+            // A check still running at the limit counts as failed: its object is dropped.
+            timeout_at(time::after(config.health_check_timeout), check).await.unwrap_or(Err(None))
+        };
+        span.outcome(if result.is_ok() { "ok" } else { "failed" });
         pass.checked(visit, result);
     }
     while let Some(permit) = pass.refill_permit() {
-        let create = manager.create();
+        let span = handle.create_span();
+        let create = pin!(manager.create());
+        let create = span.clone().wrap(create);
         let created = match config.create_timeout {
             Some(limit) => timeout_at(time::after(limit), create).await,
             None => Some(create.await),
         };
+        span.outcome(match &created {
+            Some(Ok(_)) => "ok",
+            Some(Err(_)) => "error",
+            None => "timeout",
+        });
         match created {
             Some(Ok(conn)) => pass.created(permit, conn),
             Some(Err(e)) => {

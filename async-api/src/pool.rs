@@ -200,7 +200,10 @@ impl<M: Manager> Pool<M> {
         let mut created = 0;
         while let Some(permit) = self.handle.warm_permit() {
             let creating = self.handle.begin_create();
-            match self.manager().create().await {
+            let span = self.handle.create_span();
+            let made = span.clone().wrap(pin!(self.manager().create())).await;
+            span.outcome(if made.is_ok() { "ok" } else { "error" });
+            match made {
                 Ok(conn) => self.handle.fill_idle(permit, conn, creating),
                 Err(e) => {
                     self.handle.create_failed();
@@ -416,7 +419,14 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Closed => return Err(Error::Closed),
                 TryAcquire::Exhausted => {
                     attempt.slow();
-                    match self.wait(&mut attempt).await {
+                    let span = self.handle.get_span();
+                    let waited = span.clone().wrap(pin!(self.wait(&mut attempt))).await;
+                    span.outcome(match &waited {
+                        Some(Ok(_)) => "ok",
+                        Some(Err(Closed)) => "closed",
+                        None => "timeout",
+                    });
+                    match waited {
                         None => return Err(attempt.timed_out()),
                         Some(Err(Closed)) => return Err(Error::Closed),
                         Some(Ok(acquired)) => acquired,
@@ -496,13 +506,19 @@ impl<M: Manager> Pool<M> {
         permit: PermitOf<Async<M>>,
         creating: Creating,
     ) -> Result<Pooled<M>, CreateFailed<M::Error>> {
+        let span = self.handle.create_span();
+        let create = pin!(self.manager().create());
+        let create = span.clone().wrap(create);
         let created = match self.config().create_timeout {
-            None => self.manager().create().await,
-            Some(limit) => {
-                timeout_at(time::after(limit), self.manager().create()).await.ok_or(CreateFailed::Timeout)?
-            }
+            None => Some(create.await),
+            Some(limit) => timeout_at(time::after(limit), create).await,
         };
-        let conn = created.map_err(CreateFailed::Error)?;
+        span.outcome(match &created {
+            Some(Ok(_)) => "ok",
+            Some(Err(_)) => "error",
+            None => "timeout",
+        });
+        let conn = created.ok_or(CreateFailed::Timeout)?.map_err(CreateFailed::Error)?;
         Ok(self.handle.lend_created(permit, conn, creating))
     }
 
@@ -519,7 +535,10 @@ impl<M: Manager> Pool<M> {
             Pooled::reset_done(&mut pooled);
         }
         if validate {
-            if self.manager().check(&mut pooled).await.is_err() {
+            let span = self.handle.check_span();
+            let checked = span.clone().wrap(pin!(self.manager().check(&mut pooled))).await;
+            span.outcome(if checked.is_ok() { "ok" } else { "failed" });
+            if checked.is_err() {
                 Pooled::retire_because(pooled, Dropped::Invalid);
                 return None;
             }

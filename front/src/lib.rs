@@ -101,6 +101,7 @@ mod metrics;
 mod pooled;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+pub mod trace;
 
 pub use attempt::Attempt;
 pub use builder::Builder;

@@ -154,6 +154,7 @@ impl<F: Front> Shared<F> {
             _ => entry.dropped.unwrap_or(Dropped::Retired),
         };
         self.books.closed[reason as usize].incr();
+        self.trace_dropped(reason);
         self.books.lifetime.record(time::now().saturating_sub(entry.born));
     }
 

@@ -23,11 +23,16 @@ pub(crate) fn pass<M: Manager>(handle: &Handle<Blocking<M>>) -> Maintenance {
     let manager = handle.manager();
     let mut pass = handle.begin_pass();
     while let Some(mut visit) = pass.next_check() {
-        let result = manager.check(visit.conn_mut());
+        let span = handle.check_span();
+        let result = span.in_scope(|| manager.check(visit.conn_mut()));
+        span.outcome(if result.is_ok() { "ok" } else { "failed" });
         pass.checked(visit, result);
     }
     while let Some(permit) = pass.refill_permit() {
-        match manager.create() {
+        let span = handle.create_span();
+        let created = span.in_scope(|| manager.create());
+        span.outcome(if created.is_ok() { "ok" } else { "error" });
+        match created {
             Ok(conn) => pass.created(permit, conn),
             Err(e) => {
                 pass.create_failed(Some(&e));

@@ -160,7 +160,10 @@ impl<M: Manager> Pool<M> {
         let mut created = 0;
         while let Some(permit) = self.handle.warm_permit() {
             let creating = self.handle.begin_create();
-            match self.manager().create() {
+            let span = self.handle.create_span();
+            let made = span.in_scope(|| self.manager().create());
+            span.outcome(if made.is_ok() { "ok" } else { "error" });
+            match made {
                 Ok(conn) => self.handle.fill_idle(permit, conn, creating),
                 Err(e) => {
                     self.handle.create_failed();
@@ -340,7 +343,14 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Closed => return Err(Error::Closed),
                 TryAcquire::Exhausted => {
                     attempt.slow();
-                    match self.core().acquire_blocking(attempt.deadline()) {
+                    let span = self.handle.get_span();
+                    let waited = span.in_scope(|| self.core().acquire_blocking(attempt.deadline()));
+                    span.outcome(match &waited {
+                        Ok(_) => "ok",
+                        Err(WaitError::Closed) => "closed",
+                        Err(_) => "timeout",
+                    });
+                    match waited {
                         Ok(acquired) => acquired,
                         Err(WaitError::Closed) => return Err(Error::Closed),
                         Err(_) => return Err(attempt.timed_out()),
@@ -375,8 +385,10 @@ impl<M: Manager> Pool<M> {
     ) -> Result<Pooled<M>, M::Error> {
         attempt.slow();
         let creating = self.handle.begin_create();
-        let conn = self.manager().create()?;
-        Ok(self.handle.lend_created(permit, conn, creating))
+        let span = self.handle.create_span();
+        let created = span.in_scope(|| self.manager().create());
+        span.outcome(if created.is_ok() { "ok" } else { "error" });
+        Ok(self.handle.lend_created(permit, created?, creating))
     }
 
     /// Applies the health options to an idle object about to be lent; `None` if it was
@@ -385,7 +397,10 @@ impl<M: Manager> Pool<M> {
     fn check_out(&self, lease: LeaseOf<Blocking<M>>) -> Option<Pooled<M>> {
         let (mut pooled, validate) = self.handle.check_out(lease)?;
         if validate {
-            if self.manager().check(&mut pooled).is_err() {
+            let span = self.handle.check_span();
+            let checked = span.in_scope(|| self.manager().check(&mut pooled));
+            span.outcome(if checked.is_ok() { "ok" } else { "failed" });
+            if checked.is_err() {
                 Pooled::retire_because(pooled, Dropped::Invalid);
                 return None;
             }
