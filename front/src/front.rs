@@ -119,6 +119,8 @@ pub struct Shared<F: Front> {
     pub(crate) books: crate::metrics::Books,
     /// `Builder::on_metrics`: called from maintenance passes.
     pub(crate) on_metrics: Option<crate::metrics::OnMetrics>,
+    /// `config.name`, shared: what each metrics snapshot carries without allocating.
+    pub(crate) name: std::sync::Arc<str>,
 }
 
 /// Why an idle object is dropped.
@@ -169,6 +171,7 @@ impl<F: Front> Shared<F> {
         config: Config,
         on_metrics: Option<crate::metrics::OnMetrics>,
     ) -> Self {
+        let name = std::sync::Arc::from(config.name.as_str());
         Self {
             manager,
             clock: config.needs_clock(),
@@ -178,6 +181,7 @@ impl<F: Front> Shared<F> {
             place_freed: event_listener::Event::new(),
             books: crate::metrics::Books::default(),
             on_metrics,
+            name,
         }
     }
 

@@ -232,7 +232,7 @@ impl<F: Front> Handle<F> {
             *n = c.get() as u64;
         }
         Metrics {
-            name: self.config().name.clone(),
+            name: std::sync::Arc::clone(&self.shared().name),
             max_size: status.max_size,
             size: status.size,
             idle: status.idle,
@@ -391,8 +391,8 @@ impl fmt::Display for Histogram {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Metrics {
-    /// The pool's `name`.
-    pub name: String,
+    /// The pool's `name` (shared with the pool: a snapshot allocates nothing).
+    pub name: std::sync::Arc<str>,
     /// The current maximum number of objects.
     pub max_size: usize,
     /// Objects in existence (idle plus in use plus being created).

@@ -133,7 +133,7 @@ impl Collector for PoolCollector {
         for (name, help, value) in gauges {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for m in &snapshots {
-                let labels = [("pool", m.name.as_str())];
+                let labels = [("pool", &*m.name)];
                 ConstGauge::new(value(m) as i64).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -153,7 +153,7 @@ impl Collector for PoolCollector {
         for (name, help, value) in counters {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             for m in &snapshots {
-                let labels = [("pool", m.name.as_str())];
+                let labels = [("pool", &*m.name)];
                 ConstCounter::new(value(m)).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -165,7 +165,7 @@ impl Collector for PoolCollector {
         )?;
         for m in &snapshots {
             for (reason, n) in m.closed.iter() {
-                let labels = [("pool", m.name.as_str()), ("reason", reason.name())];
+                let labels = [("pool", &*m.name), ("reason", reason.name())];
                 ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }
         }
@@ -179,7 +179,7 @@ impl Collector for PoolCollector {
                 encoder.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
             for m in &snapshots {
                 let h = histogram(m);
-                let labels = [("pool", m.name.as_str())];
+                let labels = [("pool", &*m.name)];
                 let buckets = export_buckets(h);
                 family.encode_family(&labels)?.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
                     h.sum.as_secs_f64(),

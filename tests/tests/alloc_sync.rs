@@ -183,6 +183,28 @@ fn hot_path_with_time_based_options_allocates_nothing() {
     assert_eq!(pool.status().size, 1);
 }
 
+/// Issue 11: metrics cost the hot path nothing allocated, and reading them allocates nothing
+/// either (the snapshot is fixed-size; the pool's name is shared, not copied).
+#[test]
+fn metrics_allocate_nothing_to_keep_or_to_read() {
+    let pool = Pool::new(Buffers, 2);
+    for _ in 0..100 {
+        drop(pool.get().unwrap());
+    }
+    let mut acquired = 0;
+    let n = count_allocs(|| {
+        for _ in 0..cycles() {
+            drop(black_box(pool.get().unwrap()));
+        }
+        for _ in 0..100 {
+            acquired = black_box(pool.metrics()).acquired;
+        }
+    });
+    println!("allocations over {} get+drop cycles and 100 metrics() reads: {n}", cycles());
+    assert_eq!(n, 0);
+    assert_eq!(acquired, 100 + cycles() as u64);
+}
+
 /// Spins briefly, then sleeps in short naps (leaving the core to the other thread on a busy
 /// machine), until `cond` holds. Allocates nothing.
 fn spin_until(mut cond: impl FnMut() -> bool) {

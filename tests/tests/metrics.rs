@@ -140,7 +140,7 @@ fn sync_counters_histograms_and_drop_reasons() {
     drop(pool.get().unwrap());
     drop(pool.get().unwrap());
     let m = pool.metrics();
-    assert_eq!(m.name, "db");
+    assert_eq!(&*m.name, "db");
     assert_eq!(
         (m.created, m.create_errors, m.acquired, m.waited, m.timeouts),
         (2, m.create_errors, 5, 3, 2),

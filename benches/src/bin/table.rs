@@ -236,6 +236,7 @@ enum ThreadImpl {
     NoPool,
     Floor,
     CenoteSync,
+    CenoteSyncMetrics,
     CenoteAsync,
     Card,
     ObjectPool,
@@ -245,10 +246,11 @@ enum ThreadImpl {
 }
 
 impl ThreadImpl {
-    const ALL: [Self; 9] = [
+    const ALL: [Self; 10] = [
         Self::NoPool,
         Self::Floor,
         Self::CenoteSync,
+        Self::CenoteSyncMetrics,
         Self::CenoteAsync,
         Self::Card,
         Self::ObjectPool,
@@ -262,6 +264,7 @@ impl ThreadImpl {
             Self::NoPool => "no pool (each thread its own object: the scheduler's fairness)",
             Self::Floor => "floor (ArrayQueue, spin+yield)",
             Self::CenoteSync => "cenote_sync",
+            Self::CenoteSyncMetrics => "cenote_sync, metrics() read every 1 ms by another thread",
             Self::CenoteAsync => "cenote_async (block_on)",
             Self::Card => CARD,
             Self::ObjectPool => "object-pool 0.6 (spin+yield)",
@@ -303,6 +306,9 @@ impl ThreadPools {
             ThreadImpl::NoPool => work::threads_for(&NoPool, cfg),
             ThreadImpl::Floor => work::threads_for(&self.floor, cfg),
             ThreadImpl::CenoteSync => work::threads_for(&self.cenote_sync, cfg),
+            ThreadImpl::CenoteSyncMetrics => {
+                with_metrics_reader(&self.cenote_sync, || work::threads_for(&self.cenote_sync, cfg))
+            }
             ThreadImpl::CenoteAsync => work::threads_for(&self.cenote_async, cfg),
             ThreadImpl::Card => work::threads_for(&self.card, cfg),
             ThreadImpl::ObjectPool => work::threads_for(&self.object_pool, cfg),
@@ -311,6 +317,27 @@ impl ThreadPools {
             ThreadImpl::R2d2 => work::threads_for(&self.r2d2, cfg),
         }
     }
+}
+
+/// Runs `f` while another thread reads `pool.metrics()` every millisecond (a scrape far more
+/// often than any monitoring system makes one).
+fn with_metrics_reader<R>(pool: &cenote_sync::Pool<SyncNumbers>, f: impl FnOnce() -> R) -> R {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::hint::black_box(pool.metrics());
+                reads += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            reads
+        });
+        let result = f();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = reader.join();
+        result
+    })
 }
 
 /// Medians over rounds of one pool on one workload.
@@ -537,9 +564,12 @@ fn run_allocs(plan: &Plan, rt: &tokio::runtime::Runtime) -> Vec<AllocRow> {
     let bb8_1 = rt1.block_on(pools::bb8(4));
 
     let mut rows = Vec::new();
-    for which in ThreadImpl::ALL.into_iter().filter(|&w| w != ThreadImpl::NoPool) {
+    for which in ThreadImpl::ALL
+        .into_iter()
+        .filter(|&w| !matches!(w, ThreadImpl::NoPool | ThreadImpl::CenoteSyncMetrics))
+    {
         let one = match which {
-            ThreadImpl::NoPool => None,
+            ThreadImpl::NoPool | ThreadImpl::CenoteSyncMetrics => None,
             ThreadImpl::Floor => single(&mut |n| work::get_drop_loop(&tp1.floor, n)),
             ThreadImpl::CenoteSync => single(&mut |n| work::get_drop_loop(&tp1.cenote_sync, n)),
             ThreadImpl::CenoteAsync => single(&mut |n| {
@@ -858,7 +888,17 @@ fn report_contended(out: &mut String, verdicts: &mut Vec<Verdict>, contended: &[
         let ours = &cfg[find(ThreadImpl::CenoteSync)];
         let op = &cfg[find(ThreadImpl::ObjectPool)];
         let r2 = &cfg[find(ThreadImpl::R2d2)];
+        let read = &cfg[find(ThreadImpl::CenoteSyncMetrics)];
         let w = format!("{t} threads on {o} objects");
+        let with_reads = paired_ratio(&read.round_ops, &ours.round_ops);
+        verdicts.push(verdict(
+            with_reads >= 0.95,
+            format!(
+                "{w}, cenote_sync with metrics() read every 1 ms ≥ 0.95× without: {with_reads:.2}× ({} vs {} Mops/s)",
+                fmt_mops(read.ops_per_sec),
+                fmt_mops(ours.ops_per_sec),
+            ),
+        ));
         let vs_op = paired_ratio(&ours.round_ops, &op.round_ops);
         verdicts.push(verdict(
             vs_op >= 1.0,
