@@ -179,6 +179,12 @@ impl<F: Front> Handle<F> {
         self.core.try_reserve()
     }
 
+    /// For front ends' `warm`: logs its progress ("warming db: 3/5", at `info`), one line per
+    /// object created: warming a pool of connections to a slow backend can take a while.
+    pub fn log_warm(&self, created: usize) {
+        log::info!("warming {}: {created}/{}", self.config().name, self.config().min_idle);
+    }
+
     /// For front ends' `warm`: puts a newly created object into `permit` as an idle object.
     pub fn fill_idle(&self, permit: PermitOf<F>, conn: F::Connection, creating: Creating) {
         let born = self.shared().created(creating);

@@ -171,6 +171,7 @@ impl<M: Manager> Pool<M> {
                 }
             }
             created += 1;
+            self.handle.log_warm(created);
         }
         Ok(created)
     }
