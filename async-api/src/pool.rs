@@ -12,7 +12,7 @@ use std::sync::Arc;
 use cenote_core::{time, Acquired, Closed, TryAcquire};
 use cenote_front::{
     Attempt, Creating, Dropped, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared,
-    Shutdown,
+    Shutdown, Timeout,
 };
 
 use crate::maintenance;
@@ -371,7 +371,7 @@ impl<M: Manager> Pool<M> {
     /// # }).unwrap();
     /// ```
     pub async fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_within(self.config().acquire_timeout).await
+        self.get_within(Timeout::Pool).await
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -384,7 +384,7 @@ impl<M: Manager> Pool<M> {
     ///
     /// As for [`get`](Pool::get).
     pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_within(Some(timeout)).await
+        self.get_within(Timeout::Given(Some(timeout))).await
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -408,11 +408,11 @@ impl<M: Manager> Pool<M> {
         None
     }
 
-    async fn get_within(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
+    async fn get_within(&self, timeout: Timeout) -> Result<Pooled<M>, Error<M::Error>> {
         // Each await point below runs under the deadline, but the clock is first read (and the
         // timer used) only when one of them does not finish on its first poll: an idle object
         // whose reset completes at once never touches either.
-        let mut attempt = self.handle.attempt(timeout);
+        let mut attempt = self.handle.attempt_for(timeout);
         loop {
             let acquired = match self.core().try_acquire() {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),

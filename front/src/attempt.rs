@@ -58,7 +58,7 @@ fn random() -> u64 {
 /// ```
 pub struct Attempt<'a, F: Front> {
     shared: &'a Shared<F>,
-    timeout: Option<Duration>,
+    timeout: Timeout,
     /// `None` until first needed; then the deadline in [`cenote_core::time`] ticks
     /// (`NEVER`: no limit).
     deadline: Option<u64>,
@@ -67,6 +67,16 @@ pub struct Attempt<'a, F: Front> {
     /// When this `get` first had to wait or create (ticks), for the wait histogram; `None`
     /// while it has not (the fast path reads no clock).
     began: Option<u64>,
+}
+
+/// How long one `get` may wait (see [`Handle::attempt_for`](crate::Handle::attempt_for)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// The pool's `acquire_timeout` at the time the `get` first has to wait (it can be
+    /// changed at runtime: [`Handle::set_acquire_timeout`](crate::Handle::set_acquire_timeout)).
+    Pool,
+    /// This long (`None`: no limit).
+    Given(Option<Duration>),
 }
 
 impl<F: Front> core::fmt::Debug for Attempt<'_, F> {
@@ -83,6 +93,13 @@ impl<F: Front> crate::Handle<F> {
     /// For front ends: one `get` that waits up to `timeout` (`None`: no limit).
     #[inline]
     pub fn attempt(&self, timeout: Option<Duration>) -> Attempt<'_, F> {
+        self.attempt_for(Timeout::Given(timeout))
+    }
+
+    /// For front ends: one `get` that waits as `timeout` says (the pool's current
+    /// `acquire_timeout`, read only if the `get` has to wait, or a given one).
+    #[inline]
+    pub fn attempt_for(&self, timeout: Timeout) -> Attempt<'_, F> {
         Attempt {
             shared: self.shared(),
             timeout,
@@ -105,7 +122,10 @@ impl<F: Front> Attempt<'_, F> {
     /// [`deadline`](Attempt::deadline), and whether this call fixed it from a non-zero
     /// timeout (so it is certainly still ahead: a caller may skip one clock read).
     pub fn deadline_fresh(&mut self) -> (u64, bool) {
-        let timeout = self.timeout;
+        let timeout = match self.timeout {
+            Timeout::Pool => self.shared.acquire_timeout(),
+            Timeout::Given(timeout) => timeout,
+        };
         let mut fresh = false;
         let at = *self.deadline.get_or_insert_with(|| match timeout {
             None => time::NEVER,

@@ -121,6 +121,8 @@ pub struct Shared<F: Front> {
     pub(crate) on_metrics: Option<crate::metrics::OnMetrics>,
     /// `config.name`, shared: what each metrics snapshot carries without allocating.
     pub(crate) name: std::sync::Arc<str>,
+    /// The options that can change at runtime (see `settings.rs`), read on slow paths only.
+    pub(crate) settings: std::sync::RwLock<crate::settings::Settings>,
 }
 
 /// Why an idle object is dropped.
@@ -172,6 +174,7 @@ impl<F: Front> Shared<F> {
         on_metrics: Option<crate::metrics::OnMetrics>,
     ) -> Self {
         let name = std::sync::Arc::from(config.name.as_str());
+        let settings = crate::settings::Settings::of(&config);
         Self {
             manager,
             clock: config.needs_clock(),
@@ -182,6 +185,7 @@ impl<F: Front> Shared<F> {
             books: crate::metrics::Books::default(),
             on_metrics,
             name,
+            settings,
         }
     }
 

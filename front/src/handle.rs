@@ -173,7 +173,7 @@ impl<F: Front> Handle<F> {
     /// For front ends' `warm`: a permit to create one more idle object while fewer than
     /// `min_idle` are idle and the pool has room; `None` when warm.
     pub fn warm_permit(&self) -> Option<PermitOf<F>> {
-        if self.core.status().idle >= self.config().min_idle {
+        if self.core.status().idle >= self.shared().min_idle() {
             return None;
         }
         self.core.try_reserve()
@@ -182,7 +182,7 @@ impl<F: Front> Handle<F> {
     /// For front ends' `warm`: logs its progress ("warming db: 3/5", at `info`), one line per
     /// object created: warming a pool of connections to a slow backend can take a while.
     pub fn log_warm(&self, created: usize) {
-        log::info!("warming {}: {created}/{}", self.config().name, self.config().min_idle);
+        log::info!("warming {}: {created}/{}", self.config().name, self.shared().min_idle());
     }
 
     /// For front ends' `warm`: puts a newly created object into `permit` as an idle object.

@@ -101,9 +101,10 @@ mod metrics;
 mod pooled;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+mod settings;
 pub mod trace;
 
-pub use attempt::Attempt;
+pub use attempt::{Attempt, Timeout};
 pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
 pub use config::{

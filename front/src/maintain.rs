@@ -171,7 +171,7 @@ impl<F: Front> Handle<F> {
             handle: self,
             now: shared.now(),
             to_visit: idle,
-            reapable: idle.saturating_sub(shared.config.min_idle),
+            reapable: idle.saturating_sub(shared.min_idle()),
             next: u64::MAX,
             report: Maintenance::default(),
             creating: None,
@@ -309,7 +309,7 @@ impl<F: Front> Pass<'_, F> {
         if let Some(on_metrics) = &shared.on_metrics {
             self.next = self.next.min(on_metrics.run_if_due(self.handle, now));
         }
-        let interval = shared.config.maintenance_interval;
+        let interval = shared.maintenance_interval();
         let due = Duration::from_nanos(self.next.saturating_sub(now));
         self.report.next = Some(due.min(interval));
         if self.report != (Maintenance { next: self.report.next, ..Maintenance::default() }) {

@@ -8,7 +8,9 @@ use core::time::Duration;
 use cenote_core::{Acquired, TryAcquire, WaitError};
 use std::sync::Arc;
 
-use cenote_front::{Attempt, Dropped, Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown};
+use cenote_front::{
+    Attempt, Dropped, Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown, Timeout,
+};
 
 use crate::maintenance;
 use crate::{BuildError, Builder, Config, Error, Manager, Pooled};
@@ -284,7 +286,7 @@ impl<M: Manager> Pool<M> {
     /// ```
     #[inline]
     pub fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(self.config().acquire_timeout)
+        self.get_inner(Timeout::Pool)
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -297,7 +299,7 @@ impl<M: Manager> Pool<M> {
     ///
     /// As for [`get`](Pool::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(Some(timeout))
+        self.get_inner(Timeout::Given(Some(timeout)))
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -315,7 +317,7 @@ impl<M: Manager> Pool<M> {
     }
 
     #[inline]
-    fn get_inner(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
+    fn get_inner(&self, timeout: Timeout) -> Result<Pooled<M>, Error<M::Error>> {
         // The fast path: an idle object at once. No clock read, no `Attempt`, no metrics
         // beyond the slot's own use count.
         let first = match self.core().try_acquire() {
@@ -333,10 +335,10 @@ impl<M: Manager> Pool<M> {
     #[inline(never)]
     fn get_slow(
         &self,
-        timeout: Option<Duration>,
+        timeout: Timeout,
         mut first: Option<cenote_front::TryAcquireOf<Blocking<M>>>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
-        let mut attempt = self.handle.attempt(timeout);
+        let mut attempt = self.handle.attempt_for(timeout);
         loop {
             let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire()) {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
