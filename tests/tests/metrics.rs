@@ -378,3 +378,63 @@ fn on_metrics_with_a_zero_interval_is_a_build_error() {
     let err = cenote_sync::Pool::builder(m).on_metrics(Duration::ZERO, |_| {}).build().unwrap_err();
     assert!(err.to_string().contains("on_metrics"), "{err}");
 }
+
+/// The time-based reasons and the shrink, in both front ends: `max_lifetime` and
+/// `idle_timeout` (found by a maintenance pass, and on lend), `invalid` (a failed check) and
+/// `resized`.
+#[test]
+fn sync_max_lifetime_reason() {
+    use cenote_sync::Pool;
+    let (m, _k) = knobs();
+    let aged = Pool::builder(m).max_size(2).max_lifetime(Some(Duration::from_millis(20))).build().unwrap();
+    drop(aged.get().unwrap());
+    thread::sleep(Duration::from_millis(30));
+    aged.maintain();
+    drop(aged.get().unwrap()); // a new one
+    thread::sleep(Duration::from_millis(30));
+    drop(aged.get().unwrap()); // the idle one is past its lifetime on lend: dropped, a new one made
+    let m = aged.metrics();
+    assert_eq!(dropped(&m), [(Dropped::MaxLifetime, 2)], "{m}");
+    assert_balanced(&m);
+}
+
+#[test]
+fn async_time_based_and_resize_reasons() {
+    use cenote_async::Pool;
+    futures_lite::future::block_on(async {
+        let (m, k) = knobs();
+        let pool =
+            Pool::builder(m).max_size(2).idle_timeout(Some(Duration::from_millis(20))).build().unwrap();
+        drop(pool.get().await.unwrap());
+        thread::sleep(Duration::from_millis(30));
+        pool.maintain().await; // reaped by the pass
+        drop(pool.get().await.unwrap());
+        thread::sleep(Duration::from_millis(30));
+        drop(pool.get().await.unwrap()); // idle too long on lend: dropped, a new one made
+        let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+        drop((a, b));
+        pool.resize(1).unwrap(); // one idle extra dropped
+        let mut c = pool.get().await.unwrap();
+        cenote_async::Pooled::report_error(&mut c); // checked before its next lend
+        drop(c);
+        k.invalid.store(true, SeqCst);
+        drop(pool.get().await.unwrap()); // fails its check: dropped, a new one made
+        let m = pool.metrics();
+        assert_eq!(
+            dropped(&m),
+            [(Dropped::IdleTimeout, 2), (Dropped::Invalid, 1), (Dropped::Resized, 1)],
+            "{m}"
+        );
+        assert_balanced(&m);
+
+        let (m2, _k2) = knobs();
+        let aged =
+            Pool::builder(m2).max_size(2).max_lifetime(Some(Duration::from_millis(20))).build().unwrap();
+        drop(aged.get().await.unwrap());
+        thread::sleep(Duration::from_millis(30));
+        aged.maintain().await;
+        let m = aged.metrics();
+        assert_eq!(dropped(&m), [(Dropped::MaxLifetime, 1)], "{m}");
+        assert_balanced(&m);
+    });
+}
