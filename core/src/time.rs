@@ -75,3 +75,43 @@ pub fn until(deadline: u64) -> Duration {
     }
     Duration::from_nanos(deadline.saturating_sub(now()))
 }
+
+/// A coarse clock for checks that need "about how long ago", not a deadline: milliseconds
+/// since the epoch, as last stored by [`tick_coarse`] (0 until the first tick). Reading it is
+/// one `Relaxed` load of a word written a few times a second, not a clock read: cheap enough
+/// for the hot path (a lend compares it with the stamp its slot got on return). It is only as
+/// fresh as the ticking thread makes it (the cenote front ends tick it every 100 ms while a
+/// pool uses it), and wraps at `usize::MAX` ms (49 days on 32-bit targets: compare with
+/// `wrapping_sub`).
+///
+/// ```
+/// use cenote_core::time;
+/// time::tick_coarse();
+/// let a = time::coarse_now();
+/// std::thread::sleep(std::time::Duration::from_millis(3));
+/// time::tick_coarse();
+/// assert!(time::coarse_now().wrapping_sub(a) >= 3);
+/// ```
+#[cfg(feature = "std")]
+#[inline]
+pub fn coarse_now() -> usize {
+    // ORDERING: `Relaxed`: a time stamp orders nothing; a reader sees some recent tick.
+    COARSE_MS.load(crate::sync::Ordering::Relaxed)
+}
+
+/// Stores the current time in the coarse clock ([`coarse_now`]); called by a ticking thread.
+#[cfg(feature = "std")]
+pub fn tick_coarse() {
+    let ms = (now() / 1_000_000) as usize;
+    // ORDERING: `Relaxed`: see `coarse_now`. `fetch_max` keeps it from going backwards when
+    // two threads tick at once.
+    COARSE_MS.fetch_max(ms, crate::sync::Ordering::Relaxed);
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+static COARSE_MS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(all(feature = "std", loom))]
+loom::lazy_static! {
+    static ref COARSE_MS: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
+}

@@ -19,6 +19,7 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 /// | `max_lifetime` | none |
 /// | `validate_on_acquire` | `false` |
 /// | `health_check_interval` | none |
+/// | `validate_idle_after` | 500 ms |
 ///
 /// `build` creates no object in either front end: it never blocks and never fails because
 /// the backend is down. `Pool::warm` creates the `min_idle` objects (blocking, or `.await`ed).
@@ -113,6 +114,15 @@ impl<F: Front> Builder<F> {
     /// `false`.
     pub fn validate_on_acquire(mut self, validate: bool) -> Self {
         self.config.validate_on_acquire = validate;
+        self
+    }
+
+    /// Check an object with the manager's `check` before lending it if it has been idle at
+    /// least about this long (a coarse clock, ±100 ms: the hot path reads no clock). Catches
+    /// connections that died while idle, at the cost of one check per lend of an object idle
+    /// that long. `None` turns it off. Default: 500 ms.
+    pub fn validate_idle_after(mut self, after: Option<Duration>) -> Self {
+        self.config.validate_idle_after = after;
         self
     }
 

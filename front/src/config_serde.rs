@@ -38,6 +38,8 @@ pub(crate) struct ConfigRepr {
     validate_on_acquire: bool,
     #[serde(with = "opt_duration")]
     health_check_interval: Option<Duration>,
+    #[serde(with = "opt_duration", alias = "alive_bypass_window")]
+    validate_idle_after: Option<Duration>,
     #[serde(with = "duration", alias = "validation_timeout")]
     health_check_timeout: Duration,
     create_backoff: BackoffRepr,
@@ -88,6 +90,7 @@ impl From<Config> for ConfigRepr {
             max_lifetime,
             validate_on_acquire,
             health_check_interval,
+            validate_idle_after,
             health_check_timeout,
             create_backoff: (first, max),
             maintenance_interval,
@@ -105,6 +108,7 @@ impl From<Config> for ConfigRepr {
             max_lifetime,
             validate_on_acquire,
             health_check_interval,
+            validate_idle_after,
             health_check_timeout,
             create_backoff: BackoffRepr { first, max },
             maintenance_interval,
@@ -128,6 +132,7 @@ impl ConfigRepr {
             max_lifetime,
             validate_on_acquire,
             health_check_interval,
+            validate_idle_after,
             health_check_timeout,
             create_backoff: BackoffRepr { first, max },
             maintenance_interval,
@@ -145,6 +150,7 @@ impl ConfigRepr {
             max_lifetime,
             validate_on_acquire,
             health_check_interval,
+            validate_idle_after,
             health_check_timeout,
             create_backoff: (first, max),
             maintenance_interval,

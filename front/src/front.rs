@@ -77,11 +77,22 @@ pub struct Entry<C> {
     /// Why the front end is dropping it, set just before it retires the lease (read by the
     /// core's `vacated` hook; `None`: retired by its user).
     pub(crate) dropped: Option<crate::metrics::Dropped>,
+    /// When it was last returned (or created, or passed a check), on the coarse clock
+    /// (milliseconds, `cenote_core::time::coarse_now`), for `validate_idle_after`.
+    pub(crate) idle_since: usize,
 }
 
 impl<C> Entry<C> {
     pub(crate) fn new(conn: C, born: u64) -> Self {
-        Self { conn, unreset: false, checked_at: 0, errors_checked: 0, born, dropped: None }
+        Self {
+            conn,
+            unreset: false,
+            checked_at: 0,
+            errors_checked: 0,
+            born,
+            dropped: None,
+            idle_since: cenote_core::time::coarse_now(),
+        }
     }
 }
 
@@ -123,6 +134,9 @@ pub struct Shared<F: Front> {
     pub(crate) name: std::sync::Arc<str>,
     /// The options that can change at runtime (see `settings.rs`), read on slow paths only.
     pub(crate) settings: std::sync::RwLock<crate::settings::Settings>,
+    /// `validate_idle_after` in coarse-clock milliseconds (`None`: off), and what keeps the
+    /// coarse clock ticking meanwhile.
+    idle_window: Option<(usize, crate::coarse::ClockUser)>,
 }
 
 /// Why an idle object is dropped.
@@ -175,6 +189,10 @@ impl<F: Front> Shared<F> {
     ) -> Self {
         let name = std::sync::Arc::from(config.name.as_str());
         let settings = crate::settings::Settings::of(&config);
+        let idle_window = config.validate_idle_after.map(|after| {
+            let ms = usize::try_from(after.as_millis()).unwrap_or(usize::MAX);
+            (ms, crate::coarse::ClockUser::new())
+        });
         Self {
             manager,
             clock: config.needs_clock(),
@@ -186,6 +204,7 @@ impl<F: Front> Shared<F> {
             on_metrics,
             name,
             settings,
+            idle_window,
         }
     }
 
@@ -223,6 +242,15 @@ impl<F: Front> Shared<F> {
             if lent {
                 meta.checked_out = now;
             }
+        }
+    }
+
+    /// Stamps an object being returned, or one that just passed a check, on the coarse
+    /// clock (when `validate_idle_after` is on): one load of a read-mostly word.
+    #[inline]
+    pub(crate) fn stamp_idle(&self, entry: &mut Entry<F::Connection>) {
+        if self.idle_window.is_some() {
+            entry.idle_since = cenote_core::time::coarse_now();
         }
     }
 
@@ -275,6 +303,10 @@ impl<F: Front> Shared<F> {
     pub(crate) fn check_idle<C>(&self, entry: &Entry<C>, meta: &mut SlotMeta) -> CheckOut {
         // Errors reported since its last check: check it before trusting it again.
         let mut validate = self.config.validate_on_acquire || meta.errors > entry.errors_checked;
+        if let Some((window, _)) = &self.idle_window {
+            // Idle about `validate_idle_after` or longer (coarse clock: no clock read here).
+            validate |= cenote_core::time::coarse_now().wrapping_sub(entry.idle_since) >= *window;
+        }
         if self.clock {
             let now = self.now();
             let standing = self.standing(entry, meta, now);

@@ -86,6 +86,7 @@
 
 mod attempt;
 mod builder;
+mod coarse;
 mod config;
 #[cfg(feature = "serde")]
 mod config_error;
@@ -109,7 +110,7 @@ pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
 pub use config::{
     BuildError, Config, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CREATE_BACKOFF, DEFAULT_HEALTH_CHECK_TIMEOUT,
-    DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_SIZE,
+    DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_SIZE, DEFAULT_VALIDATE_IDLE_AFTER,
 };
 #[cfg(feature = "serde")]
 pub use config_error::{ConfigFileError, Format};

@@ -233,6 +233,7 @@ impl<F: Front> Pass<'_, F> {
         match result {
             Ok(()) => {
                 lease.checked_at = self.now;
+                self.handle.shared().stamp_idle(&mut lease);
                 Lease::release(lease);
             }
             Err(why) => {

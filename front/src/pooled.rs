@@ -235,6 +235,7 @@ impl<F: Front> Drop for Pooled<F> {
             Return::Keep => {}
         }
         shared.stamp_returned(meta);
+        shared.stamp_idle(entry);
         if let Some(lease) = guard.0.take() {
             Lease::release(lease);
         }

@@ -51,9 +51,19 @@ pub trait Manager: Send + Sync + 'static {
     }
 
     /// The health check the pool runs: `Ok` keeps the object; `Err` drops it, with the reason
-    /// if there is one (`Err(None)`: no reason given). By default, [`is_valid`](Manager::is_valid)
-    /// without a reason. Override it when the check can say why it failed (the error of a
-    /// `SELECT 1`, say).
+    /// if there is one (`Err(None)`: no reason given).
+    ///
+    /// When it runs, and what that costs and catches: by default (`validate_idle_after`
+    /// 500 ms) before lending an object that sat idle about half a second or more, which
+    /// catches connections the server or a proxy closed while idle at the cost of one check
+    /// per such lend (a busy pool's objects are rarely idle that long, so it rarely runs);
+    /// with `validate_on_acquire`, before every lend (catches everything a check can, costs a
+    /// round trip per `get`); with `health_check_interval`, also in maintenance passes on idle
+    /// objects; and before the next lend of an object returned with `Pooled::report_error`
+    /// (catches a connection that failed a query under load, before the next caller gets it).
+    ///
+    /// By default it is [`is_valid`](Manager::is_valid), without a reason. Override it when the
+    /// check can say why it failed (the error of a `SELECT 1`, say).
     ///
     /// # Errors
     ///
