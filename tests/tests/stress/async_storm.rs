@@ -78,8 +78,27 @@ fn async_pool(ledger: &Arc<Ledger>) -> AsyncPool {
         .capacity(CAPACITY)
         .acquire_timeout(Some(GET_TIMEOUT))
         .validate_on_acquire(true)
+        // Maintenance passes run on a thread of the storm's own (`spawn_maintainer`).
+        .min_idle(1)
+        .health_check_interval(Some(Duration::from_millis(1)))
         .build()
         .expect("valid config")
+}
+
+/// Runs maintenance passes (`pool.maintain()`, on a bare `block_on` of a thread of its own:
+/// the async front end needs no executor) every 0–2 ms until `until`, racing the tasks and
+/// the resizer; a refill's panicking create is caught like a worker's.
+fn spawn_maintainer(pool: AsyncPool, ledger: Arc<Ledger>, until: Instant) -> thread::JoinHandle<()> {
+    let mut rng = rng_for(ledger.seed, u64::MAX - 1);
+    thread::spawn(move || {
+        while Instant::now() < until && !pool.is_closed() {
+            match catch_unwind(AssertUnwindSafe(|| futures_lite::future::block_on(pool.maintain()))) {
+                Ok(_) => bump(&ledger.stats.passes),
+                Err(payload) => ledger.caught(payload),
+            }
+            thread::sleep(Duration::from_micros(rng.u64(0..2_000)));
+        }
+    })
 }
 
 /// The runtime's timer, for holds and for cancelling `get` futures.
@@ -295,6 +314,7 @@ fn async_storms<R: Rt>(label: &'static str, exec: &impl Exec) {
 
     let until = Instant::now() + STORM;
     let resizer = spawn_resizer(pool.clone(), Arc::clone(&ledger), until - SETTLE);
+    let maintainer = spawn_maintainer(pool.clone(), Arc::clone(&ledger), until - SETTLE);
     let workers = (0..TASKS)
         .map(|i| {
             let (pool, ledger, rng) = (pool.clone(), Arc::clone(&ledger), rng_for(seed, i as u64));
@@ -302,7 +322,7 @@ fn async_storms<R: Rt>(label: &'static str, exec: &impl Exec) {
         })
         .collect();
     exec.spawn_all(workers);
-    join_all(vec![resizer], &ledger);
+    join_all(vec![resizer, maintainer], &ledger);
     ledger.assert_clean("the storm");
     assert_quiesced(&pool, &ledger, "the storm");
 

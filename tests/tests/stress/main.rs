@@ -163,6 +163,8 @@ struct Stats {
     nested: AtomicUsize,
     resizes: AtomicUsize,
     settle_checks: AtomicUsize,
+    /// Maintenance passes run by the maintainer thread.
+    passes: AtomicUsize,
     /// Objects handed to the sink thread, and those of them it returned after the last pool
     /// handle was gone.
     sunk: AtomicUsize,
@@ -310,7 +312,7 @@ impl Ledger {
         eprintln!(
             "stress[{}]: {:.2?}: got {} | timeouts {} (with create error {}) | empty try_get {} | cancelled {} | \
              closed {} | create errors {} panics {} | holder panics {} | broken {} | detached {} | \
-             rejected by reset/is_valid {} | nested {} | resizes {} settle checks {} | sunk {} returned after \
+             rejected by reset/is_valid {} | nested {} | resizes {} settle checks {} | passes {} | sunk {} returned after \
              the last handle {} | created {} | raw max live {} (capacity {CAPACITY})",
             self.label,
             elapsed,
@@ -329,6 +331,7 @@ impl Ledger {
             n(&s.nested),
             n(&s.resizes),
             n(&s.settle_checks),
+            n(&s.passes),
             n(&s.sunk),
             n(&s.orphan_returns),
             n(&self.counts.created),

@@ -68,8 +68,29 @@ fn sync_pool(ledger: &Arc<Ledger>) -> SyncPool {
         .capacity(CAPACITY)
         .acquire_timeout(Some(GET_TIMEOUT))
         .validate_on_acquire(true)
+        // Maintenance passes run on a thread of the storm's own (`spawn_maintainer`): they
+        // visit idle objects to check them (`health_check_interval`) and refill `min_idle`.
+        .min_idle(1)
+        .health_check_interval(Some(Duration::from_millis(1)))
+        .maintenance_thread(false)
         .build()
         .expect("valid config")
+}
+
+/// Runs maintenance passes every 0–2 ms until `until`: each takes idle objects out to check
+/// them and puts them back, and refills `min_idle`, racing the workers, the resizer and (in
+/// the closing storm) `close`. A create that panics in a refill is caught like a worker's.
+fn spawn_maintainer(pool: SyncPool, ledger: Arc<Ledger>, until: Instant) -> thread::JoinHandle<()> {
+    let mut rng = rng_for(ledger.seed, u64::MAX - 1);
+    thread::spawn(move || {
+        while Instant::now() < until && !pool.is_closed() {
+            match catch_unwind(AssertUnwindSafe(|| pool.maintain())) {
+                Ok(_) => bump(&ledger.stats.passes),
+                Err(payload) => ledger.caught(payload),
+            }
+            thread::sleep(Duration::from_micros(rng.u64(0..2_000)));
+        }
+    })
 }
 
 /// Runs a `get`-like call, catching our own panics (from `create`).
@@ -171,6 +192,7 @@ fn stress_sync_threads() {
         })
         .collect();
     handles.push(spawn_resizer(pool.clone(), Arc::clone(&ledger), until - SETTLE));
+    handles.push(spawn_maintainer(pool.clone(), Arc::clone(&ledger), until - SETTLE));
     join_all(handles, &ledger);
     ledger.assert_clean("the storm");
     assert_quiesced(&pool, &ledger, "the storm");
