@@ -105,6 +105,8 @@ pub struct Shared<F: Front> {
     /// Notified (by the core's `place_freed` hook, on its slow path) when a place in the pool
     /// is freed: what a graceful shutdown waits on.
     pub(crate) place_freed: event_listener::Event,
+    /// Creates for idle objects in flight (`warm`, refills): see [`Fill`](crate::Fill).
+    pub(crate) filling: crate::fill::Filling,
 }
 
 /// Why an idle object is dropped.
@@ -148,6 +150,7 @@ impl<F: Front> Shared<F> {
             create_health: crate::maintain::Health::default(),
             lifecycle: event_listener::Event::new(),
             place_freed: event_listener::Event::new(),
+            filling: crate::fill::Filling::default(),
         }
     }
 

@@ -161,23 +161,6 @@ impl<F: Front> Handle<F> {
         self.shared().stamp_created(Lease::meta_mut(&mut lease), true);
         Pooled::new(lease)
     }
-
-    /// For front ends' `warm`: a permit to create one more idle object while fewer than
-    /// `min_idle` are idle and the pool has room; `None` when warm.
-    pub fn warm_permit(&self) -> Option<PermitOf<F>> {
-        if self.core.status().idle >= self.config().min_idle {
-            return None;
-        }
-        self.core.try_reserve()
-    }
-
-    /// For front ends' `warm`: puts a newly created object into `permit` as an idle object.
-    pub fn fill_idle(&self, permit: PermitOf<F>, conn: F::Connection) {
-        let mut lease = Permit::fill(permit, Entry::new(conn));
-        let meta = Lease::meta_mut(&mut lease);
-        meta.use_count = 0;
-        self.shared().stamp_created(meta, false);
-    }
 }
 
 /// What [`shutdown`](Handle::begin_shutdown) found: how many objects came back in time and

@@ -94,6 +94,7 @@ mod config_file;
 #[cfg(feature = "serde")]
 mod config_serde;
 mod error;
+mod fill;
 mod front;
 mod handle;
 mod maintain;
@@ -111,6 +112,7 @@ pub use config_error::{ConfigFileError, Format};
 #[cfg(feature = "serde")]
 pub use config_file::Pools;
 pub use error::{Error, Status};
+pub use fill::Fill;
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared};
 pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
 pub use maintain::{Maintenance, Pass, Visit};

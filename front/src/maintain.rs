@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use cenote_core::Lease;
 
-use crate::front::{ticks, Expired, Front, LeaseOf, PermitOf, Shared};
+use crate::front::{ticks, Expired, Front, LeaseOf, Shared};
 use crate::Handle;
 
 /// What one maintenance pass did, and when the next one is due.
@@ -176,7 +176,7 @@ impl<F: Front> Handle<F> {
     }
 }
 
-impl<F: Front> Pass<'_, F> {
+impl<'a, F: Front> Pass<'a, F> {
     /// The next idle object due for a health check, reaping the expired ones on the way and
     /// putting back the others; `None` when every idle object was visited once.
     pub fn next_check(&mut self) -> Option<Visit<F>> {
@@ -243,7 +243,7 @@ impl<F: Front> Pass<'_, F> {
 
     /// A permit to create one more idle object, while fewer than `min_idle` are idle, the
     /// pool has room and no refill retry is pending; `None` otherwise.
-    pub fn refill_permit(&mut self) -> Option<PermitOf<F>> {
+    pub fn refill_permit(&mut self) -> Option<crate::Fill<'a, F>> {
         let shared = self.handle.shared();
         if let Ok(health) = shared.create_health.lock() {
             if health.retry_at > shared.now() {
@@ -255,7 +255,7 @@ impl<F: Front> Pass<'_, F> {
     }
 
     /// A refill created `conn` into `permit`: it becomes idle.
-    pub fn created(&mut self, permit: PermitOf<F>, conn: F::Connection) {
+    pub fn created(&mut self, permit: crate::Fill<'_, F>, conn: F::Connection) {
         self.report.created += 1;
         self.handle.fill_idle(permit, conn);
         if let Ok(mut health) = self.handle.shared().create_health.lock() {
