@@ -425,7 +425,12 @@ impl<M: Manager> Pool<M> {
                     Some(Err(CreateFailed::Error(e))) => {
                         // The pause between attempts, within the deadline.
                         let pause = attempt.create_failed(e)?;
-                        if within(&mut attempt, pin!(sleep_until(time::after(pause)))).await.is_none() {
+                        // Counted in `status().waiting` while it pauses (a cancelled get too
+                        // leaves the count: the guard goes with the future).
+                        let waiting = self.shared().waiting();
+                        let slept = within(&mut attempt, pin!(sleep_until(time::after(pause)))).await;
+                        drop(waiting);
+                        if slept.is_none() {
                             return Err(attempt.timed_out());
                         }
                     }

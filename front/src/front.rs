@@ -107,6 +107,10 @@ pub struct Shared<F: Front> {
     pub(crate) place_freed: event_listener::Event,
     /// Creates for idle objects in flight (`warm`, refills): see [`Fill`](crate::Fill).
     pub(crate) filling: crate::fill::Filling,
+    /// Callers inside `get` that are not in the core's wait list but waiting all the same: in
+    /// the pause between create retries (and, with `max_pending_creates`, for a create slot).
+    /// Added to the core's count in `status().waiting`.
+    pub(crate) waiting: cenote_core::stats::Gauge,
 }
 
 /// Why an idle object is dropped.
@@ -151,6 +155,7 @@ impl<F: Front> Shared<F> {
             lifecycle: event_listener::Event::new(),
             place_freed: event_listener::Event::new(),
             filling: crate::fill::Filling::default(),
+            waiting: cenote_core::stats::Gauge::new(),
         }
     }
 
@@ -158,6 +163,13 @@ impl<F: Front> Shared<F> {
     /// waiting for lent objects. Cheap when nobody listens (one load).
     pub(crate) fn place_freed(&self) {
         self.place_freed.notify(usize::MAX);
+    }
+
+    /// For front ends: counts the caller in `status().waiting` until the guard is dropped.
+    /// Hold it across the pause between create retries (and any other wait of `get` outside
+    /// the core's wait list, which the core counts itself).
+    pub fn waiting(&self) -> cenote_core::stats::GaugeGuard<'_> {
+        self.waiting.enter()
     }
 
     /// Whether a time-based option is set (so that the time stamps are kept).

@@ -80,9 +80,14 @@ impl<F: Front> Handle<F> {
         &self.shared().config
     }
 
-    /// The pool's counts (not a consistent snapshot).
+    /// The pool's counts (not a consistent snapshot). `waiting` counts every caller inside
+    /// `get` that has no object yet and is not creating one: those queued for a return, and
+    /// those pausing between failed creates (`create_backoff`) or waiting for a create slot
+    /// (`max_pending_creates`), so that an outage shows as callers waiting, not as an idle pool.
     pub fn status(&self) -> Status {
-        self.core.status().into()
+        let mut status: Status = self.core.status().into();
+        status.waiting = status.waiting.saturating_add(self.shared().waiting.get());
+        status
     }
 
     /// Changes `max_size`, within the capacity set at build time. Growing lets waiters

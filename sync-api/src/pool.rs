@@ -325,7 +325,11 @@ impl<M: Manager> Pool<M> {
                 Acquired::Vacant(permit) => match self.create(permit) {
                     Ok(pooled) => return Ok(pooled),
                     // The permit is back in the pool; pause before trying again.
-                    Err(e) => std::thread::sleep(attempt.create_failed(e)?),
+                    Err(e) => {
+                        let pause = attempt.create_failed(e)?;
+                        let _waiting = self.shared().waiting(); // counted in `status().waiting`
+                        std::thread::sleep(pause);
+                    }
                 },
             }
         }

@@ -126,6 +126,31 @@ async fn concurrent_fillers_never_create_past_min_idle(spawn: Spawn) {
     pool.close();
 }
 
+/// During an outage every `get` pauses between failed creates, none in the core's wait list:
+/// `status().waiting` counts them all the same (it read 0 with 64 tasks stuck in `get`).
+async fn status_counts_callers_pausing_between_create_retries(spawn: Spawn) {
+    let (m, k) = knobs(0);
+    k.fail_create.store(true, SeqCst);
+    let pool = Pool::builder(m)
+        .max_size(8)
+        .acquire_timeout(Some(Duration::from_secs(2)))
+        .create_backoff(Duration::from_millis(100), Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let done = spawn_each(spawn, &pool, 4, |pool, _| async move {
+        drop(pool.get().await.unwrap());
+    });
+    let mut most = 0;
+    eventually("all 4 counted as waiting", || {
+        most = most.max(pool.status().waiting);
+        most == 4
+    })
+    .await;
+    k.fail_create.store(false, SeqCst);
+    eventually("the getters end", || done.load(SeqCst) == 4).await;
+    assert_eq!(pool.status().waiting, 0, "the count goes with the callers");
+}
+
 macro_rules! on_every_executor {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
@@ -151,4 +176,7 @@ macro_rules! on_every_executor {
     )*};
 }
 
-on_every_executor!(concurrent_fillers_never_create_past_min_idle);
+on_every_executor!(
+    concurrent_fillers_never_create_past_min_idle,
+    status_counts_callers_pausing_between_create_retries,
+);

@@ -103,3 +103,37 @@ fn concurrent_fillers_never_create_past_min_idle() {
         assert_eq!(k.create_calls.load(SeqCst), 2, "round {round}");
     }
 }
+
+/// During an outage every caller of `get` is pausing between failed creates, none in the
+/// core's wait list: `status().waiting` counts them all the same (it read 0 with 16 callers
+/// stuck in `get`).
+#[test]
+fn status_counts_callers_pausing_between_create_retries() {
+    let (m, k) = knobs(0);
+    k.fail_create.store(true, SeqCst);
+    let pool = Pool::builder(m)
+        .max_size(8)
+        .acquire_timeout(Some(Duration::from_secs(2)))
+        .create_backoff(Duration::from_millis(100), Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let getters: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            thread::spawn(move || pool.get().map(drop))
+        })
+        .collect();
+    let mut most = 0;
+    assert!(
+        wait_until(PATIENCE, || {
+            most = most.max(pool.status().waiting);
+            most == 4
+        }),
+        "at most {most} of 4 callers counted as waiting"
+    );
+    k.fail_create.store(false, SeqCst);
+    for getter in getters {
+        getter.join().unwrap().unwrap();
+    }
+    assert_eq!(pool.status().waiting, 0, "the count goes with the callers");
+}
