@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use cenote_core::{time, Acquired, Closed, TryAcquire};
 use cenote_front::{
-    Attempt, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared, Shutdown,
+    Attempt, CreateSlot, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared, Shutdown,
+    WarmStep,
 };
 
 use crate::maintenance;
@@ -197,11 +198,19 @@ impl<M: Manager> Pool<M> {
     /// ```
     pub async fn warm(&self) -> Result<usize, M::Error> {
         let mut created = 0;
-        while let Some(permit) = self.handle.warm_permit() {
-            self.handle.fill_idle(permit, self.manager().create().await?);
-            created += 1;
+        loop {
+            match self.handle.warm_step() {
+                WarmStep::Create(fill) => {
+                    self.handle.fill_idle(fill, self.manager().create().await?);
+                    created += 1;
+                }
+                // `max_pending_creates` creates in flight: wait for one to finish.
+                WarmStep::Busy(wait) => {
+                    let _woken = timeout_at(time::after(cenote_front::RECHECK), wait.listener).await;
+                }
+                _ => return Ok(created),
+            }
         }
-        Ok(created)
     }
 
     /// Runs one maintenance pass now, in the calling task, and says what it did and when the
@@ -401,23 +410,43 @@ impl<M: Manager> Pool<M> {
         // timer used) only when one of them does not finish on its first poll: an idle object
         // whose reset completes at once never touches either.
         let mut attempt = self.handle.attempt(timeout);
+        // A create slot (`max_pending_creates`), kept across the pause after a failed create.
+        let mut slot: Option<CreateSlot<'_, Async<M>>> = None;
         loop {
             let acquired = match self.core().try_acquire() {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => match self.wait(&mut attempt).await {
-                    None => return Err(attempt.timed_out()),
-                    Some(Err(Closed)) => return Err(Error::Closed),
-                    Some(Ok(acquired)) => acquired,
-                },
+                TryAcquire::Exhausted => {
+                    slot = None; // nothing to create for now: let another caller have the slot
+                    match self.wait(&mut attempt).await {
+                        None => return Err(attempt.timed_out()),
+                        Some(Err(Closed)) => return Err(Error::Closed),
+                        Some(Ok(acquired)) => acquired,
+                    }
+                }
             };
+            if let Acquired::Vacant(_) = acquired {
+                if slot.is_none() {
+                    slot = self.shared().try_create_slot();
+                }
+            } else {
+                slot = None;
+            }
             match acquired {
                 Acquired::Idle(lease) => match within(&mut attempt, pin!(self.check_out(lease))).await {
                     None => return Err(attempt.timed_out()),
                     Some(Some(pooled)) => return Ok(pooled),
                     Some(None) => {}
                 },
+                Acquired::Vacant(permit) if slot.is_none() => {
+                    // Every create slot is taken: give the place back and wait for a slot or a
+                    // return, within the deadline.
+                    drop(permit);
+                    if !self.wait_for_create_slot(&mut attempt).await {
+                        return Err(attempt.timed_out());
+                    }
+                }
                 Acquired::Vacant(permit) => match within(&mut attempt, pin!(self.create(permit))).await {
                     None => return Err(attempt.timed_out()),
                     Some(Ok(pooled)) => return Ok(pooled),
@@ -468,6 +497,21 @@ impl<M: Manager> Pool<M> {
             Poll::Pending
         })
         .await
+    }
+
+    /// Waits (up to [`RECHECK`](cenote_front::RECHECK) at a time, and never past the
+    /// deadline) for a create slot to be given back or a place freed; counted in
+    /// `status().waiting` meanwhile. `false` once the deadline has passed.
+    #[cold]
+    async fn wait_for_create_slot(&self, attempt: &mut Attempt<'_, Async<M>>) -> bool {
+        let deadline = attempt.deadline();
+        let Some(wait) = self.shared().wait_for_create_slot() else { return true };
+        let left = time::until(deadline);
+        if left.is_zero() {
+            return false;
+        }
+        let _woken = timeout_at(time::after(left.min(cenote_front::RECHECK)), wait.listener).await;
+        true
     }
 
     /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit

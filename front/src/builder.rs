@@ -19,6 +19,7 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 /// | `max_lifetime` | none |
 /// | `validate_on_acquire` | `false` |
 /// | `health_check_interval` | none |
+/// | `max_pending_creates` | 2 |
 ///
 /// `build` creates no object in either front end: it never blocks and never fails because
 /// the backend is down. `Pool::warm` creates the `min_idle` objects (blocking, or `.await`ed).
@@ -155,6 +156,18 @@ impl<F: Front> Builder<F> {
     /// `Pooled::report_error`. Default: none.
     pub fn max_errors(mut self, max: Option<u32>) -> Self {
         self.config.max_errors = max;
+        self
+    }
+
+    /// Most `create` calls in flight at once for this pool, across `get`, `warm` and
+    /// maintenance refills (at least 1; 0 is a [`BuildError`]). A `get` that finds room in the
+    /// pool but every create slot taken waits, within its timeout, for an object to be returned
+    /// or for a create to finish (then it may create itself); a caller pausing between failed
+    /// creates keeps its slot, so during an outage at most `n` callers retry and the others
+    /// wait for their outcome. A `get` that times out this way carries the pool's last create
+    /// error. Default: 2.
+    pub fn max_pending_creates(mut self, n: usize) -> Self {
+        self.config.max_pending_creates = n;
         self
     }
 

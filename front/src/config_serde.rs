@@ -47,6 +47,7 @@ pub(crate) struct ConfigRepr {
     maintenance_thread: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_errors: Option<u32>,
+    max_pending_creates: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
 }
@@ -93,6 +94,7 @@ impl From<Config> for ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
             name,
         } = config;
         Self {
@@ -110,6 +112,7 @@ impl From<Config> for ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
             name: Some(name),
         }
     }
@@ -133,6 +136,7 @@ impl ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
             name,
         } = self;
         Config {
@@ -150,6 +154,7 @@ impl ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
             name: name.unwrap_or_else(|| default_name.to_owned()),
         }
     }

@@ -28,6 +28,21 @@ pub(crate) struct Filling(Mutex<usize>);
 pub struct Fill<'a, F: Front> {
     handle: &'a Handle<F>,
     permit: Option<PermitOf<F>>,
+    /// Counted against `max_pending_creates` until the fill ends (dropped after the permit).
+    _slot: crate::CreateSlot<'a, F>,
+}
+
+/// What a filler does next (from [`Handle::warm_step`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WarmStep<'a, F: Front> {
+    /// Create one object into this fill.
+    Create(Fill<'a, F>),
+    /// `min_idle` objects are idle or being created (or the pool is full): nothing to do.
+    Warm,
+    /// Every create slot (`max_pending_creates`) is taken: wait on this (at most
+    /// [`RECHECK`](crate::RECHECK)) and ask again, or give up for now (a maintenance pass).
+    Busy(crate::SlotWait<'a>),
 }
 
 impl<F: Front> Handle<F> {
@@ -36,14 +51,33 @@ impl<F: Front> Handle<F> {
     /// when warm (or full). Concurrent fillers never take the pool past `min_idle` between
     /// them.
     pub fn warm_permit(&self) -> Option<Fill<'_, F>> {
-        let min_idle = self.config().min_idle;
-        let mut filling = self.shared().filling.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.core().status().idle.saturating_add(*filling) >= min_idle {
-            return None;
+        match self.warm_step() {
+            WarmStep::Create(fill) => Some(fill),
+            WarmStep::Warm | WarmStep::Busy(_) => None,
         }
-        let permit = self.core().try_reserve()?;
+    }
+
+    /// For front ends' `warm`: as [`warm_permit`](Handle::warm_permit), and when the only
+    /// reason not to create is that `max_pending_creates` creates are in flight, a wait for a
+    /// slot ([`WarmStep::Busy`]).
+    pub fn warm_step(&self) -> WarmStep<'_, F> {
+        let shared = self.shared();
+        let min_idle = self.config().min_idle;
+        let mut filling = shared.filling.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.core().status().idle.saturating_add(*filling) >= min_idle {
+            return WarmStep::Warm;
+        }
+        let slot = loop {
+            if let Some(slot) = shared.try_create_slot() {
+                break slot;
+            }
+            if let Some(wait) = shared.wait_for_create_slot() {
+                return WarmStep::Busy(wait);
+            }
+        };
+        let Some(permit) = self.core().try_reserve() else { return WarmStep::Warm };
         *filling += 1;
-        Some(Fill { handle: self, permit: Some(permit) })
+        WarmStep::Create(Fill { handle: self, permit: Some(permit), _slot: slot })
     }
 
     /// For front ends' `warm` and refills: puts a newly created object into `fill` as an idle
@@ -54,6 +88,7 @@ impl<F: Front> Handle<F> {
         let meta = Lease::meta_mut(&mut lease);
         meta.use_count = 0;
         self.shared().stamp_created(meta, false);
+        self.shared().create_succeeded();
         // Into the idle queue (or to a waiter) and out of the fills in flight at once, so that
         // no filler counts it in neither place.
         let mut filling = self.shared().filling.0.lock().unwrap_or_else(PoisonError::into_inner);

@@ -97,7 +97,7 @@ pub struct Shared<F: Front> {
     /// Whether a time-based option is set, so that lending and returning read the clock.
     clock: bool,
     /// Creation trouble: the refill's backoff and the log's rate limit.
-    pub(crate) create_health: crate::maintain::Health,
+    pub(crate) create_health: crate::maintain::Health<F::Error>,
     /// Notified when the pool is closed or its last front-end handle goes: wakes background
     /// work (a sleeping maintenance task) so that it ends at once. A cold-path wait:
     /// `event-listener` serves it.
@@ -111,6 +111,10 @@ pub struct Shared<F: Front> {
     /// the pause between create retries (and, with `max_pending_creates`, for a create slot).
     /// Added to the core's count in `status().waiting`.
     pub(crate) waiting: cenote_core::stats::Gauge,
+    /// Creates in flight, bounded by `max_pending_creates` (see [`CreateSlot`](crate::CreateSlot)).
+    pub(crate) pending: cenote_core::stats::Gauge,
+    /// Notified when a create slot is given back or a place is freed.
+    pub(crate) slot_freed: event_listener::Event,
 }
 
 /// Why an idle object is dropped.
@@ -156,6 +160,8 @@ impl<F: Front> Shared<F> {
             place_freed: event_listener::Event::new(),
             filling: crate::fill::Filling::default(),
             waiting: cenote_core::stats::Gauge::new(),
+            pending: cenote_core::stats::Gauge::new(),
+            slot_freed: event_listener::Event::new(),
         }
     }
 
@@ -163,6 +169,7 @@ impl<F: Front> Shared<F> {
     /// waiting for lent objects. Cheap when nobody listens (one load).
     pub(crate) fn place_freed(&self) {
         self.place_freed.notify(usize::MAX);
+        self.slot_freed.notify(usize::MAX);
     }
 
     /// For front ends: counts the caller in `status().waiting` until the guard is dropped.

@@ -162,6 +162,7 @@ impl<F: Front> Handle<F> {
 
     /// For front ends: puts a newly created object into `permit` and lends it.
     pub fn lend_created(&self, permit: PermitOf<F>, conn: F::Connection) -> Pooled<F> {
+        self.shared().create_succeeded();
         let mut lease = Permit::fill(permit, Entry::new(conn));
         self.shared().stamp_created(Lease::meta_mut(&mut lease), true);
         Pooled::new(lease)

@@ -81,8 +81,8 @@ impl fmt::Display for Maintenance {
 
 /// Creation trouble remembered between passes and `get`s: the refill's backoff and the rate
 /// limit of the "create failed" log lines.
-#[derive(Debug, Default)]
-pub(crate) struct CreateHealth {
+#[derive(Debug)]
+pub(crate) struct CreateHealth<E> {
     /// Consecutive failed refills.
     failures: u32,
     /// No refill before this time (pool ticks).
@@ -90,6 +90,21 @@ pub(crate) struct CreateHealth {
     /// Failures not logged since the last line, and when that line was written (ticks).
     suppressed: u64,
     logged_at: Option<u64>,
+    /// Recent create errors from `get`s, newest last, for callers that time out without
+    /// one of their own (see `Shared::keep_error`).
+    pub(crate) errors: std::collections::VecDeque<E>,
+}
+
+impl<E> Default for CreateHealth<E> {
+    fn default() -> Self {
+        Self {
+            failures: 0,
+            retry_at: 0,
+            suppressed: 0,
+            logged_at: None,
+            errors: std::collections::VecDeque::new(),
+        }
+    }
 }
 
 /// At most one "create failed" log line per pool in this long (the others are counted).
@@ -251,7 +266,16 @@ impl<'a, F: Front> Pass<'a, F> {
                 return None;
             }
         }
-        self.handle.warm_permit()
+        match self.handle.warm_step() {
+            crate::WarmStep::Create(fill) => Some(fill),
+            crate::WarmStep::Warm => None,
+            // Every create slot is taken (`get`s creating): try again a little later.
+            crate::WarmStep::Busy(_) => {
+                let later = shared.now().saturating_add(ticks(shared.config.create_backoff.1));
+                self.next = self.next.min(later);
+                None
+            }
+        }
     }
 
     /// A refill created `conn` into `permit`: it becomes idle.
@@ -309,4 +333,4 @@ impl<F: Front> fmt::Debug for Pass<'_, F> {
 }
 
 /// The refill bookkeeping a [`Shared`] holds.
-pub(crate) type Health = Mutex<CreateHealth>;
+pub(crate) type Health<E> = Mutex<CreateHealth<E>>;

@@ -8,7 +8,7 @@ use core::time::Duration;
 use cenote_core::{Acquired, TryAcquire, WaitError};
 use std::sync::Arc;
 
-use cenote_front::{Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown};
+use cenote_front::{CreateSlot, Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown, WarmStep};
 
 use crate::maintenance;
 use crate::{BuildError, Builder, Config, Error, Manager, Pooled};
@@ -155,12 +155,21 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn warm(&self) -> Result<usize, M::Error> {
+        use event_listener::Listener as _;
         let mut created = 0;
-        while let Some(permit) = self.handle.warm_permit() {
-            self.handle.fill_idle(permit, self.manager().create()?);
-            created += 1;
+        loop {
+            match self.handle.warm_step() {
+                WarmStep::Create(fill) => {
+                    self.handle.fill_idle(fill, self.manager().create()?);
+                    created += 1;
+                }
+                // `max_pending_creates` creates in flight: wait for one to finish.
+                WarmStep::Busy(wait) => {
+                    let _woken = wait.listener.wait_timeout(cenote_front::RECHECK);
+                }
+                _ => return Ok(created),
+            }
         }
-        Ok(created)
     }
 
     /// Runs one maintenance pass now, on the calling thread, and says what it did and when
@@ -305,34 +314,71 @@ impl<M: Manager> Pool<M> {
     fn get_inner(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
         // The clock is read only once we have to wait or retry: not on the fast path.
         let mut attempt = self.handle.attempt(timeout);
+        // A create slot (`max_pending_creates`), kept across the pause after a failed create.
+        let mut slot: Option<CreateSlot<'_, Blocking<M>>> = None;
         loop {
             let acquired = match self.core().try_acquire() {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => match self.core().acquire_blocking(attempt.deadline()) {
-                    Ok(acquired) => acquired,
-                    Err(WaitError::Closed) => return Err(Error::Closed),
-                    Err(_) => return Err(attempt.timed_out()),
-                },
+                TryAcquire::Exhausted => {
+                    slot = None; // nothing to create for now: let another caller have the slot
+                    match self.core().acquire_blocking(attempt.deadline()) {
+                        Ok(acquired) => acquired,
+                        Err(WaitError::Closed) => return Err(Error::Closed),
+                        Err(_) => return Err(attempt.timed_out()),
+                    }
+                }
             };
             match acquired {
                 Acquired::Idle(lease) => {
+                    slot = None;
                     if let Some(pooled) = self.check_out(lease) {
                         return Ok(pooled);
                     }
                 }
-                Acquired::Vacant(permit) => match self.create(permit) {
-                    Ok(pooled) => return Ok(pooled),
-                    // The permit is back in the pool; pause before trying again.
-                    Err(e) => {
-                        let pause = attempt.create_failed(e)?;
-                        let _waiting = self.shared().waiting(); // counted in `status().waiting`
-                        std::thread::sleep(pause);
+                Acquired::Vacant(permit) => {
+                    if slot.is_none() {
+                        slot = self.shared().try_create_slot();
                     }
-                },
+                    if slot.is_none() {
+                        // Every create slot is taken: give the place back and wait for a slot
+                        // or a return, within the deadline.
+                        drop(permit);
+                        if !self.wait_for_create_slot(&mut attempt) {
+                            return Err(attempt.timed_out());
+                        }
+                        continue;
+                    }
+                    match self.create(permit) {
+                        Ok(pooled) => return Ok(pooled),
+                        // The permit is back in the pool; pause before trying again (keeping
+                        // the slot: at most `max_pending_creates` callers retry at once).
+                        Err(e) => {
+                            let pause = attempt.create_failed(e)?;
+                            let _waiting = self.shared().waiting(); // counted in `status().waiting`
+                            std::thread::sleep(pause);
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// Waits (up to [`RECHECK`](cenote_front::RECHECK) at a time, and never past the
+    /// deadline) for a create slot to be given back or a place freed; counted in
+    /// `status().waiting` meanwhile. `false` once the deadline has passed.
+    #[cold]
+    fn wait_for_create_slot(&self, attempt: &mut cenote_front::Attempt<'_, Blocking<M>>) -> bool {
+        use event_listener::Listener as _;
+        let deadline = attempt.deadline();
+        let Some(wait) = self.shared().wait_for_create_slot() else { return true };
+        let left = cenote_core::time::until(deadline);
+        if left.is_zero() {
+            return false;
+        }
+        let _woken = wait.listener.wait_timeout(left.min(cenote_front::RECHECK));
+        true
     }
 
     /// Creates an object into `permit`. A failing or panicking `create` drops the permit,

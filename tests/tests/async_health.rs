@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use cenote_async::{Manager, Pool};
+use cenote_async::{BuildError, Error, Manager, Pool};
 use common::{Counts, Tracked};
 
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -63,8 +63,16 @@ impl Manager for M {
         k.create_calls.fetch_add(1, SeqCst);
         let now = k.in_flight.fetch_add(1, SeqCst) + 1;
         k.max_in_flight.fetch_max(now, SeqCst);
+        /// Leaves `in_flight` also when the create is cancelled (a `get` that timed out).
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, SeqCst);
+            }
+        }
+        let leave = Leave(&k.in_flight);
         delay(Duration::from_millis(k.create_ms.load(SeqCst))).await;
-        k.in_flight.fetch_sub(1, SeqCst);
+        drop(leave);
         if k.fail_create.load(SeqCst) {
             return Err("connection refused".into());
         }
@@ -151,6 +159,93 @@ async fn status_counts_callers_pausing_between_create_retries(spawn: Spawn) {
     assert_eq!(pool.status().waiting, 0, "the count goes with the callers");
 }
 
+/// `max_pending_creates(2)`: eight `get`s during an outage (each create hangs 50 ms, then
+/// fails) run at most two creates at once; the others wait for their outcome, and the
+/// timeouts carry a create error when one was kept for them.
+async fn at_most_max_pending_creates_run_at_once_and_timeouts_carry_the_error(spawn: Spawn) {
+    let (m, k) = knobs(50);
+    k.fail_create.store(true, SeqCst);
+    let pool = Pool::builder(m)
+        .max_size(8)
+        .max_pending_creates(2)
+        .acquire_timeout(Some(Duration::from_millis(600)))
+        .create_backoff(Duration::from_millis(5), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let with_error = Arc::new(AtomicUsize::new(0));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..8 {
+        let (pool, with_error, results) = (pool.clone(), Arc::clone(&with_error), Arc::clone(&results));
+        spawn(Box::pin(async move {
+            let outcome = match pool.get().await {
+                Err(Error::Timeout { last_create_error }) => {
+                    with_error.fetch_add(usize::from(last_create_error.is_some()), SeqCst);
+                    Ok(())
+                }
+                other => Err(format!("{other:?}")),
+            };
+            results.lock().unwrap().push(outcome);
+        }));
+    }
+    eventually("the getters end", || results.lock().unwrap().len() == 8).await;
+    assert!(results.lock().unwrap().iter().all(Result::is_ok), "{:?}", results.lock().unwrap());
+    assert_eq!(k.max_in_flight.load(SeqCst), 2, "at most max_pending_creates creates at once");
+    let calls = k.create_calls.load(SeqCst);
+    assert!(calls <= 2 * 600 / 50 + 2, "{calls} creates: two retry loops, not eight");
+    let with_error = with_error.load(SeqCst);
+    assert!(with_error >= 4, "only {with_error} of 8 timeouts carried a create error");
+    assert_eq!(pool.status().waiting, 0);
+}
+
+/// A `get` waiting for a create slot takes an object returned meanwhile (it does not wait for
+/// the slow create to finish).
+async fn a_caller_waiting_for_a_create_slot_takes_a_returned_object(spawn: Spawn) {
+    let (m, k) = knobs(0);
+    let pool = Pool::builder(m).max_size(4).max_pending_creates(1).build().unwrap();
+    let held = pool.get().await.unwrap();
+    k.create_ms.store(1000, SeqCst);
+    let creator = spawn_each(spawn, &pool, 1, |pool, _| async move {
+        drop(pool.get().await.unwrap());
+    });
+    eventually("the slow create started", || k.in_flight.load(SeqCst) == 1).await;
+    let start = Instant::now();
+    let got = Arc::new(AtomicUsize::new(usize::MAX));
+    {
+        let (pool, got) = (pool.clone(), Arc::clone(&got));
+        spawn(Box::pin(async move {
+            got.store(pool.get().await.unwrap().id, SeqCst);
+        }));
+    }
+    eventually("the second get waits", || pool.status().waiting == 1).await;
+    let id = held.id;
+    drop(held);
+    eventually("the waiter got the returned object", || got.load(SeqCst) == id).await;
+    assert!(start.elapsed() < Duration::from_millis(900), "not after the slow create: {:?}", start.elapsed());
+    assert_eq!(k.max_in_flight.load(SeqCst), 1);
+    eventually("the creator ends", || creator.load(SeqCst) == 1).await;
+}
+
+/// With `acquire_timeout(None)` a failing create is not retried: each `get` creates once, at
+/// most `max_pending_creates` at a time, and gets `Error::Create` back.
+async fn without_a_deadline_each_caller_creates_once_within_the_limit(spawn: Spawn) {
+    let (m, k) = knobs(30);
+    k.fail_create.store(true, SeqCst);
+    let pool = Pool::builder(m).max_size(8).max_pending_creates(2).acquire_timeout(None).build().unwrap();
+    let done = spawn_each(spawn, &pool, 6, |pool, _| async move {
+        assert!(matches!(pool.get().await, Err(Error::Create(_))));
+    });
+    eventually("the getters end", || done.load(SeqCst) == 6).await;
+    assert_eq!((k.create_calls.load(SeqCst), k.max_in_flight.load(SeqCst)), (6, 2));
+}
+
+#[test]
+fn zero_max_pending_creates_is_a_build_error_that_says_what_to_do() {
+    let (m, _k) = knobs(0);
+    let err = Pool::builder(m).max_pending_creates(0).build().unwrap_err();
+    assert_eq!(err, BuildError::ZeroMaxPendingCreates);
+    assert!(err.to_string().contains("at least 1"), "{err}");
+}
+
 macro_rules! on_every_executor {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
@@ -179,4 +274,7 @@ macro_rules! on_every_executor {
 on_every_executor!(
     concurrent_fillers_never_create_past_min_idle,
     status_counts_callers_pausing_between_create_retries,
+    at_most_max_pending_creates_run_at_once_and_timeouts_carry_the_error,
+    a_caller_waiting_for_a_create_slot_takes_a_returned_object,
+    without_a_deadline_each_caller_creates_once_within_the_limit,
 );

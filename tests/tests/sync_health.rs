@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cenote_sync::{Manager, Pool};
+use cenote_sync::{BuildError, Error, Manager, Pool};
 use common::{Counts, Tracked};
 
 /// How long a background effect may take to show up on a loaded two-core machine.
@@ -136,4 +136,94 @@ fn status_counts_callers_pausing_between_create_retries() {
         getter.join().unwrap().unwrap();
     }
     assert_eq!(pool.status().waiting, 0, "the count goes with the callers");
+}
+
+/// `max_pending_creates(2)`: eight callers of `get` during an outage (each create hangs 50 ms,
+/// then fails) run at most two creates at once between them; the others wait for their
+/// outcome, and every caller's timeout still carries a create error when one was kept for it.
+#[test]
+fn at_most_max_pending_creates_run_at_once_and_timeouts_carry_the_error() {
+    let (m, k) = knobs(50);
+    k.fail_create.store(true, SeqCst);
+    let pool = Pool::builder(m)
+        .max_size(8)
+        .max_pending_creates(2)
+        .acquire_timeout(Some(Duration::from_millis(600)))
+        .create_backoff(Duration::from_millis(5), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let getters: Vec<_> = (0..8)
+        .map(|_| {
+            let pool = pool.clone();
+            thread::spawn(move || pool.get().map(drop))
+        })
+        .collect();
+    let mut with_error = 0;
+    for getter in getters {
+        match getter.join().unwrap() {
+            Err(Error::Timeout { last_create_error }) => {
+                with_error += usize::from(last_create_error.is_some())
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+    assert_eq!(k.max_in_flight.load(SeqCst), 2, "at most max_pending_creates creates at once");
+    let calls = k.create_calls.load(SeqCst);
+    assert!(calls <= 2 * 600 / 50 + 2, "{calls} creates: two retry loops, not eight");
+    assert!(with_error >= 4, "only {with_error} of 8 timeouts carried a create error");
+    assert_eq!(pool.status().waiting, 0);
+}
+
+/// A caller waiting for a create slot takes an object returned meanwhile (it does not wait
+/// for the slow create to finish).
+#[test]
+fn a_caller_waiting_for_a_create_slot_takes_a_returned_object() {
+    let (m, k) = knobs(0);
+    let pool = Pool::builder(m).max_size(4).max_pending_creates(1).build().unwrap();
+    let held = pool.get().unwrap();
+    k.create_ms.store(1000, SeqCst);
+    let creator = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.get().map(drop))
+    };
+    assert!(wait_until(PATIENCE, || k.in_flight.load(SeqCst) == 1), "the slow create started");
+    let start = Instant::now();
+    let waiter = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.get().map(|conn| conn.id))
+    };
+    assert!(wait_until(PATIENCE, || pool.status().waiting == 1), "{}", pool.status());
+    let id = held.id;
+    drop(held);
+    assert_eq!(waiter.join().unwrap().unwrap(), id, "the returned object");
+    assert!(start.elapsed() < Duration::from_millis(900), "not after the slow create: {:?}", start.elapsed());
+    assert_eq!(k.max_in_flight.load(SeqCst), 1);
+    creator.join().unwrap().unwrap();
+}
+
+/// With `acquire_timeout(None)` a failing create is not retried: each caller creates once,
+/// at most `max_pending_creates` at a time, and gets `Error::Create` back.
+#[test]
+fn without_a_deadline_each_caller_creates_once_within_the_limit() {
+    let (m, k) = knobs(30);
+    k.fail_create.store(true, SeqCst);
+    let pool = Pool::builder(m).max_size(8).max_pending_creates(2).acquire_timeout(None).build().unwrap();
+    let getters: Vec<_> = (0..6)
+        .map(|_| {
+            let pool = pool.clone();
+            thread::spawn(move || pool.get().map(drop))
+        })
+        .collect();
+    for getter in getters {
+        assert!(matches!(getter.join().unwrap(), Err(Error::Create(Refused))));
+    }
+    assert_eq!((k.create_calls.load(SeqCst), k.max_in_flight.load(SeqCst)), (6, 2));
+}
+
+#[test]
+fn zero_max_pending_creates_is_a_build_error_that_says_what_to_do() {
+    let (m, _k) = knobs(0);
+    let err = Pool::builder(m).max_pending_creates(0).build().unwrap_err();
+    assert_eq!(err, BuildError::ZeroMaxPendingCreates);
+    assert!(err.to_string().contains("at least 1"), "{err}");
 }
