@@ -4,6 +4,7 @@ use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::ops::Deref;
+use core::panic::Location;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
@@ -367,8 +368,13 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), cenote_async::Error<std::convert::Infallible>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_within(self.config().acquire_timeout).await
+    ///
+    /// `get` is `#[track_caller]` (a plain `fn` returning the future, so that the caller's
+    /// location is taken when it is called): with `leak_detection_threshold` set, a leak
+    /// report names where the object was acquired.
+    #[track_caller]
+    pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
+        self.get_within(self.config().acquire_timeout, Location::caller())
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -380,8 +386,12 @@ impl<M: Manager> Pool<M> {
     /// # Cancel safety
     ///
     /// As for [`get`](Pool::get).
-    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_within(Some(timeout)).await
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
+        self.get_within(Some(timeout), Location::caller())
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -390,10 +400,12 @@ impl<M: Manager> Pool<M> {
     /// place: a manager whose checks complete without waiting (the defaults, or a quick
     /// in-memory reset) gets its object; one whose check would have to wait is left in the
     /// pool, still marked for its reset, and `None` is returned: use `get` for those.
+    #[track_caller]
     pub fn try_get(&self) -> Option<Pooled<M>> {
+        let location = Location::caller();
         let mut cx = Context::from_waker(Waker::noop());
         while let Some(lease) = self.handle.try_take_idle() {
-            let checked = pin!(self.check_out(lease));
+            let checked = pin!(self.check_out(lease, location));
             match checked.poll(&mut cx) {
                 Poll::Ready(Some(pooled)) => return Some(pooled),
                 // Dropped as expired or invalid: look at the next idle object.
@@ -405,7 +417,11 @@ impl<M: Manager> Pool<M> {
         None
     }
 
-    async fn get_within(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
+    async fn get_within(
+        &self,
+        timeout: Option<Duration>,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
         // Each await point below runs under the deadline, but the clock is first read (and the
         // timer used) only when one of them does not finish on its first poll: an idle object
         // whose reset completes at once never touches either.
@@ -434,11 +450,13 @@ impl<M: Manager> Pool<M> {
                 slot = None;
             }
             match acquired {
-                Acquired::Idle(lease) => match within(&mut attempt, pin!(self.check_out(lease))).await {
-                    None => return Err(attempt.timed_out()),
-                    Some(Some(pooled)) => return Ok(pooled),
-                    Some(None) => {}
-                },
+                Acquired::Idle(lease) => {
+                    match within(&mut attempt, pin!(self.check_out(lease, location))).await {
+                        None => return Err(attempt.timed_out()),
+                        Some(Some(pooled)) => return Ok(pooled),
+                        Some(None) => {}
+                    }
+                }
                 Acquired::Vacant(permit) if slot.is_none() => {
                     // Every create slot is taken: give the place back and wait for a slot or a
                     // return, within the deadline.
@@ -447,23 +465,25 @@ impl<M: Manager> Pool<M> {
                         return Err(attempt.timed_out());
                     }
                 }
-                Acquired::Vacant(permit) => match within(&mut attempt, pin!(self.create(permit))).await {
-                    None => return Err(attempt.timed_out()),
-                    Some(Ok(pooled)) => return Ok(pooled),
-                    Some(Err(CreateFailed::Timeout)) => return Err(Error::CreateTimeout),
-                    Some(Err(CreateFailed::Error(e))) => {
-                        // The pause between attempts, within the deadline.
-                        let pause = attempt.create_failed(e)?;
-                        // Counted in `status().waiting` while it pauses (a cancelled get too
-                        // leaves the count: the guard goes with the future).
-                        let waiting = self.shared().waiting();
-                        let slept = within(&mut attempt, pin!(sleep_until(time::after(pause)))).await;
-                        drop(waiting);
-                        if slept.is_none() {
-                            return Err(attempt.timed_out());
+                Acquired::Vacant(permit) => {
+                    match within(&mut attempt, pin!(self.create(permit, location))).await {
+                        None => return Err(attempt.timed_out()),
+                        Some(Ok(pooled)) => return Ok(pooled),
+                        Some(Err(CreateFailed::Timeout)) => return Err(Error::CreateTimeout),
+                        Some(Err(CreateFailed::Error(e))) => {
+                            // The pause between attempts, within the deadline.
+                            let pause = attempt.create_failed(e)?;
+                            // Counted in `status().waiting` while it pauses (a cancelled get too
+                            // leaves the count: the guard goes with the future).
+                            let waiting = self.shared().waiting();
+                            let slept = within(&mut attempt, pin!(sleep_until(time::after(pause)))).await;
+                            drop(waiting);
+                            if slept.is_none() {
+                                return Err(attempt.timed_out());
+                            }
                         }
                     }
-                },
+                }
             }
         }
     }
@@ -516,7 +536,11 @@ impl<M: Manager> Pool<M> {
 
     /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit
     /// is dropped, which gives its place back.
-    async fn create(&self, permit: PermitOf<Async<M>>) -> Result<Pooled<M>, CreateFailed<M::Error>> {
+    async fn create(
+        &self,
+        permit: PermitOf<Async<M>>,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, CreateFailed<M::Error>> {
         let created = match self.config().create_timeout {
             None => self.manager().create().await,
             Some(limit) => {
@@ -524,13 +548,17 @@ impl<M: Manager> Pool<M> {
             }
         };
         let conn = created.map_err(CreateFailed::Error)?;
-        Ok(self.handle.lend_created(permit, conn))
+        Ok(self.handle.lend_created(permit, conn, location))
     }
 
     /// Resets, checks and applies the health options to an idle object about to be lent;
     /// `None` if it was dropped instead.
-    async fn check_out(&self, lease: LeaseOf<Async<M>>) -> Option<Pooled<M>> {
-        let (mut pooled, validate) = self.handle.check_out(lease)?;
+    async fn check_out(
+        &self,
+        lease: LeaseOf<Async<M>>,
+        location: &'static Location<'static>,
+    ) -> Option<Pooled<M>> {
+        let (mut pooled, validate) = self.handle.check_out(lease, location)?;
         if Pooled::needs_reset(&pooled) {
             // If this await is cancelled, `pooled` goes back still marked for its reset.
             if self.manager().reset(&mut pooled).await.is_err() {

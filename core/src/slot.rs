@@ -41,10 +41,17 @@ pub(crate) struct Slot<T> {
     /// `Some` while the slot holds an object (idle or lent), `None` while vacant.
     pub(crate) value: Cell<Option<T>>,
     pub(crate) meta: Cell<SlotMeta>,
+    /// When and where the current lend began, if the front end records it (atomics: read by
+    /// other threads, see `lent.rs`).
+    pub(crate) lent: crate::lent::LentRecord,
 }
 
 impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
-        Self { value: Cell::new(None), meta: Cell::new(SlotMeta::default()) }
+        Self {
+            value: Cell::new(None),
+            meta: Cell::new(SlotMeta::default()),
+            lent: crate::lent::LentRecord::new(),
+        }
     }
 }

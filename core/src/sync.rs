@@ -6,10 +6,10 @@
 //! not loom-instrumented) has a loom stand-in (`queue.rs`).
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
 
 /// Threads, for blocking waits: parked and unparked by the wait list.
 #[cfg(all(feature = "std", not(loom)))]

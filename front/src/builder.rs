@@ -20,6 +20,7 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 /// | `validate_on_acquire` | `false` |
 /// | `health_check_interval` | none |
 /// | `max_pending_creates` | 2 |
+/// | `leak_detection_threshold` | none |
 ///
 /// `build` creates no object in either front end: it never blocks and never fails because
 /// the backend is down. `Pool::warm` creates the `min_idle` objects (blocking, or `.await`ed).
@@ -168,6 +169,19 @@ impl<F: Front> Builder<F> {
     /// error. Default: 2.
     pub fn max_pending_creates(mut self, n: usize) -> Self {
         self.config.max_pending_creates = n;
+        self
+    }
+
+    /// Report objects held longer than this: each maintenance pass logs (`log::warn!`, once
+    /// per lend) the pool's name, how long the object has been out, and where it was acquired
+    /// (`get`, `get_timeout` and `try_get` are `#[track_caller]`), and counts them in
+    /// `Maintenance::leaked`. A pass is due within the threshold while it is set (and in the
+    /// blocking front end it turns the maintenance thread on; an async pool needs its
+    /// `maintenance()` future spawned, or `maintain()` called). Costs, when set: one clock
+    /// read and two stores per lend, one store per return; when `None` (the default),
+    /// nothing.
+    pub fn leak_detection_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.config.leak_detection_threshold = threshold;
         self
     }
 

@@ -67,6 +67,11 @@ pub struct Config {
     /// slot, so at most this many callers retry during an outage. Default:
     /// [`DEFAULT_MAX_PENDING_CREATES`].
     pub max_pending_creates: usize,
+    /// Objects held longer than this are reported by maintenance passes (a `log::warn!` with
+    /// the pool's name, how long, and where the object was acquired, once per lend; and
+    /// `Maintenance::leaked`). `None`: off, and then lending records nothing (no clock read,
+    /// no store). Default: `None`.
+    pub leak_detection_threshold: Option<Duration>,
     /// The pool's name in log lines. Default: `"cenote"`.
     pub name: String,
 }
@@ -109,13 +114,15 @@ impl Config {
             maintenance_thread: None,
             max_errors: None,
             max_pending_creates: DEFAULT_MAX_PENDING_CREATES,
+            leak_detection_threshold: None,
             name: String::from("cenote"),
         }
     }
 
-    /// Whether maintenance has anything to do: `min_idle` to keep, or a time-based option.
+    /// Whether maintenance has anything to do: `min_idle` to keep, a time-based option, or
+    /// leaks to report.
     pub fn needs_maintenance(&self) -> bool {
-        self.min_idle > 0 || self.needs_clock()
+        self.min_idle > 0 || self.needs_clock() || self.leak_detection_threshold.is_some()
     }
 
     /// The capacity in slots: `capacity`, or `max_size` when unset.
@@ -164,6 +171,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout),
             ("max_lifetime", self.max_lifetime),
             ("health_check_interval", self.health_check_interval),
+            ("leak_detection_threshold", self.leak_detection_threshold),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(BuildError::ZeroDuration { option });

@@ -48,6 +48,8 @@ pub(crate) struct ConfigRepr {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_errors: Option<u32>,
     max_pending_creates: usize,
+    #[serde(with = "opt_duration")]
+    leak_detection_threshold: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
 }
@@ -95,6 +97,7 @@ impl From<Config> for ConfigRepr {
             maintenance_thread,
             max_errors,
             max_pending_creates,
+            leak_detection_threshold,
             name,
         } = config;
         Self {
@@ -113,6 +116,7 @@ impl From<Config> for ConfigRepr {
             maintenance_thread,
             max_errors,
             max_pending_creates,
+            leak_detection_threshold,
             name: Some(name),
         }
     }
@@ -137,6 +141,7 @@ impl ConfigRepr {
             maintenance_thread,
             max_errors,
             max_pending_creates,
+            leak_detection_threshold,
             name,
         } = self;
         Config {
@@ -155,6 +160,7 @@ impl ConfigRepr {
             maintenance_thread,
             max_errors,
             max_pending_creates,
+            leak_detection_threshold,
             name: name.unwrap_or_else(|| default_name.to_owned()),
         }
     }

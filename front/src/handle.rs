@@ -2,6 +2,7 @@
 //! closing, and the steps of lending and creating that do not wait.
 
 use core::fmt;
+use core::panic::Location;
 
 use cenote_core::{ConfigError, Core, Lease, Permit};
 
@@ -141,17 +142,25 @@ impl<F: Front> Handle<F> {
     /// For front ends: applies the health options to an idle object about to be lent.
     /// `None` if it expired (it is dropped, its place freed); else the object, and whether
     /// the manager's `is_valid` must pass before it is lent.
+    /// `location` is the caller of `get` (`#[track_caller]`), kept for leak reports when
+    /// `leak_detection_threshold` is set.
     #[inline]
-    pub fn check_out(&self, lease: LeaseOf<F>) -> Option<(Pooled<F>, bool)> {
+    pub fn check_out(
+        &self,
+        lease: LeaseOf<F>,
+        location: &'static Location<'static>,
+    ) -> Option<(Pooled<F>, bool)> {
         let mut pooled = Pooled::new(lease);
-        match pooled.check_idle() {
-            CheckOut::Lend => Some((pooled, false)),
-            CheckOut::Validate => Some((pooled, true)),
+        let validate = match pooled.check_idle() {
+            CheckOut::Lend => false,
+            CheckOut::Validate => true,
             CheckOut::Expired => {
                 Pooled::retire(pooled);
-                None
+                return None;
             }
-        }
+        };
+        pooled.mark_lent(location);
+        Some((pooled, validate))
     }
 
     /// For front ends: an idle object now, if any (never waits, never creates).
@@ -161,10 +170,17 @@ impl<F: Front> Handle<F> {
     }
 
     /// For front ends: puts a newly created object into `permit` and lends it.
-    pub fn lend_created(&self, permit: PermitOf<F>, conn: F::Connection) -> Pooled<F> {
+    /// `location` as for [`check_out`](Handle::check_out).
+    pub fn lend_created(
+        &self,
+        permit: PermitOf<F>,
+        conn: F::Connection,
+        location: &'static Location<'static>,
+    ) -> Pooled<F> {
         self.shared().create_succeeded();
         let mut lease = Permit::fill(permit, Entry::new(conn));
         self.shared().stamp_created(Lease::meta_mut(&mut lease), true);
+        self.shared().mark_lent(&lease, location);
         Pooled::new(lease)
     }
 }

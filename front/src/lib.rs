@@ -52,7 +52,7 @@
 //!   `s`, `m`, `h`, `d`, `w`, and their long forms). A bare number is an error: the unit is
 //!   never guessed.
 //! * **Optional durations** (`acquire_timeout`, `create_timeout`, `idle_timeout`,
-//!   `max_lifetime`, `health_check_interval`) also take `"none"` (or YAML's `null`/`~`) for
+//!   `max_lifetime`, `health_check_interval`, `leak_detection_threshold`) also take `"none"` (or YAML's `null`/`~`) for
 //!   "off"; TOML has no null, so `"none"` is the way to say it there.
 //! * **Other optional values** (`capacity`, `maintenance_thread`, `max_errors`): leave them out
 //!   (or YAML `null`) for "unset".
@@ -104,6 +104,7 @@ mod error;
 mod fill;
 mod front;
 mod handle;
+mod leak;
 mod maintain;
 mod pooled;
 

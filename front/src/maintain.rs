@@ -49,6 +49,9 @@ pub struct Maintenance {
     /// Of those, the ones that failed it (or, async, did not finish within
     /// `health_check_timeout`), and were dropped.
     pub invalid: usize,
+    /// Objects held longer than `leak_detection_threshold` now (each is logged once per
+    /// lend, with where it was acquired); 0 when the option is off.
+    pub leaked: usize,
     /// Objects created to bring the idle ones up to `min_idle`.
     pub created: usize,
     /// Creates that failed; the refill is retried after `create_backoff`.
@@ -72,6 +75,9 @@ impl fmt::Display for Maintenance {
             self.created,
             self.create_errors
         )?;
+        if self.leaked > 0 {
+            write!(f, ", {} held past leak_detection_threshold", self.leaked)?;
+        }
         match self.next {
             Some(next) => write!(f, ", next pass in {next:?}"),
             None => f.write_str(", pool closed"),
@@ -315,6 +321,9 @@ impl<'a, F: Front> Pass<'a, F> {
             self.report.next = None;
             return self.report;
         }
+        let (leaked, leak_due) = self.handle.scan_leaks();
+        self.report.leaked = leaked;
+        self.next = self.next.min(leak_due);
         let now = shared.now();
         let interval = shared.config.maintenance_interval;
         let due = Duration::from_nanos(self.next.saturating_sub(now));

@@ -3,6 +3,7 @@
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::Deref;
+use core::panic::Location;
 use core::time::Duration;
 
 use cenote_core::{Acquired, TryAcquire, WaitError};
@@ -279,8 +280,9 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
     /// ```
     #[inline]
+    #[track_caller]
     pub fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(self.config().acquire_timeout)
+        self.get_inner(self.config().acquire_timeout, Location::caller())
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -292,8 +294,9 @@ impl<M: Manager> Pool<M> {
     /// # Blocking
     ///
     /// As for [`get`](Pool::get).
+    #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(Some(timeout))
+        self.get_inner(Some(timeout), Location::caller())
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -301,17 +304,23 @@ impl<M: Manager> Pool<M> {
     /// # Blocking
     ///
     /// Runs `is_valid` on the calling thread when configured.
+    #[track_caller]
     pub fn try_get(&self) -> Option<Pooled<M>> {
+        let location = Location::caller();
         loop {
             let lease = self.handle.try_take_idle()?;
-            if let Some(pooled) = self.check_out(lease) {
+            if let Some(pooled) = self.check_out(lease, location) {
                 return Some(pooled);
             }
         }
     }
 
     #[inline]
-    fn get_inner(&self, timeout: Option<Duration>) -> Result<Pooled<M>, Error<M::Error>> {
+    fn get_inner(
+        &self,
+        timeout: Option<Duration>,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
         // The clock is read only once we have to wait or retry: not on the fast path.
         let mut attempt = self.handle.attempt(timeout);
         // A create slot (`max_pending_creates`), kept across the pause after a failed create.
@@ -333,7 +342,7 @@ impl<M: Manager> Pool<M> {
             match acquired {
                 Acquired::Idle(lease) => {
                     slot = None;
-                    if let Some(pooled) = self.check_out(lease) {
+                    if let Some(pooled) = self.check_out(lease, location) {
                         return Ok(pooled);
                     }
                 }
@@ -350,7 +359,7 @@ impl<M: Manager> Pool<M> {
                         }
                         continue;
                     }
-                    match self.create(permit) {
+                    match self.create(permit, location) {
                         Ok(pooled) => return Ok(pooled),
                         // The permit is back in the pool; pause before trying again (keeping
                         // the slot: at most `max_pending_creates` callers retry at once).
@@ -383,16 +392,24 @@ impl<M: Manager> Pool<M> {
 
     /// Creates an object into `permit`. A failing or panicking `create` drops the permit,
     /// which gives its place back.
-    fn create(&self, permit: PermitOf<Blocking<M>>) -> Result<Pooled<M>, M::Error> {
+    fn create(
+        &self,
+        permit: PermitOf<Blocking<M>>,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, M::Error> {
         let conn = self.manager().create()?;
-        Ok(self.handle.lend_created(permit, conn))
+        Ok(self.handle.lend_created(permit, conn, location))
     }
 
     /// Applies the health options to an idle object about to be lent; `None` if it was
     /// dropped instead.
     #[inline]
-    fn check_out(&self, lease: LeaseOf<Blocking<M>>) -> Option<Pooled<M>> {
-        let (mut pooled, validate) = self.handle.check_out(lease)?;
+    fn check_out(
+        &self,
+        lease: LeaseOf<Blocking<M>>,
+        location: &'static Location<'static>,
+    ) -> Option<Pooled<M>> {
+        let (mut pooled, validate) = self.handle.check_out(lease, location)?;
         if validate {
             if self.manager().check(&mut pooled).is_err() {
                 Pooled::retire(pooled);

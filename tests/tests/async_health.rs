@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use cenote_async::{BuildError, Error, Manager, Pool};
-use common::{Counts, Tracked};
+use cenote_async::{BuildError, Error, Manager, Pool, Pooled};
+use common::{logged, Counts, Tracked};
 
 const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -246,6 +246,50 @@ fn zero_max_pending_creates_is_a_build_error_that_says_what_to_do() {
     assert!(err.to_string().contains("at least 1"), "{err}");
 }
 
+/// `leak_detection_threshold`: a pass counts objects held longer and logs each once per lend,
+/// naming the pool, how long, and where it was acquired (`get`, `get_timeout` and `try_get`
+/// are `#[track_caller]`: the location is the call, not the pool's internals).
+async fn objects_held_past_the_leak_threshold_are_reported_once_per_lend_with_where(spawn: Spawn) {
+    common::capture_logs();
+    let (m, _k) = knobs(0);
+    // Each executor's run has its own pool name (the tests run in parallel, one logger).
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("leaky-async-{}", RUN.fetch_add(1, SeqCst));
+    let threshold = Duration::from_millis(40);
+    let pool = Pool::builder(m)
+        .name(name.as_str())
+        .max_size(3)
+        .leak_detection_threshold(Some(threshold))
+        .build()
+        .unwrap();
+    let _ = spawn;
+    let first = pool.get().await.unwrap();
+    let first_at = format!("{}:{}", file!(), line!() - 1);
+    let second = pool.get_timeout(Duration::from_secs(1)).await.unwrap();
+    let second_at = format!("{}:{}", file!(), line!() - 1);
+    let pass = pool.maintain().await;
+    assert_eq!(pass.leaked, 0, "{pass:?}");
+    assert!(pass.next.unwrap() <= threshold, "due within the threshold: {pass:?}");
+    delay(threshold + Duration::from_millis(20)).await;
+    let pass = pool.maintain().await;
+    assert_eq!(pass.leaked, 2, "{pass:?}");
+    for at in [&first_at, &second_at] {
+        let lines = logged(&name, at);
+        assert_eq!(lines.len(), 1, "one line for {at}: {lines:?}");
+    }
+    assert_eq!(pool.maintain().await.leaked, 2, "still held");
+    assert_eq!(logged(&name, &first_at).len(), 1, "logged once per lend");
+    drop((first, second));
+    assert_eq!(pool.maintain().await.leaked, 0, "returned objects are not held");
+    let again = pool.try_get().unwrap();
+    let again_at = format!("{}:{}", file!(), line!() - 1);
+    delay(threshold + Duration::from_millis(20)).await;
+    assert_eq!(pool.maintain().await.leaked, 1);
+    assert_eq!(logged(&name, &again_at).len(), 1, "a new lend is reported anew, where it began");
+    Pooled::retire(again);
+    assert_eq!(pool.maintain().await.leaked, 0);
+}
+
 macro_rules! on_every_executor {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
@@ -277,4 +321,5 @@ on_every_executor!(
     at_most_max_pending_creates_run_at_once_and_timeouts_carry_the_error,
     a_caller_waiting_for_a_create_slot_takes_a_returned_object,
     without_a_deadline_each_caller_creates_once_within_the_limit,
+    objects_held_past_the_leak_threshold_are_reported_once_per_lend_with_where,
 );

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cenote_sync::{BuildError, Error, Manager, Pool};
-use common::{Counts, Tracked};
+use cenote_sync::{BuildError, Error, Manager, Pool, Pooled};
+use common::{logged, Counts, Tracked};
 
 /// How long a background effect may take to show up on a loaded two-core machine.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -226,4 +226,63 @@ fn zero_max_pending_creates_is_a_build_error_that_says_what_to_do() {
     let err = Pool::builder(m).max_pending_creates(0).build().unwrap_err();
     assert_eq!(err, BuildError::ZeroMaxPendingCreates);
     assert!(err.to_string().contains("at least 1"), "{err}");
+}
+
+/// `leak_detection_threshold`: a pass counts objects held longer and logs each once per lend,
+/// naming the pool, how long, and where it was acquired (`get`, `get_timeout`, `try_get` are
+/// `#[track_caller]`); a returned object is no longer counted; a new lend is reported anew.
+#[test]
+fn objects_held_past_the_leak_threshold_are_reported_once_per_lend_with_where() {
+    common::capture_logs();
+    let (m, _k) = knobs(0);
+    let name = "leaky-sync";
+    let threshold = Duration::from_millis(40);
+    let pool = Pool::builder(m)
+        .name(name)
+        .max_size(3)
+        .leak_detection_threshold(Some(threshold))
+        .maintenance_thread(false)
+        .build()
+        .unwrap();
+    let first = pool.get().unwrap();
+    let first_at = format!("{}:{}", file!(), line!() - 1);
+    let second = pool.get_timeout(Duration::from_secs(1)).unwrap();
+    let second_at = format!("{}:{}", file!(), line!() - 1);
+    let pass = pool.maintain();
+    assert_eq!(pass.leaked, 0, "{pass:?}");
+    assert!(pass.next.unwrap() <= threshold, "due within the threshold: {pass:?}");
+    thread::sleep(threshold + Duration::from_millis(20));
+    let pass = pool.maintain();
+    assert_eq!(pass.leaked, 2, "{pass:?}");
+    for at in [&first_at, &second_at] {
+        let lines = logged(name, at);
+        assert_eq!(lines.len(), 1, "one line for {at}: {lines:?}");
+        assert!(
+            lines[0].contains("held for") && lines[0].contains("leak_detection_threshold"),
+            "{}",
+            lines[0]
+        );
+    }
+    assert_eq!(pool.maintain().leaked, 2, "still held");
+    assert_eq!(logged(name, &first_at).len(), 1, "logged once per lend");
+    drop((first, second));
+    assert_eq!(pool.maintain().leaked, 0, "returned objects are not held");
+    let again = pool.try_get().unwrap();
+    let again_at = format!("{}:{}", file!(), line!() - 1);
+    thread::sleep(threshold + Duration::from_millis(20));
+    assert_eq!(pool.maintain().leaked, 1);
+    assert_eq!(logged(name, &again_at).len(), 1, "a new lend is reported anew, where it began");
+    Pooled::retire(again);
+    assert_eq!(pool.maintain().leaked, 0, "a retired object is not held");
+}
+
+/// Without the option nothing is recorded: a pass reports no leak however long an object is
+/// held.
+#[test]
+fn without_a_leak_threshold_nothing_is_reported() {
+    let (m, _k) = knobs(0);
+    let pool = Pool::builder(m).max_size(1).maintenance_thread(false).build().unwrap();
+    let _held = pool.get().unwrap();
+    thread::sleep(Duration::from_millis(5));
+    assert_eq!(pool.maintain().leaked, 0);
 }
