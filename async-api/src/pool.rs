@@ -541,6 +541,7 @@ impl<M: Manager> Pool<M> {
         permit: PermitOf<Async<M>>,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, CreateFailed<M::Error>> {
+        let generation = self.shared().generation(); // before the create: see `refresh`
         let created = match self.config().create_timeout {
             None => self.manager().create().await,
             Some(limit) => {
@@ -548,7 +549,7 @@ impl<M: Manager> Pool<M> {
             }
         };
         let conn = created.map_err(CreateFailed::Error)?;
-        Ok(self.handle.lend_created(permit, conn, location))
+        Ok(self.handle.lend_created(permit, conn, location, generation))
     }
 
     /// Resets, checks and applies the health options to an idle object about to be lent;

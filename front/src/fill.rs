@@ -30,6 +30,8 @@ pub struct Fill<'a, F: Front> {
     permit: Option<PermitOf<F>>,
     /// Counted against `max_pending_creates` until the fill ends (dropped after the permit).
     _slot: crate::CreateSlot<'a, F>,
+    /// The pool's generation before the create began (see `refresh`).
+    generation: usize,
 }
 
 /// What a filler does next (from [`Handle::warm_step`]).
@@ -77,14 +79,15 @@ impl<F: Front> Handle<F> {
         };
         let Some(permit) = self.core().try_reserve() else { return WarmStep::Warm };
         *filling += 1;
-        WarmStep::Create(Fill { handle: self, permit: Some(permit), _slot: slot })
+        let generation = shared.generation();
+        WarmStep::Create(Fill { handle: self, permit: Some(permit), _slot: slot, generation })
     }
 
     /// For front ends' `warm` and refills: puts a newly created object into `fill` as an idle
     /// object.
     pub fn fill_idle(&self, mut fill: Fill<'_, F>, conn: F::Connection) {
         let Some(permit) = fill.permit.take() else { return };
-        let mut lease = Permit::fill(permit, Entry::new(conn));
+        let mut lease = Permit::fill(permit, Entry::new(conn, fill.generation));
         let meta = Lease::meta_mut(&mut lease);
         meta.use_count = 0;
         self.shared().stamp_created(meta, false);

@@ -69,11 +69,14 @@ pub struct Entry<C> {
     /// `SlotMeta::errors` when the object last passed a check: an object returned with more
     /// errors than that (`Pooled::report_error`) is checked before it is lent again.
     pub(crate) errors_checked: u32,
+    /// The pool's generation when its `create` began: older than the pool's current one
+    /// after a `refresh`, and then retired wherever the pool next looks at it.
+    pub(crate) generation: usize,
 }
 
 impl<C> Entry<C> {
-    pub(crate) fn new(conn: C) -> Self {
-        Self { conn, unreset: false, checked_at: 0, errors_checked: 0 }
+    pub(crate) fn new(conn: C, generation: usize) -> Self {
+        Self { conn, unreset: false, checked_at: 0, errors_checked: 0, generation }
     }
 }
 
@@ -113,6 +116,8 @@ pub struct Shared<F: Front> {
     pub(crate) waiting: cenote_core::stats::Gauge,
     /// Creates in flight, bounded by `max_pending_creates` (see [`CreateSlot`](crate::CreateSlot)).
     pub(crate) pending: cenote_core::stats::Gauge,
+    /// Bumped by `refresh`: objects of older generations are retired (see `refresh.rs`).
+    pub(crate) generation: cenote_core::stats::Counter,
     /// Notified when a create slot is given back or a place is freed.
     pub(crate) slot_freed: event_listener::Event,
 }
@@ -161,6 +166,7 @@ impl<F: Front> Shared<F> {
             filling: crate::fill::Filling::default(),
             waiting: cenote_core::stats::Gauge::new(),
             pending: cenote_core::stats::Gauge::new(),
+            generation: cenote_core::stats::Counter::new(),
             slot_freed: event_listener::Event::new(),
         }
     }
@@ -251,6 +257,11 @@ impl<F: Front> Shared<F> {
     /// Reads the clock only when a time-based option is set.
     #[inline]
     pub(crate) fn check_idle<C>(&self, entry: &Entry<C>, meta: &mut SlotMeta) -> CheckOut {
+        // Created before a `refresh`: retire it (this closes the race with a return, see
+        // `refresh.rs`).
+        if self.is_stale(entry) {
+            return CheckOut::Expired;
+        }
         // Errors reported since its last check: check it before trusting it again.
         let mut validate = self.config.validate_on_acquire || meta.errors > entry.errors_checked;
         if self.clock {

@@ -170,15 +170,17 @@ impl<F: Front> Handle<F> {
     }
 
     /// For front ends: puts a newly created object into `permit` and lends it.
-    /// `location` as for [`check_out`](Handle::check_out).
+    /// `location` as for [`check_out`](Handle::check_out); `generation` is
+    /// [`Shared::generation`] read just before the `create` began.
     pub fn lend_created(
         &self,
         permit: PermitOf<F>,
         conn: F::Connection,
         location: &'static Location<'static>,
+        generation: usize,
     ) -> Pooled<F> {
         self.shared().create_succeeded();
-        let mut lease = Permit::fill(permit, Entry::new(conn));
+        let mut lease = Permit::fill(permit, Entry::new(conn, generation));
         self.shared().stamp_created(Lease::meta_mut(&mut lease), true);
         self.shared().mark_lent(&lease, location);
         Pooled::new(lease)

@@ -107,6 +107,7 @@ mod handle;
 mod leak;
 mod maintain;
 mod pooled;
+mod refresh;
 
 pub use attempt::Attempt;
 pub use builder::Builder;

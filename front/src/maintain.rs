@@ -52,6 +52,9 @@ pub struct Maintenance {
     /// Objects held longer than `leak_detection_threshold` now (each is logged once per
     /// lend, with where it was acquired); 0 when the option is off.
     pub leaked: usize,
+    /// Idle objects dropped because they were created before a `refresh` (one that a racing
+    /// return put back after the refresh's sweep).
+    pub refreshed: usize,
     /// Objects created to bring the idle ones up to `min_idle`.
     pub created: usize,
     /// Creates that failed; the refill is retried after `create_backoff`.
@@ -75,6 +78,9 @@ impl fmt::Display for Maintenance {
             self.created,
             self.create_errors
         )?;
+        if self.refreshed > 0 {
+            write!(f, ", dropped {} from before a refresh", self.refreshed)?;
+        }
         if self.leaked > 0 {
             write!(f, ", {} held past leak_detection_threshold", self.leaked)?;
         }
@@ -208,6 +214,12 @@ impl<'a, F: Front> Pass<'a, F> {
             let (_, entry, meta) = Lease::parts_mut(&mut lease);
             // A visit is not a use (the core counted one when it lent the object).
             meta.use_count = meta.use_count.saturating_sub(1);
+            if shared.is_stale(entry) {
+                self.report.refreshed += 1;
+                self.reapable = self.reapable.saturating_sub(1);
+                self.retire(lease, "created before a refresh");
+                continue;
+            }
             let standing = shared.standing(entry, meta, self.now);
             match standing.expired {
                 Some(Expired::Lifetime) => {

@@ -219,6 +219,10 @@ impl<F: Front> Drop for Pooled<F> {
             );
             return; // `guard` retires it
         }
+        if shared.is_stale(entry) {
+            log::debug!("pool {}: dropped a returned object created before a refresh", shared.config.name);
+            return; // `guard` retires it
+        }
         match F::on_return(&shared.manager, &mut entry.conn) {
             Return::Retire => return, // `guard` retires it
             Return::KeepUnreset => entry.unreset = true,

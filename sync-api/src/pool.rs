@@ -213,6 +213,19 @@ impl<M: Manager> Pool<M> {
         maintenance::pass(&self.handle)
     }
 
+    /// Retires every object created before this call: the idle ones now, the lent ones when
+    /// they are returned; no `get` that begins after it returns receives an old object (see
+    /// [`Handle::refresh`], which this calls, for the generation argument). Wakes the
+    /// background maintenance thread, so that `min_idle` replacements are created at once.
+    /// Returns how many idle objects it dropped now.
+    pub fn refresh(&self) -> usize {
+        let dropped = self.handle.refresh();
+        if let Some(token) = &self._maintenance {
+            token.wake();
+        }
+        dropped
+    }
+
     /// Shuts the pool down gracefully: closes it (waiters get [`Error::Closed`] at once, idle
     /// objects are dropped, every later `get` fails), then waits up to `timeout` for the
     /// objects still lent out to come back (each is dropped as it returns), and reports how
@@ -397,8 +410,9 @@ impl<M: Manager> Pool<M> {
         permit: PermitOf<Blocking<M>>,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, M::Error> {
+        let generation = self.shared().generation(); // before the create: see `refresh`
         let conn = self.manager().create()?;
-        Ok(self.handle.lend_created(permit, conn, location))
+        Ok(self.handle.lend_created(permit, conn, location, generation))
     }
 
     /// Applies the health options to an idle object about to be lent; `None` if it was

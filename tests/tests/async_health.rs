@@ -290,6 +290,58 @@ async fn objects_held_past_the_leak_threshold_are_reported_once_per_lend_with_wh
     assert_eq!(pool.maintain().await.leaked, 0);
 }
 
+/// `refresh()`: idle objects are dropped at once, the woken `maintenance()` future creates
+/// `min_idle` replacements (its interval is an hour: only the wake explains them), a lent
+/// object is retired when it comes back, and later gets receive new objects only.
+async fn refresh_retires_idle_now_lent_on_return_and_maintenance_replaces_them(spawn: Spawn) {
+    let (m, k) = knobs(0);
+    let pool = Pool::builder(m)
+        .max_size(4)
+        .min_idle(2)
+        .maintenance_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    spawn(Box::pin(pool.maintenance()));
+    eventually("first pass", || pool.status().idle == 2).await;
+    let held = pool.get().await.unwrap();
+    let before = k.counts.created.load(SeqCst);
+    assert_eq!(pool.refresh(), 1, "the one idle object");
+    eventually("replaced at once", || pool.status().idle == 2).await;
+    drop(held);
+    assert_eq!(pool.status().size, 2, "the lent one was retired on return");
+    for _ in 0..3 {
+        let conn = pool.get().await.unwrap();
+        assert!(conn.id >= before, "object {} was created before the refresh", conn.id);
+    }
+    assert_eq!(k.counts.live.load(SeqCst), pool.status().size);
+    pool.close();
+}
+
+/// Returns racing `refresh` (tasks getting and returning while it runs): every get that begins
+/// after `refresh` returned receives an object whose create began after the call.
+async fn no_get_after_refresh_receives_an_old_object_while_returns_race_it(spawn: Spawn) {
+    for round in 0..10 {
+        let (m, k) = knobs(0);
+        let pool = Pool::builder(m).max_size(3).build().unwrap();
+        let done = spawn_each(spawn, &pool, 2, |pool, _| async move {
+            for _ in 0..500 {
+                drop(pool.get().await.unwrap());
+                futures_lite::future::yield_now().await;
+            }
+        });
+        delay(Duration::from_micros(200)).await;
+        let first_new = k.counts.created.load(SeqCst);
+        pool.refresh();
+        for _ in 0..200 {
+            let conn = pool.get().await.unwrap();
+            assert!(conn.id >= first_new, "round {round}: old object {} after refresh", conn.id);
+            drop(conn);
+            futures_lite::future::yield_now().await;
+        }
+        eventually("the churners end", || done.load(SeqCst) == 2).await;
+    }
+}
+
 macro_rules! on_every_executor {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
@@ -322,4 +374,6 @@ on_every_executor!(
     a_caller_waiting_for_a_create_slot_takes_a_returned_object,
     without_a_deadline_each_caller_creates_once_within_the_limit,
     objects_held_past_the_leak_threshold_are_reported_once_per_lend_with_where,
+    refresh_retires_idle_now_lent_on_return_and_maintenance_replaces_them,
+    no_get_after_refresh_receives_an_old_object_while_returns_race_it,
 );

@@ -286,3 +286,70 @@ fn without_a_leak_threshold_nothing_is_reported() {
     thread::sleep(Duration::from_millis(5));
     assert_eq!(pool.maintain().leaked, 0);
 }
+
+/// `refresh()`: idle objects are dropped at once, the woken maintenance thread creates
+/// `min_idle` replacements (its interval is an hour: only the wake explains them), a lent
+/// object is retired when it comes back, and later gets receive new objects only.
+#[test]
+fn refresh_retires_idle_now_lent_on_return_and_maintenance_replaces_them() {
+    let (m, k) = knobs(0);
+    let pool = Pool::builder(m)
+        .max_size(4)
+        .min_idle(2)
+        .maintenance_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    assert!(wait_until(PATIENCE, || pool.status().idle == 2), "first pass: {}", pool.status());
+    let held = pool.get().unwrap();
+    let before = k.counts.created.load(SeqCst);
+    assert_eq!(pool.refresh(), 1, "the one idle object");
+    assert!(wait_until(PATIENCE, || pool.status().idle == 2), "replaced at once: {}", pool.status());
+    drop(held);
+    assert_eq!(pool.status().size, 2, "the lent one was retired on return");
+    for _ in 0..3 {
+        let conn = pool.get().unwrap();
+        assert!(conn.id >= before, "object {} was created before the refresh", conn.id);
+    }
+    assert_eq!(k.counts.live.load(SeqCst), pool.status().size);
+}
+
+/// Returns racing `refresh`: threads keep getting and returning while it runs; every get that
+/// begins after `refresh` returned (on this thread, or after seeing the flag it set) receives
+/// an object whose create began after the call.
+#[test]
+fn no_get_after_refresh_receives_an_old_object_while_returns_race_it() {
+    use std::sync::atomic::AtomicUsize as Boundary;
+    for round in 0..20 {
+        let (m, k) = knobs(0);
+        let pool = Pool::builder(m).max_size(3).build().unwrap();
+        let boundary = Arc::new(Boundary::new(usize::MAX)); // first id created after the refresh
+        let churners: Vec<_> = (0..2)
+            .map(|_| {
+                let (pool, boundary) = (pool.clone(), Arc::clone(&boundary));
+                thread::spawn(move || {
+                    for _ in 0..2_000 {
+                        let after = boundary.load(SeqCst);
+                        let conn = pool.get().unwrap();
+                        assert!(
+                            conn.id >= after || after == usize::MAX,
+                            "round {round}: old object {}",
+                            conn.id
+                        );
+                        drop(conn);
+                    }
+                })
+            })
+            .collect();
+        thread::sleep(Duration::from_micros(200));
+        let first_new = k.counts.created.load(SeqCst);
+        pool.refresh();
+        boundary.store(first_new, SeqCst);
+        for _ in 0..200 {
+            let conn = pool.get().unwrap();
+            assert!(conn.id >= first_new, "round {round}: old object {} after refresh", conn.id);
+        }
+        for churner in churners {
+            churner.join().unwrap();
+        }
+    }
+}
