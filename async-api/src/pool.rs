@@ -175,6 +175,10 @@ impl<M: Manager> Pool<M> {
     /// Creates idle objects until `min_idle` are idle (or the pool is full). Returns how many
     /// it created.
     ///
+    /// Creates already under way for `min_idle` (a maintenance pass, another `warm`) count:
+    /// concurrent fillers never take the pool past `min_idle` between them. Each create takes
+    /// one of the `max_pending_creates` slots; while all are taken, `warm` waits for one.
+    ///
     /// # Errors
     ///
     /// The first `create` error: the objects created before it stay in the pool.
@@ -520,7 +524,7 @@ impl<M: Manager> Pool<M> {
     }
 
     /// Waits (up to [`RECHECK`](cenote_front::RECHECK) at a time, and never past the
-    /// deadline) for a create slot to be given back or a place freed; counted in
+    /// deadline) for a create slot to be given back (or an object returned); counted in
     /// `status().waiting` meanwhile. `false` once the deadline has passed.
     #[cold]
     async fn wait_for_create_slot(&self, attempt: &mut Attempt<'_, Async<M>>) -> bool {

@@ -12,12 +12,14 @@
 //!
 //! A waiter listens on `slot_freed` (an `event_listener::Event`), then looks again (a slot
 //! free), then sleeps: the event is notified when a slot is given back (a create finished,
-//! well or badly) and when a place in the pool is freed (the core's `place_freed` hook, on its
-//! slow path). A return to the idle queue is not notified: that is the core's hot path, which
-//! calls nothing (and after the return the pool may be gone, so nothing could be notified
-//! safely); a waiter looks again at least every [`RECHECK`], which bounds how late it takes a
-//! returned object, and also covers a wake missed because the gauge is relaxed. Everything
-//! here is the slow path: `get` of an idle object never touches it.
+//! well or badly). A freed place is not notified: a waiter already had a place (it gave its
+//! permit back because no slot was free, which itself frees a place: waking the other waiters
+//! for that would have them wake each other in a loop). A return to the idle queue is not
+//! notified either: that is the core's hot path, which calls nothing (and after the return the
+//! pool may be gone, so nothing could be notified safely). A waiter looks again at least every
+//! [`RECHECK`], which bounds how late it takes a returned object, and also covers a wake
+//! missed because the gauge is relaxed. Everything here is the slow path: `get` of an idle
+//! object never touches it.
 
 use core::fmt;
 use core::time::Duration;
@@ -55,8 +57,9 @@ impl<F: Front> fmt::Debug for CreateSlot<'_, F> {
 }
 
 /// A caller waiting for a create slot or a return (from [`Shared::wait_for_create_slot`]):
-/// counted in `status().waiting` while it lives. Wait on [`listener`](SlotWait::listener) for
-/// at most [`RECHECK`] (and never past the `get`'s deadline), then try again.
+/// counted in `status().waiting` while it lives. Wait on [`listener`](SlotWait::listener)
+/// (woken when a create ends) for at most [`RECHECK`] (and never past the `get`'s deadline),
+/// then try again.
 #[must_use = "a slot wait does nothing unless waited on"]
 pub struct SlotWait<'a> {
     /// Woken when a slot may be free or an object was returned.

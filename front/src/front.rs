@@ -118,7 +118,7 @@ pub struct Shared<F: Front> {
     pub(crate) pending: cenote_core::stats::Gauge,
     /// Bumped by `refresh`: objects of older generations are retired (see `refresh.rs`).
     pub(crate) generation: cenote_core::stats::Counter,
-    /// Notified when a create slot is given back or a place is freed.
+    /// Notified when a create slot is given back.
     pub(crate) slot_freed: event_listener::Event,
 }
 
@@ -175,7 +175,6 @@ impl<F: Front> Shared<F> {
     /// waiting for lent objects. Cheap when nobody listens (one load).
     pub(crate) fn place_freed(&self) {
         self.place_freed.notify(usize::MAX);
-        self.slot_freed.notify(usize::MAX);
     }
 
     /// For front ends: counts the caller in `status().waiting` until the guard is dropped.
