@@ -64,7 +64,8 @@ impl<F: Front> fmt::Debug for CreateSlot<'_, F> {
 pub struct SlotWait<'a> {
     /// Woken when a slot may be free or an object was returned.
     pub listener: event_listener::EventListener,
-    _waiting: GaugeGuard<'a>,
+    /// Counted in `status().waiting` (a `get`; not a `warm`).
+    _waiting: Option<GaugeGuard<'a>>,
 }
 
 impl fmt::Debug for SlotWait<'_> {
@@ -90,7 +91,13 @@ impl<F: Front> Shared<F> {
         if self.pending.get() < self.config.max_pending_creates {
             return None;
         }
-        Some(SlotWait { listener, _waiting: self.waiting() })
+        Some(SlotWait { listener, _waiting: Some(self.waiting()) })
+    }
+
+    /// For `warm`: a wait for the fills of others in flight to end (woken when their create
+    /// slots are given back). Made under the fill lock, before the fills it waits for can end.
+    pub(crate) fn wait_for_fills(&self) -> SlotWait<'_> {
+        SlotWait { listener: self.slot_freed.listen(), _waiting: None }
     }
 
     /// Creates in flight now (a `Relaxed` read, for counts).

@@ -42,8 +42,11 @@ pub enum WarmStep<'a, F: Front> {
     Create(Fill<'a, F>),
     /// `min_idle` objects are idle or being created (or the pool is full): nothing to do.
     Warm,
-    /// Every create slot (`max_pending_creates`) is taken: wait on this (at most
-    /// [`RECHECK`](crate::RECHECK)) and ask again, or give up for now (a maintenance pass).
+    /// Every create slot (`max_pending_creates`) is taken, or the objects still missing for
+    /// `min_idle` are being created by other fillers: wait on this (at most
+    /// [`RECHECK`](crate::RECHECK)) and ask again (`warm`: it returns once `min_idle` objects
+    /// are idle, or creates itself if another filler's create failed), or give up for now (a
+    /// maintenance pass).
     Busy(crate::SlotWait<'a>),
 }
 
@@ -66,8 +69,14 @@ impl<F: Front> Handle<F> {
         let shared = self.shared();
         let min_idle = self.config().min_idle;
         let mut filling = shared.filling.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.core().status().idle.saturating_add(*filling) >= min_idle {
+        let idle = self.core().status().idle;
+        if idle >= min_idle {
             return WarmStep::Warm;
+        }
+        if idle.saturating_add(*filling) >= min_idle {
+            // The rest are being created by other fillers: wait for them to end (each ends
+            // under this lock, after this listener is made: its wake is not missed).
+            return WarmStep::Busy(shared.wait_for_fills());
         }
         let slot = loop {
             if let Some(slot) = shared.try_create_slot() {

@@ -122,6 +122,8 @@ async fn concurrent_fillers_never_create_past_min_idle(spawn: Spawn) {
     let done = spawn_each(spawn, &pool, 4, |pool, i| async move {
         if i % 2 == 0 {
             pool.warm().await.unwrap();
+            // Returns once min_idle are idle, also when others created them.
+            assert_eq!(pool.status().idle, 2, "after warm: {}", pool.status());
         } else {
             pool.maintain().await;
         }

@@ -75,7 +75,7 @@ fn knobs(create_ms: u64) -> (M, Arc<Knobs>) {
 
 /// `warm()` on several threads, `maintain()` and the background thread's first pass all fill
 /// at once, with creates slow enough to overlap: between them they create exactly `min_idle`
-/// objects (counting only idle objects, each saw some missing and created one: size 3 and
+/// objects, and each `warm` returns only once they are idle (counting only idle objects, each saw some missing and created one: size 3 and
 /// more, as examples/postgres.rs showed).
 #[test]
 fn concurrent_fillers_never_create_past_min_idle() {
@@ -88,6 +88,8 @@ fn concurrent_fillers_never_create_past_min_idle() {
                 thread::spawn(move || {
                     if i % 2 == 0 {
                         pool.warm().unwrap();
+                        // Returns once min_idle are idle, also when others created them.
+                        assert_eq!(pool.status().idle, 2, "after warm: {}", pool.status());
                     } else {
                         pool.maintain();
                     }
