@@ -153,7 +153,8 @@ impl<M: Manager> Pool<M> {
     /// ```
     /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
     /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
-    /// let pool = cenote_sync::Pool::builder(M).max_size(4).min_idle(3).build()?;
+    /// // (no background thread here: it would fill min_idle too, and `warm` would create fewer)
+    /// let pool = cenote_sync::Pool::builder(M).max_size(4).min_idle(3).maintenance_thread(false).build()?;
     /// assert_eq!(pool.status().idle, 0); // `build` creates nothing
     /// assert_eq!(pool.warm()?, 3);
     /// assert_eq!(pool.status().idle, 3);
@@ -338,12 +339,33 @@ impl<M: Manager> Pool<M> {
         timeout: Option<Duration>,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
-        // The clock is read only once we have to wait or retry: not on the fast path.
+        // The fast path: an idle object at once, fit to lend. Nothing else (no deadline, no
+        // create slot) is set up for it.
+        let first = match self.core().try_acquire() {
+            TryAcquire::Idle(lease) => match self.check_out(lease, location) {
+                Some(pooled) => return Ok(pooled),
+                None => None, // dropped (expired, failed its check): look again
+            },
+            other => Some(other),
+        };
+        self.get_slow(first, timeout, location)
+    }
+
+    /// The rest of `get`: waits, creates and retries, from the first `try_acquire`'s answer
+    /// (`None`: ask again).
+    #[inline(never)]
+    fn get_slow(
+        &self,
+        mut first: Option<FirstTry<M>>,
+        timeout: Option<Duration>,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
+        // The clock is read only once we have to wait or retry.
         let mut attempt = self.handle.attempt(timeout);
         // A create slot (`max_pending_creates`), kept across the pause after a failed create.
         let mut slot: Option<CreateSlot<'_, Blocking<M>>> = None;
         loop {
-            let acquired = match self.core().try_acquire() {
+            let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire()) {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
@@ -438,6 +460,10 @@ impl<M: Manager> Pool<M> {
         Some(pooled)
     }
 }
+
+/// What `get`'s first `try_acquire` answered, handed to its slow path.
+type FirstTry<M> =
+    TryAcquire<cenote_front::Entry<<M as Manager>::Connection>, cenote_front::Shared<Blocking<M>>>;
 
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
