@@ -446,13 +446,6 @@ impl<M: Manager> Pool<M> {
                     }
                 }
             };
-            if let Acquired::Vacant(_) = acquired {
-                if slot.is_none() {
-                    slot = self.shared().try_create_slot();
-                }
-            } else {
-                slot = None;
-            }
             match acquired {
                 Acquired::Idle(lease) => {
                     match within(&mut attempt, pin!(self.check_out(lease, location))).await {
@@ -461,9 +454,10 @@ impl<M: Manager> Pool<M> {
                         Some(None) => {}
                     }
                 }
-                Acquired::Vacant(permit) if slot.is_none() => {
-                    // Every create slot is taken: give the place back and wait for a slot or a
-                    // return, within the deadline.
+                // Every create slot is taken: give the place back and wait for a slot or a
+                // return, within the deadline. (A slot held from a failed create is kept while
+                // an idle object is checked: the get ends, or retries, soon after.)
+                Acquired::Vacant(permit) if slot.is_none() && !self.take_create_slot(&mut slot) => {
                     drop(permit);
                     if !self.wait_for_create_slot(&mut attempt).await {
                         return Err(attempt.timed_out());
@@ -521,6 +515,12 @@ impl<M: Manager> Pool<M> {
             Poll::Pending
         })
         .await
+    }
+
+    /// Takes a create slot into `slot` if one is free; whether it did.
+    fn take_create_slot<'a>(&'a self, slot: &mut Option<CreateSlot<'a, Async<M>>>) -> bool {
+        *slot = self.shared().try_create_slot();
+        slot.is_some()
     }
 
     /// Waits (up to [`RECHECK`](cenote_front::RECHECK) at a time, and never past the
