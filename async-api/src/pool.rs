@@ -4,6 +4,7 @@ use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::ops::Deref;
+use core::panic::Location;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
@@ -11,8 +12,8 @@ use std::sync::Arc;
 
 use cenote_core::{time, Acquired, Closed, TryAcquire};
 use cenote_front::{
-    Attempt, Creating, Dropped, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return, Shared,
-    Shutdown, Timeout,
+    Attempt, CreateSlot, Creating, Dropped, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return,
+    Shared, Shutdown, Timeout, WarmStep,
 };
 
 use crate::maintenance;
@@ -174,6 +175,10 @@ impl<M: Manager> Pool<M> {
     /// Creates idle objects until `min_idle` are idle (or the pool is full). Returns how many
     /// it created.
     ///
+    /// Creates already under way for `min_idle` (a maintenance pass, another `warm`) count:
+    /// concurrent fillers never take the pool past `min_idle` between them. Each create takes
+    /// one of the `max_pending_creates` slots; while all are taken, `warm` waits for one.
+    ///
     /// # Errors
     ///
     /// The first `create` error: the objects created before it stay in the pool.
@@ -198,22 +203,29 @@ impl<M: Manager> Pool<M> {
     /// ```
     pub async fn warm(&self) -> Result<usize, M::Error> {
         let mut created = 0;
-        while let Some(permit) = self.handle.warm_permit() {
-            let creating = self.handle.begin_create();
-            let span = self.handle.create_span();
-            let made = span.clone().wrap(pin!(self.manager().create())).await;
-            span.outcome(if made.is_ok() { "ok" } else { "error" });
-            match made {
-                Ok(conn) => self.handle.fill_idle(permit, conn, creating),
-                Err(e) => {
-                    self.handle.create_failed();
-                    return Err(e);
+        loop {
+            match self.handle.warm_step() {
+                WarmStep::Create(fill) => {
+                    let span = self.handle.create_span();
+                    let made = span.clone().wrap(pin!(self.manager().create())).await;
+                    span.outcome(if made.is_ok() { "ok" } else { "error" });
+                    match made {
+                        Ok(conn) => self.handle.fill_idle(fill, conn),
+                        Err(e) => {
+                            self.handle.create_failed();
+                            return Err(e);
+                        }
+                    }
+                    created += 1;
+                    self.handle.log_warm(created);
                 }
+                // `max_pending_creates` creates in flight: wait for one to finish.
+                WarmStep::Busy(wait) => {
+                    let _woken = timeout_at(time::after(cenote_front::RECHECK), wait.listener).await;
+                }
+                _ => return Ok(created),
             }
-            created += 1;
-            self.handle.log_warm(created);
         }
-        Ok(created)
     }
 
     /// Runs one maintenance pass now, in the calling task, and says what it did and when the
@@ -370,8 +382,13 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), cenote_async::Error<std::convert::Infallible>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_within(Timeout::Pool).await
+    ///
+    /// `get` is `#[track_caller]` (a plain `fn` returning the future, so that the caller's
+    /// location is taken when it is called): with `leak_detection_threshold` set, a leak
+    /// report names where the object was acquired.
+    #[track_caller]
+    pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
+        self.get_within(Timeout::Pool, Location::caller())
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -383,8 +400,12 @@ impl<M: Manager> Pool<M> {
     /// # Cancel safety
     ///
     /// As for [`get`](Pool::get).
-    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_within(Timeout::Given(Some(timeout))).await
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
+        self.get_within(Timeout::Given(Some(timeout)), Location::caller())
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -393,10 +414,12 @@ impl<M: Manager> Pool<M> {
     /// place: a manager whose checks complete without waiting (the defaults, or a quick
     /// in-memory reset) gets its object; one whose check would have to wait is left in the
     /// pool, still marked for its reset, and `None` is returned: use `get` for those.
+    #[track_caller]
     pub fn try_get(&self) -> Option<Pooled<M>> {
+        let location = Location::caller();
         let mut cx = Context::from_waker(Waker::noop());
         while let Some(lease) = self.handle.try_take_idle() {
-            let checked = pin!(self.check_out(lease));
+            let checked = pin!(self.check_out(lease, location));
             match checked.poll(&mut cx) {
                 Poll::Ready(Some(pooled)) => return Some(pooled),
                 // Dropped as expired or invalid: look at the next idle object.
@@ -408,11 +431,17 @@ impl<M: Manager> Pool<M> {
         None
     }
 
-    async fn get_within(&self, timeout: Timeout) -> Result<Pooled<M>, Error<M::Error>> {
+    async fn get_within(
+        &self,
+        timeout: Timeout,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
         // Each await point below runs under the deadline, but the clock is first read (and the
         // timer used) only when one of them does not finish on its first poll: an idle object
         // whose reset completes at once never touches either.
         let mut attempt = self.handle.attempt_for(timeout);
+        // A create slot (`max_pending_creates`), kept across the pause after a failed create.
+        let mut slot: Option<CreateSlot<'_, Async<M>>> = None;
         loop {
             let acquired = match self.core().try_acquire() {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
@@ -420,6 +449,7 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Closed => return Err(Error::Closed),
                 TryAcquire::Exhausted => {
                     attempt.slow();
+                    slot = None; // nothing to create for now: let another caller have the slot
                     let span = self.handle.get_span();
                     let waited = span.clone().wrap(pin!(self.wait(&mut attempt))).await;
                     span.outcome(match &waited {
@@ -435,18 +465,31 @@ impl<M: Manager> Pool<M> {
                 }
             };
             match acquired {
-                Acquired::Idle(lease) => match within(&mut attempt, pin!(self.check_out(lease))).await {
-                    None => return Err(attempt.timed_out()),
-                    Some(Some(pooled)) => {
-                        attempt.lent();
-                        return Ok(pooled);
+                Acquired::Idle(lease) => {
+                    match within(&mut attempt, pin!(self.check_out(lease, location))).await {
+                        None => return Err(attempt.timed_out()),
+                        Some(Some(pooled)) => {
+                            attempt.lent();
+                            return Ok(pooled);
+                        }
+                        Some(None) => {}
                     }
-                    Some(None) => {}
-                },
+                }
+                // Every create slot is taken: give the place back and wait for a slot or a
+                // return, within the deadline. (A slot held from a failed create is kept while
+                // an idle object is checked: the get ends, or retries, soon after.)
+                Acquired::Vacant(permit) if slot.is_none() && !self.take_create_slot(&mut slot) => {
+                    attempt.slow();
+                    drop(permit);
+                    if !self.wait_for_create_slot(&mut attempt).await {
+                        return Err(attempt.timed_out());
+                    }
+                }
                 Acquired::Vacant(permit) => {
                     attempt.slow();
+                    // Before the create: its start time and the pool's generation (`refresh`).
                     let creating = self.handle.begin_create();
-                    match within(&mut attempt, pin!(self.create(permit, creating))).await {
+                    match within(&mut attempt, pin!(self.create(permit, location, creating))).await {
                         None => return Err(attempt.timed_out()),
                         Some(Ok(pooled)) => {
                             attempt.lent();
@@ -459,7 +502,12 @@ impl<M: Manager> Pool<M> {
                         Some(Err(CreateFailed::Error(e))) => {
                             // The pause between attempts, within the deadline.
                             let pause = attempt.create_failed(e)?;
-                            if within(&mut attempt, pin!(sleep_until(time::after(pause)))).await.is_none() {
+                            // Counted in `status().waiting` while it pauses (a cancelled get too
+                            // leaves the count: the guard goes with the future).
+                            let waiting = self.shared().waiting();
+                            let slept = within(&mut attempt, pin!(sleep_until(time::after(pause)))).await;
+                            drop(waiting);
+                            if slept.is_none() {
                                 return Err(attempt.timed_out());
                             }
                         }
@@ -500,11 +548,33 @@ impl<M: Manager> Pool<M> {
         .await
     }
 
+    /// Takes a create slot into `slot` if one is free; whether it did.
+    fn take_create_slot<'a>(&'a self, slot: &mut Option<CreateSlot<'a, Async<M>>>) -> bool {
+        *slot = self.shared().try_create_slot();
+        slot.is_some()
+    }
+
+    /// Waits (up to [`RECHECK`](cenote_front::RECHECK) at a time, and never past the
+    /// deadline) for a create slot to be given back (or an object returned); counted in
+    /// `status().waiting` meanwhile. `false` once the deadline has passed.
+    #[cold]
+    async fn wait_for_create_slot(&self, attempt: &mut Attempt<'_, Async<M>>) -> bool {
+        let deadline = attempt.deadline();
+        let Some(wait) = self.shared().wait_for_create_slot() else { return true };
+        let left = time::until(deadline);
+        if left.is_zero() {
+            return false;
+        }
+        let _woken = timeout_at(time::after(left.min(cenote_front::RECHECK)), wait.listener).await;
+        true
+    }
+
     /// Creates an object into `permit`. If `create` fails, panics or is cancelled, the permit
     /// is dropped, which gives its place back.
     async fn create(
         &self,
         permit: PermitOf<Async<M>>,
+        location: &'static Location<'static>,
         creating: Creating,
     ) -> Result<Pooled<M>, CreateFailed<M::Error>> {
         let span = self.handle.create_span();
@@ -520,13 +590,17 @@ impl<M: Manager> Pool<M> {
             None => "timeout",
         });
         let conn = created.ok_or(CreateFailed::Timeout)?.map_err(CreateFailed::Error)?;
-        Ok(self.handle.lend_created(permit, conn, creating))
+        Ok(self.handle.lend_created(permit, conn, location, creating))
     }
 
     /// Resets, checks and applies the health options to an idle object about to be lent;
     /// `None` if it was dropped instead.
-    async fn check_out(&self, lease: LeaseOf<Async<M>>) -> Option<Pooled<M>> {
-        let (mut pooled, validate) = self.handle.check_out(lease)?;
+    async fn check_out(
+        &self,
+        lease: LeaseOf<Async<M>>,
+        location: &'static Location<'static>,
+    ) -> Option<Pooled<M>> {
+        let (mut pooled, validate) = self.handle.check_out(lease, location)?;
         if Pooled::needs_reset(&pooled) {
             // If this await is cancelled, `pooled` goes back still marked for its reset.
             if self.manager().reset(&mut pooled).await.is_err() {

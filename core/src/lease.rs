@@ -53,10 +53,16 @@ impl<T, E> Lease<T, E> {
     }
 
     #[inline(always)]
-    fn inner(&self) -> &Inner<T, E> {
+    pub(crate) fn inner(&self) -> &Inner<T, E> {
         // SAFETY: the lease is counted in `live`, so the pool is not freed before the lease
         // gives that count up, which it does only when it is consumed (type invariant).
         unsafe { self.inner.as_ref() }
+    }
+
+    /// The slot this lease owns.
+    #[inline(always)]
+    pub(crate) fn index(&self) -> u32 {
+        self.index
     }
 
     /// The extension value of the pool this lease came from.

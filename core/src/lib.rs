@@ -25,6 +25,9 @@
 //!   when it fires ([`WeakCore::expire_waiters`]).
 //! * A dropped [`Lease`] returns its object; [`Lease::retire`] drops it and frees its place;
 //!   [`Lease::detach`] takes it out for good. A dropped [`Permit`] gives its place back.
+//! * [`Lease::mark_lent`] records when and where an object was lent (two atomic stores, only
+//!   for a front end that asks), and [`Core::for_each_lent`] reads every record from another
+//!   thread, for leak reports.
 //! * [`Core::close`], [`Core::resize`] (within the capacity fixed at construction) and
 //!   [`Core::retain`] (visit idle objects, for eviction).
 //!
@@ -81,6 +84,7 @@ extern crate std;
 mod error;
 mod handle;
 mod lease;
+mod lent;
 mod pool;
 mod queue;
 mod release;
@@ -105,6 +109,7 @@ mod weak;
 
 pub use error::{Closed, ConfigError, WaitError};
 pub use lease::{Lease, Permit};
+pub use lent::Lent;
 pub use pool::{Acquired, Core, CoreStatus, Hooks, TryAcquire, Vacated, STARVE_AFTER_MISSES};
 pub use slot::SlotMeta;
 pub use wait::{Acquire, NoWatch, Watch};

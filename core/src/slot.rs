@@ -45,10 +45,18 @@ pub(crate) struct Slot<T> {
     /// held: never reset, so the sum over slots only grows. Written only by the slot's owner
     /// (a load and a store, no RMW), read by anyone (`Core::uses`).
     pub(crate) uses: AtomicUsize,
+    /// When and where the current lend began, if the front end records it (atomics: read by
+    /// other threads, see `lent.rs`).
+    pub(crate) lent: crate::lent::LentRecord,
 }
 
 impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
-        Self { value: Cell::new(None), meta: Cell::new(SlotMeta::default()), uses: AtomicUsize::new(0) }
+        Self {
+            value: Cell::new(None),
+            meta: Cell::new(SlotMeta::default()),
+            uses: AtomicUsize::new(0),
+            lent: crate::lent::LentRecord::new(),
+        }
     }
 }

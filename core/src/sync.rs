@@ -6,10 +6,10 @@
 //! not loom-instrumented) has a loom stand-in (`queue.rs`).
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicUsize, Ordering};
 
 /// For histogram sums, where the target has 64-bit atomics.
 #[cfg(all(not(loom), target_has_atomic = "64"))]

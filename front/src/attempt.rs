@@ -37,6 +37,14 @@ fn random() -> u64 {
 ///
 /// Each failure is logged with the pool's name (rate-limited).
 ///
+/// With `max_pending_creates` (default 2), a `get` that finds room in the pool but every create
+/// slot taken waits for a return or a slot within the same deadline; with no deadline it waits
+/// for a slot without limit, then creates once, and a failure is still returned as
+/// [`Error::Create`] at once: so with `acquire_timeout(None)` a failing create is never
+/// retried by the pool, but at most `max_pending_creates` run at a time (a caller's own retry
+/// loop should pause between its attempts; or give the pool a deadline and let it retry with
+/// `create_backoff`).
+///
 /// # Examples
 ///
 /// ```
@@ -137,10 +145,13 @@ impl<F: Front> Attempt<'_, F> {
         (at, fresh && at != time::NEVER)
     }
 
-    /// The error for a deadline that passed: [`Error::Timeout`] with the last create error.
+    /// The error for a deadline that passed: [`Error::Timeout`] with this `get`'s last create
+    /// error, or, for a `get` that made none (it waited for a create slot while others'
+    /// creates failed), the pool's newest one not yet given to another caller.
     pub fn timed_out(self) -> Error<F::Error> {
         self.shared.timed_out();
-        Error::Timeout { last_create_error: self.last_create_error }
+        let last_create_error = self.last_create_error.or_else(|| self.shared.take_error());
+        Error::Timeout { last_create_error }
     }
 
     /// For front ends: this `get` found no idle object at once and is about to wait or
@@ -179,7 +190,11 @@ impl<F: Front> Attempt<'_, F> {
             self.shared.timed_out();
             return Err(Error::Timeout { last_create_error: Some(error) });
         }
-        self.last_create_error = Some(error);
+        // This get keeps its newest error; the older one goes to the pool, for a caller that
+        // times out waiting for a create slot without an error of its own.
+        if let Some(older) = self.last_create_error.replace(error) {
+            self.shared.keep_error(older);
+        }
         let (first, max) = self.shared.config.create_backoff;
         let pause = backoff(first, max, self.failures).min(left);
         self.failures = self.failures.saturating_add(1);

@@ -20,6 +20,8 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 /// | `validate_on_acquire` | `false` |
 /// | `health_check_interval` | none |
 /// | `validate_idle_after` | 500 ms |
+/// | `max_pending_creates` | 2 |
+/// | `leak_detection_threshold` | none |
 ///
 /// `build` creates no object in either front end: it never blocks and never fails because
 /// the backend is down. `Pool::warm` creates the `min_idle` objects (blocking, or `.await`ed).
@@ -166,6 +168,31 @@ impl<F: Front> Builder<F> {
     /// `Pooled::report_error`. Default: none.
     pub fn max_errors(mut self, max: Option<u32>) -> Self {
         self.config.max_errors = max;
+        self
+    }
+
+    /// Most `create` calls in flight at once for this pool, across `get`, `warm` and
+    /// maintenance refills (at least 1; 0 is a [`BuildError`]). A `get` that finds room in the
+    /// pool but every create slot taken waits, within its timeout, for an object to be returned
+    /// or for a create to finish (then it may create itself); a caller pausing between failed
+    /// creates keeps its slot, so during an outage at most `n` callers retry and the others
+    /// wait for their outcome. A `get` that times out this way carries the pool's last create
+    /// error. Default: 2.
+    pub fn max_pending_creates(mut self, n: usize) -> Self {
+        self.config.max_pending_creates = n;
+        self
+    }
+
+    /// Report objects held longer than this: each maintenance pass logs (`log::warn!`, once
+    /// per lend) the pool's name, how long the object has been out, and where it was acquired
+    /// (`get`, `get_timeout` and `try_get` are `#[track_caller]`), and counts them in
+    /// `Maintenance::leaked`. A pass is due within the threshold while it is set (and in the
+    /// blocking front end it turns the maintenance thread on; an async pool needs its
+    /// `maintenance()` future spawned, or `maintain()` called). Costs, when set: one clock
+    /// read and two stores per lend, one store per return; when `None` (the default),
+    /// nothing.
+    pub fn leak_detection_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.config.leak_detection_threshold = threshold;
         self
     }
 

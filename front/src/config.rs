@@ -67,6 +67,17 @@ pub struct Config {
     /// Objects with this many errors reported through `Pooled::report_error` are dropped
     /// when they are returned. `None`: never. Default: `None`.
     pub max_errors: Option<u32>,
+    /// Most `create` calls in flight at once, across `get`, `warm` and maintenance refills (at
+    /// least 1). A `get` that would create beyond it waits instead, within its timeout, for a
+    /// return or for a create to finish; a caller pausing between failed creates keeps its
+    /// slot, so at most this many callers retry during an outage. Default:
+    /// [`DEFAULT_MAX_PENDING_CREATES`].
+    pub max_pending_creates: usize,
+    /// Objects held longer than this are reported by maintenance passes (a `log::warn!` with
+    /// the pool's name, how long, and where the object was acquired, once per lend; and
+    /// `Maintenance::leaked`). `None`: off, and then lending records nothing (no clock read,
+    /// no store). Default: `None`.
+    pub leak_detection_threshold: Option<Duration>,
     /// The pool's name in log lines. Default: `"cenote"`.
     pub name: String,
 }
@@ -84,6 +95,10 @@ pub const DEFAULT_CREATE_BACKOFF: (Duration, Duration) =
 /// The default for [`Config::acquire_timeout`]: 30 seconds (not forever, which stalls a
 /// service silently when the pool is exhausted).
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default for [`Config::max_pending_creates`]: 2 (as HikariCP and bb8 connect a few at a
+/// time: more in flight at once mostly adds load on a backend that is already slow or down).
+pub const DEFAULT_MAX_PENDING_CREATES: usize = 2;
 
 /// The default for [`Config::max_size`] in the builders: 10.
 pub const DEFAULT_MAX_SIZE: usize = 10;
@@ -107,13 +122,16 @@ impl Config {
             maintenance_interval: DEFAULT_MAINTENANCE_INTERVAL,
             maintenance_thread: None,
             max_errors: None,
+            max_pending_creates: DEFAULT_MAX_PENDING_CREATES,
+            leak_detection_threshold: None,
             name: String::from("cenote"),
         }
     }
 
-    /// Whether maintenance has anything to do: `min_idle` to keep, or a time-based option.
+    /// Whether maintenance has anything to do: `min_idle` to keep, a time-based option, or
+    /// leaks to report.
     pub fn needs_maintenance(&self) -> bool {
-        self.min_idle > 0 || self.needs_clock()
+        self.min_idle > 0 || self.needs_clock() || self.leak_detection_threshold.is_some()
     }
 
     /// The capacity in slots: `capacity`, or `max_size` when unset.
@@ -144,6 +162,9 @@ impl Config {
         if self.max_size == 0 {
             return Err(BuildError::ZeroMaxSize);
         }
+        if self.max_pending_creates == 0 {
+            return Err(BuildError::ZeroMaxPendingCreates);
+        }
         if self.min_idle > self.max_size {
             return Err(BuildError::MinIdleAboveMaxSize { min_idle: self.min_idle, max_size: self.max_size });
         }
@@ -160,6 +181,7 @@ impl Config {
             ("max_lifetime", self.max_lifetime),
             ("health_check_interval", self.health_check_interval),
             ("validate_idle_after", self.validate_idle_after),
+            ("leak_detection_threshold", self.leak_detection_threshold),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(BuildError::ZeroDuration { option });
@@ -196,6 +218,8 @@ impl Default for Config {
 pub enum BuildError {
     /// `max_size` was 0.
     ZeroMaxSize,
+    /// `max_pending_creates` was 0: no object could ever be created.
+    ZeroMaxPendingCreates,
     /// `min_idle` was larger than `max_size`.
     MinIdleAboveMaxSize {
         /// The requested `min_idle`.
@@ -247,6 +271,9 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::ZeroMaxSize => f.write_str("max_size is 0: set it to the most objects the pool may hold (at least 1)"),
+            Self::ZeroMaxPendingCreates => f.write_str(
+                "max_pending_creates is 0: no object could ever be created; set it to the most creates to run at once (at least 1; the default is 2)",
+            ),
             Self::MinIdleAboveMaxSize { min_idle, max_size } => {
                 write!(f, "min_idle ({min_idle}) is larger than max_size ({max_size}): lower min_idle or raise max_size")
             }

@@ -49,6 +49,9 @@ pub(crate) struct ConfigRepr {
     maintenance_thread: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_errors: Option<u32>,
+    max_pending_creates: usize,
+    #[serde(with = "opt_duration")]
+    leak_detection_threshold: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
 }
@@ -96,6 +99,8 @@ impl From<Config> for ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
+            leak_detection_threshold,
             name,
         } = config;
         Self {
@@ -114,6 +119,8 @@ impl From<Config> for ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
+            leak_detection_threshold,
             name: Some(name),
         }
     }
@@ -138,6 +145,8 @@ impl ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
+            leak_detection_threshold,
             name,
         } = self;
         Config {
@@ -156,6 +165,8 @@ impl ConfigRepr {
             maintenance_interval,
             maintenance_thread,
             max_errors,
+            max_pending_creates,
+            leak_detection_threshold,
             name: name.unwrap_or_else(|| default_name.to_owned()),
         }
     }

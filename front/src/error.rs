@@ -99,7 +99,10 @@ pub struct Status {
     pub idle: usize,
     /// Objects lent out or being created.
     pub in_use: usize,
-    /// Callers waiting for an object.
+    /// Callers inside `get` without an object that are not creating one: queued for a
+    /// return, pausing between failed creates (`create_backoff`), or waiting for a create
+    /// slot (`max_pending_creates`). (From the core alone, `From<CoreStatus>`: the queued
+    /// ones only.)
     pub waiting: usize,
 }
 

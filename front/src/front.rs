@@ -80,10 +80,13 @@ pub struct Entry<C> {
     /// When it was last returned (or created, or passed a check), on the coarse clock
     /// (milliseconds, `cenote_core::time::coarse_now`), for `validate_idle_after`.
     pub(crate) idle_since: usize,
+    /// The pool's generation when its `create` began: older than the pool's current one
+    /// after a `refresh`, and then retired wherever the pool next looks at it.
+    pub(crate) generation: usize,
 }
 
 impl<C> Entry<C> {
-    pub(crate) fn new(conn: C, born: u64) -> Self {
+    pub(crate) fn new(conn: C, born: u64, generation: usize) -> Self {
         Self {
             conn,
             unreset: false,
@@ -92,6 +95,7 @@ impl<C> Entry<C> {
             born,
             dropped: None,
             idle_since: cenote_core::time::coarse_now(),
+            generation,
         }
     }
 }
@@ -118,7 +122,7 @@ pub struct Shared<F: Front> {
     /// Whether a time-based option is set, so that lending and returning read the clock.
     clock: bool,
     /// Creation trouble: the refill's backoff and the log's rate limit.
-    pub(crate) create_health: crate::maintain::Health,
+    pub(crate) create_health: crate::maintain::Health<F::Error>,
     /// Notified when the pool is closed or its last front-end handle goes: wakes background
     /// work (a sleeping maintenance task) so that it ends at once. A cold-path wait:
     /// `event-listener` serves it.
@@ -137,6 +141,18 @@ pub struct Shared<F: Front> {
     /// `validate_idle_after` in coarse-clock milliseconds (`None`: off), and what keeps the
     /// coarse clock ticking meanwhile.
     idle_window: Option<(usize, crate::coarse::ClockUser)>,
+    /// Creates for idle objects in flight (`warm`, refills): see [`Fill`](crate::Fill).
+    pub(crate) filling: crate::fill::Filling,
+    /// Callers inside `get` that are not in the core's wait list but waiting all the same: in
+    /// the pause between create retries (and, with `max_pending_creates`, for a create slot).
+    /// Added to the core's count in `status().waiting`.
+    pub(crate) waiting: cenote_core::stats::Gauge,
+    /// Creates in flight, bounded by `max_pending_creates` (see [`CreateSlot`](crate::CreateSlot)).
+    pub(crate) pending: cenote_core::stats::Gauge,
+    /// Bumped by `refresh`: objects of older generations are retired (see `refresh.rs`).
+    pub(crate) generation: cenote_core::stats::Counter,
+    /// Notified when a create slot is given back.
+    pub(crate) slot_freed: event_listener::Event,
 }
 
 /// Why an idle object is dropped.
@@ -146,6 +162,8 @@ pub(crate) enum Expired {
     Lifetime,
     /// Idle longer than `idle_timeout`.
     Idle,
+    /// Created before a `refresh`.
+    Refreshed,
 }
 
 impl Expired {
@@ -154,6 +172,7 @@ impl Expired {
         match self {
             Expired::Lifetime => crate::metrics::Dropped::MaxLifetime,
             Expired::Idle => crate::metrics::Dropped::IdleTimeout,
+            Expired::Refreshed => crate::metrics::Dropped::Refreshed,
         }
     }
 }
@@ -205,6 +224,11 @@ impl<F: Front> Shared<F> {
             name,
             settings,
             idle_window,
+            filling: crate::fill::Filling::default(),
+            waiting: cenote_core::stats::Gauge::new(),
+            pending: cenote_core::stats::Gauge::new(),
+            generation: cenote_core::stats::Counter::new(),
+            slot_freed: event_listener::Event::new(),
         }
     }
 
@@ -218,6 +242,13 @@ impl<F: Front> Shared<F> {
     /// waiting for lent objects. Cheap when nobody listens (one load).
     pub(crate) fn place_freed(&self) {
         self.place_freed.notify(usize::MAX);
+    }
+
+    /// For front ends: counts the caller in `status().waiting` until the guard is dropped.
+    /// Hold it across the pause between create retries (and any other wait of `get` outside
+    /// the core's wait list, which the core counts itself).
+    pub fn waiting(&self) -> cenote_core::stats::GaugeGuard<'_> {
+        self.waiting.enter()
     }
 
     /// Whether a time-based option is set (so that the time stamps are kept).
@@ -301,6 +332,11 @@ impl<F: Front> Shared<F> {
     /// Reads the clock only when a time-based option is set.
     #[inline]
     pub(crate) fn check_idle<C>(&self, entry: &Entry<C>, meta: &mut SlotMeta) -> CheckOut {
+        // Created before a `refresh`: retire it (this closes the race with a return, see
+        // `refresh.rs`).
+        if self.is_stale(entry) {
+            return CheckOut::Expired(Expired::Refreshed);
+        }
         // Errors reported since its last check: check it before trusting it again.
         let mut validate = self.config.validate_on_acquire || meta.errors > entry.errors_checked;
         if let Some((window, _)) = &self.idle_window {

@@ -2,6 +2,7 @@
 //! closing, and the steps of lending and creating that do not wait.
 
 use core::fmt;
+use core::panic::Location;
 
 use cenote_core::{ConfigError, Core, Lease, Permit};
 
@@ -85,9 +86,14 @@ impl<F: Front> Handle<F> {
         &self.shared().config
     }
 
-    /// The pool's counts (not a consistent snapshot).
+    /// The pool's counts (not a consistent snapshot). `waiting` counts every caller inside
+    /// `get` that has no object yet and is not creating one: those queued for a return, and
+    /// those pausing between failed creates (`create_backoff`) or waiting for a create slot
+    /// (`max_pending_creates`), so that an outage shows as callers waiting, not as an idle pool.
     pub fn status(&self) -> Status {
-        self.core.status().into()
+        let mut status: Status = self.core.status().into();
+        status.waiting = status.waiting.saturating_add(self.shared().waiting.get());
+        status
     }
 
     /// Changes `max_size`, within the capacity set at build time. Growing lets waiters
@@ -141,18 +147,26 @@ impl<F: Front> Handle<F> {
     /// For front ends: applies the health options to an idle object about to be lent.
     /// `None` if it expired (it is dropped, its place freed); else the object, and whether
     /// the manager's `is_valid` must pass before it is lent.
+    /// `location` is the caller of `get` (`#[track_caller]`), kept for leak reports when
+    /// `leak_detection_threshold` is set.
     #[inline]
-    pub fn check_out(&self, mut lease: LeaseOf<F>) -> Option<(Pooled<F>, bool)> {
+    pub fn check_out(
+        &self,
+        mut lease: LeaseOf<F>,
+        location: &'static Location<'static>,
+    ) -> Option<(Pooled<F>, bool)> {
         Lease::count_use(&mut lease);
         let mut pooled = Pooled::new(lease);
-        match pooled.check_idle() {
-            CheckOut::Lend => Some((pooled, false)),
-            CheckOut::Validate => Some((pooled, true)),
+        let validate = match pooled.check_idle() {
+            CheckOut::Lend => false,
+            CheckOut::Validate => true,
             CheckOut::Expired(expired) => {
                 Pooled::retire_because(pooled, expired.reason());
-                None
+                return None;
             }
-        }
+        };
+        pooled.mark_lent(location);
+        Some((pooled, validate))
     }
 
     /// For front ends: an idle object now, if any (never waits, never creates).
@@ -162,36 +176,29 @@ impl<F: Front> Handle<F> {
     }
 
     /// For front ends: puts a newly created object into `permit` and lends it.
-    pub fn lend_created(&self, permit: PermitOf<F>, conn: F::Connection, creating: Creating) -> Pooled<F> {
+    /// `location` as for [`check_out`](Handle::check_out); `creating` is what
+    /// [`begin_create`](Handle::begin_create) gave just before the `create` began (its start
+    /// time and the pool's generation then).
+    pub fn lend_created(
+        &self,
+        permit: PermitOf<F>,
+        conn: F::Connection,
+        location: &'static Location<'static>,
+        creating: Creating,
+    ) -> Pooled<F> {
+        self.shared().create_succeeded();
         let born = self.shared().created(creating);
-        let mut lease = Permit::fill(permit, Entry::new(conn, born));
+        let mut lease = Permit::fill(permit, Entry::new(conn, born, creating.generation));
         Lease::count_use(&mut lease);
         self.shared().stamp_created(Lease::meta_mut(&mut lease), true);
+        self.shared().mark_lent(&lease, location);
         Pooled::new(lease)
-    }
-
-    /// For front ends' `warm`: a permit to create one more idle object while fewer than
-    /// `min_idle` are idle and the pool has room; `None` when warm.
-    pub fn warm_permit(&self) -> Option<PermitOf<F>> {
-        if self.core.status().idle >= self.shared().min_idle() {
-            return None;
-        }
-        self.core.try_reserve()
     }
 
     /// For front ends' `warm`: logs its progress ("warming db: 3/5", at `info`), one line per
     /// object created: warming a pool of connections to a slow backend can take a while.
     pub fn log_warm(&self, created: usize) {
         log::info!("warming {}: {created}/{}", self.config().name, self.shared().min_idle());
-    }
-
-    /// For front ends' `warm`: puts a newly created object into `permit` as an idle object.
-    pub fn fill_idle(&self, permit: PermitOf<F>, conn: F::Connection, creating: Creating) {
-        let born = self.shared().created(creating);
-        let mut lease = Permit::fill(permit, Entry::new(conn, born));
-        let meta = Lease::meta_mut(&mut lease);
-        meta.use_count = 0;
-        self.shared().stamp_created(meta, false);
     }
 }
 

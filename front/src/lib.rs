@@ -20,6 +20,12 @@
 //! * A failing `create` is retried with a growing pause until `acquire_timeout`, and the
 //!   timeout carries the last error; with no deadline the first error is returned at once
 //!   ([`Attempt`]).
+//! * At most `max_pending_creates` (default 2) creates run at once per pool, across `get`,
+//!   `warm` and refills; other getters wait for a return or a free slot within their deadline
+//!   (a caller pausing between retries keeps its slot), and are counted in
+//!   `status().waiting`.
+//! * Concurrent fillers (`warm`, maintenance passes) never create past `min_idle` between
+//!   them ([`Fill`]).
 //!
 //! # Features
 //!
@@ -46,7 +52,7 @@
 //!   `s`, `m`, `h`, `d`, `w`, and their long forms). A bare number is an error: the unit is
 //!   never guessed.
 //! * **Optional durations** (`acquire_timeout`, `create_timeout`, `idle_timeout`,
-//!   `max_lifetime`, `health_check_interval`) also take `"none"` (or YAML's `null`/`~`) for
+//!   `max_lifetime`, `health_check_interval`, `leak_detection_threshold`) also take `"none"` (or YAML's `null`/`~`) for
 //!   "off"; TOML has no null, so `"none"` is the way to say it there.
 //! * **Other optional values** (`capacity`, `maintenance_thread`, `max_errors`): leave them out
 //!   (or YAML `null`) for "unset".
@@ -94,14 +100,18 @@ mod config_error;
 mod config_file;
 #[cfg(feature = "serde")]
 mod config_serde;
+mod creating;
 mod error;
+mod fill;
 mod front;
 mod handle;
+mod leak;
 mod maintain;
 mod metrics;
 mod pooled;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+mod refresh;
 mod settings;
 pub mod trace;
 
@@ -110,13 +120,15 @@ pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
 pub use config::{
     BuildError, Config, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CREATE_BACKOFF, DEFAULT_HEALTH_CHECK_TIMEOUT,
-    DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_SIZE, DEFAULT_VALIDATE_IDLE_AFTER,
+    DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_PENDING_CREATES, DEFAULT_MAX_SIZE, DEFAULT_VALIDATE_IDLE_AFTER,
 };
 #[cfg(feature = "serde")]
 pub use config_error::{ConfigFileError, Format};
 #[cfg(feature = "serde")]
 pub use config_file::Pools;
+pub use creating::{CreateSlot, SlotWait, RECHECK};
 pub use error::{Error, Status};
+pub use fill::{Fill, WarmStep};
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared, TryAcquireOf};
 pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
 pub use maintain::{Maintenance, Pass, Visit};

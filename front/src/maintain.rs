@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use cenote_core::Lease;
 
-use crate::front::{ticks, Expired, Front, LeaseOf, PermitOf, Shared};
+use crate::front::{ticks, Expired, Front, LeaseOf, Shared};
 use crate::Handle;
 
 /// What one maintenance pass did, and when the next one is due.
@@ -49,6 +49,12 @@ pub struct Maintenance {
     /// Of those, the ones that failed it (or, async, did not finish within
     /// `health_check_timeout`), and were dropped.
     pub invalid: usize,
+    /// Objects held longer than `leak_detection_threshold` now (each is logged once per
+    /// lend, with where it was acquired); 0 when the option is off.
+    pub leaked: usize,
+    /// Idle objects dropped because they were created before a `refresh` (one that a racing
+    /// return put back after the refresh's sweep).
+    pub refreshed: usize,
     /// Objects created to bring the idle ones up to `min_idle`.
     pub created: usize,
     /// Creates that failed; the refill is retried after `create_backoff`.
@@ -72,6 +78,12 @@ impl fmt::Display for Maintenance {
             self.created,
             self.create_errors
         )?;
+        if self.refreshed > 0 {
+            write!(f, ", dropped {} from before a refresh", self.refreshed)?;
+        }
+        if self.leaked > 0 {
+            write!(f, ", {} held past leak_detection_threshold", self.leaked)?;
+        }
         match self.next {
             Some(next) => write!(f, ", next pass in {next:?}"),
             None => f.write_str(", pool closed"),
@@ -81,8 +93,8 @@ impl fmt::Display for Maintenance {
 
 /// Creation trouble remembered between passes and `get`s: the refill's backoff and the rate
 /// limit of the "create failed" log lines.
-#[derive(Debug, Default)]
-pub(crate) struct CreateHealth {
+#[derive(Debug)]
+pub(crate) struct CreateHealth<E> {
     /// Consecutive failed refills.
     failures: u32,
     /// No refill before this time (pool ticks).
@@ -90,6 +102,21 @@ pub(crate) struct CreateHealth {
     /// Failures not logged since the last line, and when that line was written (ticks).
     suppressed: u64,
     logged_at: Option<u64>,
+    /// Recent create errors from `get`s, newest last, for callers that time out without
+    /// one of their own (see `Shared::keep_error`).
+    pub(crate) errors: std::collections::VecDeque<E>,
+}
+
+impl<E> Default for CreateHealth<E> {
+    fn default() -> Self {
+        Self {
+            failures: 0,
+            retry_at: 0,
+            suppressed: 0,
+            logged_at: None,
+            errors: std::collections::VecDeque::new(),
+        }
+    }
 }
 
 /// At most one "create failed" log line per pool in this long (the others are counted).
@@ -158,8 +185,6 @@ pub struct Pass<'a, F: Front> {
     /// The earliest time (ticks) something is due; `u64::MAX`: nothing.
     next: u64,
     report: Maintenance,
-    /// The refill create in progress (from `refill_permit`), for the books.
-    creating: Option<crate::metrics::Creating>,
 }
 
 impl<F: Front> Handle<F> {
@@ -174,12 +199,11 @@ impl<F: Front> Handle<F> {
             reapable: idle.saturating_sub(shared.min_idle()),
             next: u64::MAX,
             report: Maintenance::default(),
-            creating: None,
         }
     }
 }
 
-impl<F: Front> Pass<'_, F> {
+impl<'a, F: Front> Pass<'a, F> {
     /// The next idle object due for a health check, reaping the expired ones on the way and
     /// putting back the others; `None` when every idle object was visited once.
     pub fn next_check(&mut self) -> Option<Visit<F>> {
@@ -190,6 +214,12 @@ impl<F: Front> Pass<'_, F> {
             let (_, entry, meta) = Lease::parts_mut(&mut lease);
             // A visit is not a use (the core counted one when it lent the object).
             meta.use_count = meta.use_count.saturating_sub(1);
+            if shared.is_stale(entry) {
+                self.report.refreshed += 1;
+                self.reapable = self.reapable.saturating_sub(1);
+                self.retire(lease, Expired::Refreshed);
+                continue;
+            }
             let standing = shared.standing(entry, meta, self.now);
             match standing.expired {
                 Some(Expired::Lifetime) => {
@@ -205,7 +235,8 @@ impl<F: Front> Pass<'_, F> {
                     continue;
                 }
                 // Idle too long, but kept for `min_idle`: looked at again next interval.
-                Some(Expired::Idle) | None => {}
+                // (`standing` never says `Refreshed`: that is `is_stale`, above.)
+                Some(Expired::Idle | Expired::Refreshed) | None => {}
             }
             self.next = self.next.min(standing.next);
             if standing.check {
@@ -219,6 +250,7 @@ impl<F: Front> Pass<'_, F> {
         let why = match expired {
             Expired::Lifetime => "past its max_lifetime",
             Expired::Idle => "idle longer than idle_timeout",
+            Expired::Refreshed => "created before a refresh",
         };
         log::debug!("pool {}: dropped an idle object {why}", self.handle.config().name);
         lease.dropped = Some(expired.reason());
@@ -253,7 +285,7 @@ impl<F: Front> Pass<'_, F> {
 
     /// A permit to create one more idle object, while fewer than `min_idle` are idle, the
     /// pool has room and no refill retry is pending; `None` otherwise.
-    pub fn refill_permit(&mut self) -> Option<PermitOf<F>> {
+    pub fn refill_permit(&mut self) -> Option<crate::Fill<'a, F>> {
         let shared = self.handle.shared();
         if let Ok(health) = shared.create_health.lock() {
             if health.retry_at > shared.now() {
@@ -261,16 +293,22 @@ impl<F: Front> Pass<'_, F> {
                 return None;
             }
         }
-        let permit = self.handle.warm_permit()?;
-        self.creating = Some(self.handle.begin_create());
-        Some(permit)
+        match self.handle.warm_step() {
+            crate::WarmStep::Create(fill) => Some(fill),
+            crate::WarmStep::Warm => None,
+            // Every create slot is taken (`get`s creating): try again a little later.
+            crate::WarmStep::Busy(_) => {
+                let later = shared.now().saturating_add(ticks(shared.config.create_backoff.1));
+                self.next = self.next.min(later);
+                None
+            }
+        }
     }
 
     /// A refill created `conn` into `permit`: it becomes idle.
-    pub fn created(&mut self, permit: PermitOf<F>, conn: F::Connection) {
+    pub fn created(&mut self, permit: crate::Fill<'_, F>, conn: F::Connection) {
         self.report.created += 1;
-        let creating = self.creating.take().unwrap_or_else(|| self.handle.begin_create());
-        self.handle.fill_idle(permit, conn, creating);
+        self.handle.fill_idle(permit, conn);
         if let Ok(mut health) = self.handle.shared().create_health.lock() {
             health.failures = 0;
         }
@@ -280,7 +318,6 @@ impl<F: Front> Pass<'_, F> {
     /// (rate-limited), retried after `create_backoff`.
     pub fn create_failed(&mut self, error: Option<&F::Error>) {
         self.report.create_errors += 1;
-        self.creating = None;
         let shared = self.handle.shared();
         shared.create_failed();
         match error {
@@ -306,6 +343,9 @@ impl<F: Front> Pass<'_, F> {
             self.report.next = None;
             return self.report;
         }
+        let (leaked, leak_due) = self.handle.scan_leaks();
+        self.report.leaked = leaked;
+        self.next = self.next.min(leak_due);
         let now = shared.now();
         if let Some(on_metrics) = &shared.on_metrics {
             self.next = self.next.min(on_metrics.run_if_due(self.handle, now));
@@ -327,4 +367,4 @@ impl<F: Front> fmt::Debug for Pass<'_, F> {
 }
 
 /// The refill bookkeeping a [`Shared`] holds.
-pub(crate) type Health = Mutex<CreateHealth>;
+pub(crate) type Health<E> = Mutex<CreateHealth<E>>;

@@ -53,9 +53,11 @@ pub enum Dropped {
     Retired,
     /// The pool was closed (or its last handle dropped).
     Closed,
+    /// Created before a `refresh` (soft eviction).
+    Refreshed,
 }
 
-const REASONS: usize = 10;
+const REASONS: usize = 11;
 
 impl Dropped {
     const ALL: [Dropped; REASONS] = [
@@ -69,6 +71,7 @@ impl Dropped {
         Dropped::Detached,
         Dropped::Retired,
         Dropped::Closed,
+        Dropped::Refreshed,
     ];
 
     /// The reason's name in snake case, as in the [`Closed`] fields and the Prometheus
@@ -85,6 +88,7 @@ impl Dropped {
             Dropped::Detached => "detached",
             Dropped::Retired => "retired",
             Dropped::Closed => "closed",
+            Dropped::Refreshed => "refreshed",
         }
     }
 }
@@ -141,6 +145,8 @@ impl fmt::Debug for OnMetrics {
 #[must_use = "pass it on with the created object, or to `create_failed`"]
 pub struct Creating {
     started: u64,
+    /// The pool's generation when the create began (see `refresh`).
+    pub(crate) generation: usize,
 }
 
 impl<F: Front> Shared<F> {
@@ -187,7 +193,7 @@ impl<F: Front> Handle<F> {
     /// result to [`lend_created`](Handle::lend_created) / [`fill_idle`](Handle::fill_idle)
     /// with the object, or to [`create_failed`](Handle::create_failed).
     pub fn begin_create(&self) -> Creating {
-        Creating { started: time::now() }
+        Creating { started: time::now(), generation: self.shared().generation() }
     }
 
     /// For front ends: a create failed (counted in [`Metrics::create_errors`]).
@@ -276,6 +282,8 @@ pub struct Closed {
     pub retired: u64,
     /// Dropped on close.
     pub closed: u64,
+    /// Created before a `refresh`.
+    pub refreshed: u64,
 }
 
 impl Closed {
@@ -291,6 +299,7 @@ impl Closed {
             detached: c[Dropped::Detached as usize],
             retired: c[Dropped::Retired as usize],
             closed: c[Dropped::Closed as usize],
+            refreshed: c[Dropped::Refreshed as usize],
         }
     }
 
@@ -307,6 +316,7 @@ impl Closed {
             Dropped::Detached => self.detached,
             Dropped::Retired => self.retired,
             Dropped::Closed => self.closed,
+            Dropped::Refreshed => self.refreshed,
         }
     }
 

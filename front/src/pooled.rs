@@ -57,6 +57,21 @@ impl<F: Front> Pooled<F> {
         self.lease.as_mut().unwrap_or_else(|| unreachable!("{HELD}"))
     }
 
+    /// Records where and when this object is lent (only with `leak_detection_threshold`).
+    #[inline]
+    pub(crate) fn mark_lent(&self, location: &'static core::panic::Location<'static>) {
+        let lease = self.lease();
+        Lease::ext(lease).mark_lent(lease, location);
+    }
+
+    /// Takes the lease out, clearing its lend record (only with `leak_detection_threshold`).
+    #[inline]
+    fn take_lease(&mut self) -> Option<LeaseOf<F>> {
+        let lease = self.lease.take()?;
+        Lease::ext(&lease).clear_lent(&lease);
+        Some(lease)
+    }
+
     /// Applies the health options to this object, about to be lent.
     #[inline]
     pub(crate) fn check_idle(&mut self) -> crate::front::CheckOut {
@@ -84,7 +99,7 @@ impl<F: Front> Pooled<F> {
     /// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
     /// ```
     pub fn detach(mut this: Self) -> F::Connection {
-        let lease = this.lease.take().unwrap_or_else(|| unreachable!("{HELD}"));
+        let lease = this.take_lease().unwrap_or_else(|| unreachable!("{HELD}"));
         Lease::detach(lease).conn
     }
 
@@ -102,7 +117,7 @@ impl<F: Front> Pooled<F> {
     /// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
     /// ```
     pub fn retire(mut this: Self) {
-        if let Some(lease) = this.lease.take() {
+        if let Some(lease) = this.take_lease() {
             Lease::retire(lease);
         }
     }
@@ -206,7 +221,7 @@ fn retire_cold<T, E>(lease: Lease<T, E>) {
 impl<F: Front> Drop for Pooled<F> {
     #[inline]
     fn drop(&mut self) {
-        let Some(lease) = self.lease.take() else { return };
+        let Some(lease) = self.take_lease() else { return };
         if std::thread::panicking() {
             return Lease::retire(lease);
         }
@@ -220,6 +235,11 @@ impl<F: Front> Drop for Pooled<F> {
                 meta.errors
             );
             entry.dropped = Some(crate::metrics::Dropped::Errors);
+            return; // `guard` retires it
+        }
+        if shared.is_stale(entry) {
+            log::debug!("pool {}: dropped a returned object created before a refresh", shared.config.name);
+            entry.dropped = Some(crate::metrics::Dropped::Refreshed);
             return; // `guard` retires it
         }
         match F::on_return(&shared.manager, &mut entry.conn) {

@@ -73,8 +73,25 @@ impl Drop for Token {
     }
 }
 
+impl Token {
+    /// Makes the pool's next pass due now (after a `refresh`: its replacements are wanted
+    /// now). A job whose pass is running has its next one due at once when it ends.
+    pub(crate) fn wake(&self) {
+        let scheduler = scheduler();
+        let mut jobs = scheduler.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        match jobs.list.iter_mut().find(|job| job.id == self.id) {
+            Some(job) => job.due = Instant::now(),
+            None => jobs.woken.push(self.id),
+        }
+        drop(jobs);
+        scheduler.changed.notify_one();
+    }
+}
+
 #[derive(Default)]
 struct Jobs {
+    /// Jobs woken while their pass ran (see [`Token::wake`]).
+    woken: Vec<u64>,
     list: Vec<Job>,
     next_id: u64,
     thread_started: bool,
@@ -144,9 +161,14 @@ fn run_jobs(scheduler: &Scheduler) {
         match next {
             Some(next) if job.token.strong_count() > 0 => {
                 job.due = Instant::now() + next;
+                if let Some(i) = jobs.woken.iter().position(|&id| id == job.id) {
+                    jobs.woken.swap_remove(i);
+                    job.due = Instant::now();
+                }
                 jobs.list.push(job);
             }
             _ => {
+                jobs.woken.retain(|&id| id != job.id);
                 drop(jobs);
                 drop(job); // may free a dropped pool's memory and manager
                 jobs = scheduler.jobs.lock().unwrap_or_else(PoisonError::into_inner);

@@ -3,13 +3,14 @@
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::Deref;
+use core::panic::Location;
 use core::time::Duration;
 
 use cenote_core::{Acquired, TryAcquire, WaitError};
 use std::sync::Arc;
 
 use cenote_front::{
-    Attempt, Dropped, Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown, Timeout,
+    CreateSlot, Dropped, Front, Handle, LeaseOf, Maintenance, PermitOf, Return, Shutdown, Timeout, WarmStep,
 };
 
 use crate::maintenance;
@@ -139,6 +140,10 @@ impl<M: Manager> Pool<M> {
     /// Creates idle objects until `min_idle` are idle (or the pool is full). Returns how many
     /// it created.
     ///
+    /// Creates already under way for `min_idle` (a maintenance pass, another `warm`) count:
+    /// concurrent fillers never take the pool past `min_idle` between them. Each create takes
+    /// one of the `max_pending_creates` slots; while all are taken, `warm` waits for one.
+    ///
     /// # Errors
     ///
     /// The first `create` error: the objects created before it stay in the pool.
@@ -152,30 +157,39 @@ impl<M: Manager> Pool<M> {
     /// ```
     /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
     /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
-    /// let pool = cenote_sync::Pool::builder(M).max_size(4).min_idle(3).build()?;
+    /// // (no background thread here: it would fill min_idle too, and `warm` would create fewer)
+    /// let pool = cenote_sync::Pool::builder(M).max_size(4).min_idle(3).maintenance_thread(false).build()?;
     /// assert_eq!(pool.status().idle, 0); // `build` creates nothing
     /// assert_eq!(pool.warm()?, 3);
     /// assert_eq!(pool.status().idle, 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn warm(&self) -> Result<usize, M::Error> {
+        use event_listener::Listener as _;
         let mut created = 0;
-        while let Some(permit) = self.handle.warm_permit() {
-            let creating = self.handle.begin_create();
-            let span = self.handle.create_span();
-            let made = span.in_scope(|| self.manager().create());
-            span.outcome(if made.is_ok() { "ok" } else { "error" });
-            match made {
-                Ok(conn) => self.handle.fill_idle(permit, conn, creating),
-                Err(e) => {
-                    self.handle.create_failed();
-                    return Err(e);
+        loop {
+            match self.handle.warm_step() {
+                WarmStep::Create(fill) => {
+                    let span = self.handle.create_span();
+                    let made = span.in_scope(|| self.manager().create());
+                    span.outcome(if made.is_ok() { "ok" } else { "error" });
+                    match made {
+                        Ok(conn) => self.handle.fill_idle(fill, conn),
+                        Err(e) => {
+                            self.handle.create_failed();
+                            return Err(e);
+                        }
+                    }
+                    created += 1;
+                    self.handle.log_warm(created);
                 }
+                // `max_pending_creates` creates in flight: wait for one to finish.
+                WarmStep::Busy(wait) => {
+                    let _woken = wait.listener.wait_timeout(cenote_front::RECHECK);
+                }
+                _ => return Ok(created),
             }
-            created += 1;
-            self.handle.log_warm(created);
         }
-        Ok(created)
     }
 
     /// Runs one maintenance pass now, on the calling thread, and says what it did and when
@@ -216,6 +230,19 @@ impl<M: Manager> Pool<M> {
     /// ```
     pub fn maintain(&self) -> Maintenance {
         maintenance::pass(&self.handle)
+    }
+
+    /// Retires every object created before this call: the idle ones now, the lent ones when
+    /// they are returned; no `get` that begins after it returns receives an old object (see
+    /// [`Handle::refresh`], which this calls, for the generation argument). Wakes the
+    /// background maintenance thread, so that `min_idle` replacements are created at once.
+    /// Returns how many idle objects it dropped now.
+    pub fn refresh(&self) -> usize {
+        let dropped = self.handle.refresh();
+        if let Some(token) = &self._maintenance {
+            token.wake();
+        }
+        dropped
     }
 
     /// Shuts the pool down gracefully: closes it (waiters get [`Error::Closed`] at once, idle
@@ -285,8 +312,9 @@ impl<M: Manager> Pool<M> {
     /// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
     /// ```
     #[inline]
+    #[track_caller]
     pub fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(Timeout::Pool)
+        self.get_inner(Timeout::Pool, Location::caller())
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -298,8 +326,9 @@ impl<M: Manager> Pool<M> {
     /// # Blocking
     ///
     /// As for [`get`](Pool::get).
+    #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(Timeout::Given(Some(timeout)))
+        self.get_inner(Timeout::Given(Some(timeout)), Location::caller())
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -307,38 +336,47 @@ impl<M: Manager> Pool<M> {
     /// # Blocking
     ///
     /// Runs `is_valid` on the calling thread when configured.
+    #[track_caller]
     pub fn try_get(&self) -> Option<Pooled<M>> {
+        let location = Location::caller();
         loop {
             let lease = self.handle.try_take_idle()?;
-            if let Some(pooled) = self.check_out(lease) {
+            if let Some(pooled) = self.check_out(lease, location) {
                 return Some(pooled);
             }
         }
     }
 
     #[inline]
-    fn get_inner(&self, timeout: Timeout) -> Result<Pooled<M>, Error<M::Error>> {
-        // The fast path: an idle object at once. No clock read, no `Attempt`, no metrics
-        // beyond the slot's own use count.
+    fn get_inner(
+        &self,
+        timeout: Timeout,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
+        // The fast path: an idle object at once, fit to lend. No clock read, no `Attempt`, no
+        // create slot, no metrics beyond the slot's own use count.
         let first = match self.core().try_acquire() {
-            TryAcquire::Idle(lease) => match self.check_out(lease) {
+            TryAcquire::Idle(lease) => match self.check_out(lease, location) {
                 Some(pooled) => return Ok(pooled),
-                None => None, // it had expired or failed its check: dropped
+                None => None, // dropped (expired, failed its check): look again
             },
             other => Some(other),
         };
-        self.get_slow(timeout, first)
+        self.get_slow(first, timeout, location)
     }
 
-    /// `get` when the first look found no idle object to lend (`first`: what it found
-    /// instead, if anything is left of it): wait, create, retry. The clock is read from here.
+    /// The rest of `get`: waits, creates and retries, from the first `try_acquire`'s answer
+    /// (`None`: ask again). The clock is read from here on.
     #[inline(never)]
     fn get_slow(
         &self,
+        mut first: Option<FirstTry<M>>,
         timeout: Timeout,
-        mut first: Option<cenote_front::TryAcquireOf<Blocking<M>>>,
+        location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
         let mut attempt = self.handle.attempt_for(timeout);
+        // A create slot (`max_pending_creates`), kept across the pause after a failed create.
+        let mut slot: Option<CreateSlot<'_, Blocking<M>>> = None;
         loop {
             let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire()) {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
@@ -346,6 +384,7 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Closed => return Err(Error::Closed),
                 TryAcquire::Exhausted => {
                     attempt.slow();
+                    slot = None; // nothing to create for now: let another caller have the slot
                     let span = self.handle.get_span();
                     let waited = span.in_scope(|| self.core().acquire_blocking(attempt.deadline()));
                     span.outcome(match &waited {
@@ -362,21 +401,58 @@ impl<M: Manager> Pool<M> {
             };
             match acquired {
                 Acquired::Idle(lease) => {
-                    if let Some(pooled) = self.check_out(lease) {
+                    slot = None;
+                    if let Some(pooled) = self.check_out(lease, location) {
                         attempt.lent();
                         return Ok(pooled);
                     }
                 }
-                Acquired::Vacant(permit) => match self.create(permit, &mut attempt) {
-                    Ok(pooled) => {
-                        attempt.lent();
-                        return Ok(pooled);
+                Acquired::Vacant(permit) => {
+                    attempt.slow();
+                    if slot.is_none() {
+                        slot = self.shared().try_create_slot();
                     }
-                    // The permit is back in the pool; pause before trying again.
-                    Err(e) => std::thread::sleep(attempt.create_failed(e)?),
-                },
+                    if slot.is_none() {
+                        // Every create slot is taken: give the place back and wait for a slot
+                        // or a return, within the deadline.
+                        drop(permit);
+                        if !self.wait_for_create_slot(&mut attempt) {
+                            return Err(attempt.timed_out());
+                        }
+                        continue;
+                    }
+                    match self.create(permit, location) {
+                        Ok(pooled) => {
+                            attempt.lent();
+                            return Ok(pooled);
+                        }
+                        // The permit is back in the pool; pause before trying again (keeping
+                        // the slot: at most `max_pending_creates` callers retry at once).
+                        Err(e) => {
+                            let pause = attempt.create_failed(e)?;
+                            let _waiting = self.shared().waiting(); // counted in `status().waiting`
+                            std::thread::sleep(pause);
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// Waits (up to [`RECHECK`](cenote_front::RECHECK) at a time, and never past the
+    /// deadline) for a create slot to be given back (or an object returned); counted in
+    /// `status().waiting` meanwhile. `false` once the deadline has passed.
+    #[cold]
+    fn wait_for_create_slot(&self, attempt: &mut cenote_front::Attempt<'_, Blocking<M>>) -> bool {
+        use event_listener::Listener as _;
+        let deadline = attempt.deadline();
+        let Some(wait) = self.shared().wait_for_create_slot() else { return true };
+        let left = cenote_core::time::until(deadline);
+        if left.is_zero() {
+            return false;
+        }
+        let _woken = wait.listener.wait_timeout(left.min(cenote_front::RECHECK));
+        true
     }
 
     /// Creates an object into `permit`. A failing or panicking `create` drops the permit,
@@ -384,21 +460,25 @@ impl<M: Manager> Pool<M> {
     fn create(
         &self,
         permit: PermitOf<Blocking<M>>,
-        attempt: &mut Attempt<'_, Blocking<M>>,
+        location: &'static Location<'static>,
     ) -> Result<Pooled<M>, M::Error> {
-        attempt.slow();
+        // Before the create: its start time and the pool's generation (see `refresh`).
         let creating = self.handle.begin_create();
         let span = self.handle.create_span();
         let created = span.in_scope(|| self.manager().create());
         span.outcome(if created.is_ok() { "ok" } else { "error" });
-        Ok(self.handle.lend_created(permit, created?, creating))
+        Ok(self.handle.lend_created(permit, created?, location, creating))
     }
 
     /// Applies the health options to an idle object about to be lent; `None` if it was
     /// dropped instead.
     #[inline]
-    fn check_out(&self, lease: LeaseOf<Blocking<M>>) -> Option<Pooled<M>> {
-        let (mut pooled, validate) = self.handle.check_out(lease)?;
+    fn check_out(
+        &self,
+        lease: LeaseOf<Blocking<M>>,
+        location: &'static Location<'static>,
+    ) -> Option<Pooled<M>> {
+        let (mut pooled, validate) = self.handle.check_out(lease, location)?;
         if validate {
             let span = self.handle.check_span();
             let checked = span.in_scope(|| self.manager().check(&mut pooled));
@@ -412,6 +492,10 @@ impl<M: Manager> Pool<M> {
         Some(pooled)
     }
 }
+
+/// What `get`'s first `try_acquire` answered, handed to its slow path.
+type FirstTry<M> =
+    TryAcquire<cenote_front::Entry<<M as Manager>::Connection>, cenote_front::Shared<Blocking<M>>>;
 
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

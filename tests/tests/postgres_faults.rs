@@ -484,6 +484,11 @@ fn chain(e: &dyn std::error::Error) -> String {
 struct Outage {
     gets: usize,
     timeouts_with_reason: usize,
+    /// Timeouts of callers that waited for a create slot and found no kept error left: at
+    /// most `max_pending_creates` callers create at once, and an error is not `Clone`, so
+    /// each failed create's error goes to one caller (more callers than failures: some get
+    /// none). Bounded below (see `report`).
+    timeouts_without_reason: usize,
     other_errors: Vec<String>,
     lent_dead: usize,
     reason: Option<String>,
@@ -493,17 +498,27 @@ impl Outage {
     fn report(&self, front: &str, create_errors: usize, recovery: Duration, min_idle_back: Duration) {
         println!(
             "{front} outage of {OUTAGE:?}: {} gets, {} Timeout carrying the connection error (last: {:?}), \
-             {} other errors, {} dead connections lent, {create_errors} failed connection attempts; \
+             {} Timeout without one (waited for a create slot), {} other errors, {} dead connections lent, \
+             {create_errors} failed connection attempts; \
              recovered {recovery:.1?} after the restart (bound {RECOVERY_BOUND:?}), min_idle back after \
              {min_idle_back:.1?} (bound {MIN_IDLE_BOUND:?})",
             self.gets,
             self.timeouts_with_reason,
             self.reason,
+            self.timeouts_without_reason,
             self.other_errors.len(),
             self.lent_dead,
         );
         assert!(self.timeouts_with_reason > 0, "{front}: no get timed out during the outage");
         assert!(self.other_errors.is_empty(), "{front}: gets failed otherwise: {:?}", self.other_errors);
+        // Most timeouts carry the reason: a caller without an error of its own takes one the
+        // pool kept from the few that create (see `timeouts_without_reason`).
+        assert!(
+            self.timeouts_without_reason * 4 <= self.timeouts_with_reason,
+            "{front}: {} of {} timeouts carried no create error",
+            self.timeouts_without_reason,
+            self.timeouts_with_reason + self.timeouts_without_reason
+        );
         assert_eq!(self.lent_dead, 0, "{front}: validate_on_acquire lent a dead connection");
         assert!(recovery <= RECOVERY_BOUND, "{front}: recovery took {recovery:?}");
         assert!(min_idle_back <= MIN_IDLE_BOUND, "{front}: min_idle came back after {min_idle_back:?}");
@@ -545,6 +560,9 @@ fn sync_outage() {
             Err(cenote_sync::Error::Timeout { last_create_error: Some(e) }) => {
                 outage.timeouts_with_reason += 1;
                 outage.reason = Some(chain(&e));
+            }
+            Err(cenote_sync::Error::Timeout { last_create_error: None }) => {
+                outage.timeouts_without_reason += 1
             }
             Err(e) => outage.other_errors.push(format!("{e:?}")),
             Ok(mut conn) => {
@@ -631,6 +649,9 @@ fn async_outage() {
                                 outage.timeouts_with_reason += 1;
                                 outage.reason = Some(chain(&e));
                             }
+                            Err(cenote_async::Error::Timeout { last_create_error: None }) => {
+                                outage.timeouts_without_reason += 1;
+                            }
                             Err(e) => outage.other_errors.push(format!("{e:?}")),
                             Ok(mut conn) => {
                                 if conn.simple_query("SELECT 1").await.is_err() {
@@ -644,8 +665,8 @@ fn async_outage() {
                 })
             })
             .collect();
-        // Half-way through, what `status()` says while 16 tasks are in `get` (a figure, not
-        // an assertion: callers pausing between create retries may not count as waiting).
+        // Half-way through, what `status()` says while 16 tasks are in `get`: callers pausing
+        // between create retries and waiting for a create slot count as waiting.
         tokio::time::sleep_until((stopped + OUTAGE / 2).into()).await;
         println!("async outage: status half-way, 16 tasks in get: {}", pool.status());
         let mut outage = Outage::default();
@@ -653,6 +674,7 @@ fn async_outage() {
             let one = task.await.expect("a get task panicked");
             outage.gets += one.gets;
             outage.timeouts_with_reason += one.timeouts_with_reason;
+            outage.timeouts_without_reason += one.timeouts_without_reason;
             outage.other_errors.extend(one.other_errors);
             outage.lent_dead += one.lent_dead;
             outage.reason = one.reason.or(outage.reason);

@@ -118,8 +118,8 @@ fn two_pools_one_registry_parse_with_the_right_names_types_labels_and_values() {
     );
     assert_eq!(
         scrape.samples.iter().filter(|s| s.metric == "cenote_pool_closed_total").count(),
-        20,
-        "ten reasons for each of two pools"
+        22,
+        "eleven reasons for each of two pools"
     );
 
     // Histograms: cumulative buckets up to +Inf, count and sum in seconds.

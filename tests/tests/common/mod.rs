@@ -34,3 +34,35 @@ impl Drop for Tracked {
         self.counts.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+/// A logger that keeps every line, for tests that check what a pool logs. Install it with
+/// [`capture_logs`]; read a pool's lines with [`logged`] (tests run in parallel: give each
+/// pool its own name).
+pub struct Capture(std::sync::Mutex<Vec<String>>);
+
+static CAPTURE: Capture = Capture(std::sync::Mutex::new(Vec::new()));
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.0.lock().unwrap().push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Installs [`Capture`] as the logger (once per test binary).
+pub fn capture_logs() {
+    if log::set_logger(&CAPTURE).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+}
+
+/// The captured lines that name `pool` and contain `word`.
+pub fn logged(pool: &str, word: &str) -> Vec<String> {
+    let name = format!("pool {pool}:");
+    CAPTURE.0.lock().unwrap().iter().filter(|l| l.starts_with(&name) && l.contains(word)).cloned().collect()
+}
