@@ -328,9 +328,9 @@ impl<M: Manager> Pool<M> {
         let deadline = time::at(shutdown.deadline());
         while let Some(freed) = shutdown.next_wait(&self.handle) {
             // Each object that comes back wakes us; the pool's timer ends the wait.
-            if timeout_at(deadline, freed).await.is_none() {
-                break;
-            }
+            // At most `SHUTDOWN_RECHECK` at a time (see `ShuttingDown::park`).
+            let slice = time::after(cenote_front::SHUTDOWN_RECHECK).min(deadline);
+            let _ = timeout_at(slice, freed).await;
         }
         shutdown.finish(&self.handle)
     }
@@ -619,6 +619,7 @@ impl<M: Manager> Pool<M> {
             }
             Pooled::check_passed(&mut pooled);
         }
+        Pooled::lent(&mut pooled);
         Some(pooled)
     }
 }

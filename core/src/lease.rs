@@ -150,14 +150,24 @@ impl<T, E> Lease<T, E> {
 
     /// Takes the object out of the pool for good and frees its place.
     pub fn detach(this: Self) -> T {
+        /// Frees the place (as the last access to the pool), also if the hook panics.
+        struct Release<T, E>(NonNull<Inner<T, E>>);
+        impl<T, E> Drop for Release<T, E> {
+            fn drop(&mut self) {
+                // SAFETY: we hold the lease's count of `live` (`into_parts`), given up here.
+                if !unsafe { Inner::with_handle(self.0, Inner::release_place) } {
+                    // SAFETY: as above; no handle is left, and this is our last access.
+                    unsafe { Inner::release_orphaned(self.0) };
+                }
+            }
+        }
         let (inner, index) = Self::into_parts(this);
         // SAFETY: as in `retire`; the reference ends with this statement.
-        let value = unsafe { inner.as_ref() }.vacate(index, Vacated::Detached);
-        // SAFETY: as in `retire`: we still hold the count of `live`.
-        if !unsafe { Inner::with_handle(inner, Inner::release_place) } {
-            // SAFETY: as above; no handle is left, and this is our last access.
-            unsafe { Inner::release_orphaned(inner) };
-        }
+        let (value, meta) = unsafe { inner.as_ref() }.vacate(index);
+        let release = Release(inner);
+        // SAFETY: alive until `release` gives up our count (after this).
+        unsafe { inner.as_ref() }.call_vacated(value.as_ref(), &meta, Vacated::Detached);
+        drop(release);
         // The slot was occupied (type invariant).
         value.unwrap_or_else(|| unreachable!("a lease's slot is occupied"))
     }

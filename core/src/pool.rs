@@ -204,14 +204,21 @@ pub(crate) struct Inner<T, E> {
 
 /// Functions a pool calls on its slow paths, given to [`Core::new_with_hooks`]. Each gets the
 /// pool's extension value; each must be quick and must not block (they run on the thread
-/// that returned or retired an object, or closed the pool). None runs on the hot path: a lend
-/// or a return to the idle queue calls nothing.
+/// that returned or retired an object, or closed the pool), and none runs under the wait
+/// list's lock. None runs on the hot path: a lend or a return to the idle queue calls nothing.
+///
+/// A hook that panics loses nothing: `vacated` runs after the object left its slot and with
+/// the guard that frees its place armed, so the unwind drops the object and frees the place.
+/// (`place_freed` runs inside that guard's drop: a panic there while already unwinding from a
+/// panicking object `drop` aborts the process, as any double panic does; keep it panic-free.)
 #[non_exhaustive]
 pub struct Hooks<T, E> {
     /// Called after a place in the pool is freed (`size` went down by one: an object was
     /// retired, dropped on a closed pool's return, detached, or a permit given back), once
     /// the new size can be seen by [`Core::status`]. Not called when the place goes straight
-    /// to a waiter.
+    /// to a waiter, nor for places freed after the last [`Core`] handle is gone (a return to
+    /// an orphaned pool: nobody can wait on it any more), nor when a permit won against a
+    /// maximum lowered at that instant is given back at once.
     pub place_freed: Option<fn(&E)>,
     /// Called when an object leaves the pool (is dropped, or detached), with the object, its
     /// metadata and the reason, just before it is taken out of its slot: for books kept by

@@ -147,8 +147,10 @@ impl<T, E> Inner<T, E> {
             }
         }
         // SAFETY: alive while we hold the count; the reference ends with this statement.
-        let value = unsafe { this.as_ref() }.vacate(index, why);
+        let (value, meta) = unsafe { this.as_ref() }.vacate(index);
         let release = Release(this);
+        // SAFETY: alive until `release` gives up our count (after this).
+        unsafe { this.as_ref() }.call_vacated(value.as_ref(), &meta, why);
         // The object goes first (see `retire_slot`); the pool's memory is alive meanwhile.
         drop(value);
         drop(release);
@@ -224,37 +226,37 @@ impl<T, E> Inner<T, E> {
                 self.0.release_place();
             }
         }
-        let value = self.vacate(index, why);
+        let (value, meta) = self.vacate(index);
+        // Armed before the hook: a panicking hook (or object drop) still frees the place.
         let place = FreePlace(self);
+        self.call_vacated(value.as_ref(), &meta, why);
         drop(value);
         drop(place);
     }
 
-    /// Takes the object out of an owned slot and pushes the slot to the vacant queue; the
-    /// caller then frees the place (`release_place`, or `release_orphaned`). Calls the
-    /// `vacated` hook first, with the object and its metadata.
-    pub(crate) fn vacate(&self, index: u32, why: Vacated) -> Option<T> {
+    /// Takes the object and its metadata out of an owned slot and pushes the slot to the
+    /// vacant queue; the caller then arms its guard that frees the place (`release_place`, or
+    /// `release_orphaned`), calls [`call_vacated`](Self::call_vacated), and drops the object.
+    pub(crate) fn vacate(&self, index: u32) -> (Option<T>, SlotMeta) {
         let slot = self.slot(index);
-        if let Some(vacated) = self.hooks.vacated {
-            slot.value.with_mut(|value| {
-                slot.meta.with_mut(|meta| {
-                    // SAFETY: the caller owns `index`, so no one else touches its cells;
-                    // shared borrows of both, ended before the `take` below.
-                    let (value, meta) = unsafe { ((*value).as_ref(), &*meta) };
-                    if let Some(value) = value {
-                        vacated(self.ext(), value, meta, why);
-                    }
-                });
-            });
-        }
         // SAFETY: the caller owns `index`; no one else touches the slot until it is pushed.
         let value = slot.value.with_mut(|value| unsafe { (*value).take() });
         // SAFETY: as above.
-        slot.meta.with_mut(|meta| unsafe { *meta = SlotMeta::default() });
+        let meta = slot.meta.with_mut(|meta| unsafe { core::mem::take(&mut *meta) });
         // Cannot fail: at most `capacity` indices exist. Pushed before `live` drops (invariant
         // of `vacant`).
         let _ = self.vacant.push(index);
-        value
+        (value, meta)
+    }
+
+    /// Runs the `vacated` hook on an object just taken out of its slot. The caller has armed
+    /// the guard that frees its place, so a panicking hook loses nothing: the unwind drops
+    /// the object and frees the place.
+    #[inline]
+    pub(crate) fn call_vacated(&self, value: Option<&T>, meta: &SlotMeta, why: Vacated) {
+        if let (Some(vacated), Some(value)) = (self.hooks.vacated, value) {
+            vacated(self.ext(), value, meta, why);
+        }
     }
 
     /// Frees one place: gives it as a permit to the oldest waiter if it is served directly,

@@ -50,6 +50,15 @@ impl Counter {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Raises the count to `value` if it is below; returns the count after (the larger).
+    /// For a value that must never go down although it is derived from several counters
+    /// read at slightly different times (a high-water mark).
+    #[inline]
+    pub fn raise_to(&self, value: usize) -> usize {
+        // ORDERING: `Relaxed`: see the module docs; the RMW keeps it monotonic.
+        self.0.fetch_max(value, Ordering::Relaxed).max(value)
+    }
+
     /// The count now.
     #[inline]
     pub fn get(&self) -> usize {
@@ -119,6 +128,14 @@ impl Gauge {
         }
     }
 
+    /// Sets the value: for a gauge that one writer recomputes (a maintenance pass's count),
+    /// not one kept with [`enter`](Gauge::enter) guards.
+    #[inline]
+    pub fn set(&self, value: usize) {
+        // ORDERING: `Relaxed`: see the module docs.
+        self.0.store(value, Ordering::Relaxed);
+    }
+
     /// The value now.
     #[inline]
     pub fn get(&self) -> usize {
@@ -155,8 +172,9 @@ impl core::fmt::Debug for GaugeGuard<'_> {
 /// 25% above any value in it.
 const SUB_BITS: u32 = 2;
 const SUB: usize = 1 << SUB_BITS;
-/// Values at or above 2^`TOP_EXP` (about 73 minutes in nanoseconds) share the last bucket.
-const TOP_EXP: u32 = 42;
+/// Values at or above 2^`TOP_EXP` (about 13 days in nanoseconds: long enough for connection
+/// lifetimes) share the last bucket.
+const TOP_EXP: u32 = 50;
 
 /// Buckets in a [`Histogram`].
 pub const HISTOGRAM_BUCKETS: usize = SUB + (TOP_EXP as usize - SUB_BITS as usize) * SUB + 1;
@@ -166,8 +184,8 @@ pub const HISTOGRAM_BUCKETS: usize = SUB + (TOP_EXP as usize - SUB_BITS as usize
 /// `Relaxed` increment per record plus one for the sum.
 ///
 /// Values below 4 have a bucket each; above, each power of two is split into 4 buckets, so
-/// a bucket's upper bound is within 25% of every value in it; values of 2^42 and more share
-/// the last bucket.
+/// a bucket's upper bound is within 25% of every value in it; values of 2^50 and more (13
+/// days in nanoseconds) share the last bucket.
 ///
 /// ```
 /// use cenote_core::stats::Histogram;
@@ -250,11 +268,12 @@ impl Histogram {
         }
         #[cfg(not(target_has_atomic = "64"))]
         {
+            // The last bucket has no upper bound: count it at its lower one, 2^TOP_EXP.
             self.counts()
                 .iter()
                 .enumerate()
-                .map(|(i, &n)| (n as u64).saturating_mul(Self::upper_bound(i)))
-                .fold(0, u64::wrapping_add)
+                .map(|(i, &n)| (n as u64).saturating_mul(Self::upper_bound(i).min(1 << TOP_EXP)))
+                .fold(0, u64::saturating_add)
         }
     }
 
@@ -276,8 +295,8 @@ impl Histogram {
             return 0;
         }
         let q = if q.is_nan() { 1.0 } else { q.clamp(0.0, 1.0) };
-        // The rank of the value wanted, 1-based: at least the first value.
-        let rank = ((q * total as f64) as u64).clamp(1, total);
+        // The nearest rank, 1-based: the smallest rank whose share reaches `q`.
+        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
         let mut seen = 0u64;
         for (i, &n) in counts.iter().enumerate() {
             seen += n as u64;
@@ -318,7 +337,7 @@ mod tests {
             last_upper = Some(upper);
         }
         assert_eq!(last_upper, Some(u64::MAX));
-        for v in [4u64, 5, 7, 8, 100, 1_000_000, (1 << 42) - 1] {
+        for v in [4u64, 5, 7, 8, 100, 1_000_000, (1 << 50) - 1] {
             let upper = Histogram::upper_bound(Histogram::bucket_of(v));
             assert!(upper >= v && (upper - v) * 4 <= v, "{v} in a bucket up to {upper}: within 25%");
         }
@@ -339,6 +358,19 @@ mod tests {
         assert!((50_000..=62_500).contains(&p50), "{p50}");
         let p99 = Histogram::quantile_of(&counts, 0.99);
         assert!((99_000..=123_750).contains(&p99), "{p99}");
+        // Nearest rank: the median of three is the middle one; p99 of ten sees the outlier.
+        let h = Histogram::new();
+        for v in [10, 1000, 100_000] {
+            h.record(v);
+        }
+        let median = Histogram::quantile_of(&h.counts(), 0.5);
+        assert!((1000..=1250).contains(&median), "{median}");
+        let h = Histogram::new();
+        for _ in 0..9 {
+            h.record(1_000_000);
+        }
+        h.record(1_000_000_000);
+        assert!(Histogram::quantile_of(&h.counts(), 0.99) >= 1_000_000_000);
         assert_eq!(Histogram::quantile_of(&counts, 0.0), Histogram::upper_bound(Histogram::bucket_of(1000)));
         assert!(Histogram::quantile_of(&counts, f64::NAN) >= 100_000);
     }

@@ -625,3 +625,29 @@ fn shrink_with_idle_extras_retires_them_now() {
     assert_eq!((s.max_size, s.size, s.idle), (1, 1, 1));
     assert_eq!(core.inner().idle.gate(), 0);
 }
+
+/// Review of issue 11: a `vacated` hook that panics loses nothing: the object is dropped and
+/// its place freed by the unwind, for a retire, a detach and a return to a pool whose last
+/// handle is gone.
+#[cfg(feature = "std")]
+#[test]
+fn a_panicking_vacated_hook_loses_no_place() {
+    use crate::{Hooks, SlotMeta, Vacated};
+    fn boom(_: &(), _: &u32, _: &SlotMeta, _: Vacated) {
+        panic!("a hook that panics");
+    }
+    let core: Core<u32> = Core::new_with_hooks(1, 1, (), Hooks::new().vacated(boom)).unwrap();
+    let lease = Permit::fill(core.try_reserve().unwrap(), 1);
+    let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| Lease::retire(lease)));
+    assert!(caught.is_err());
+    assert_eq!(core.status().size, 0, "the retired object's place is free");
+    let lease = Permit::fill(core.try_reserve().expect("the place is usable again"), 2);
+    let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| Lease::detach(lease)));
+    assert!(caught.is_err());
+    assert_eq!(core.status().size, 0, "the detached object's place is free");
+    let lease = Permit::fill(core.try_reserve().unwrap(), 3);
+    drop(core); // the last handle: the lease keeps the memory
+    let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| drop(lease)));
+    assert!(caught.is_err(), "the orphaned return ran the hook");
+    // The pool's memory is freed by that return (Miri reports a leak otherwise).
+}

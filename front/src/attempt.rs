@@ -131,7 +131,12 @@ impl<F: Front> Attempt<'_, F> {
     /// timeout (so it is certainly still ahead: a caller may skip one clock read).
     pub fn deadline_fresh(&mut self) -> (u64, bool) {
         let timeout = match self.timeout {
-            Timeout::Pool => self.shared.acquire_timeout(),
+            // Read once (a lock on the settings), then kept: later calls do not read it again.
+            Timeout::Pool => {
+                let timeout = self.shared.acquire_timeout();
+                self.timeout = Timeout::Given(timeout);
+                timeout
+            }
             Timeout::Given(timeout) => timeout,
         };
         let mut fresh = false;

@@ -239,7 +239,7 @@ impl<F: Front> Shared<F> {
     }
 
     /// The core's [`Hooks::place_freed`](cenote_core::Hooks::place_freed): wakes a shutdown
-    /// waiting for lent objects. Cheap when nobody listens (one load).
+    /// waiting for lent objects. A cold path: it runs only when a place is freed.
     pub(crate) fn place_freed(&self) {
         self.place_freed.notify(usize::MAX);
     }

@@ -152,10 +152,9 @@ impl<F: Front> Handle<F> {
     #[inline]
     pub fn check_out(
         &self,
-        mut lease: LeaseOf<F>,
+        lease: LeaseOf<F>,
         location: &'static Location<'static>,
     ) -> Option<(Pooled<F>, bool)> {
-        Lease::count_use(&mut lease);
         let mut pooled = Pooled::new(lease);
         let validate = match pooled.check_idle() {
             CheckOut::Lend => false,
@@ -255,7 +254,10 @@ impl ShuttingDown {
     /// [`next_wait`](ShuttingDown::next_wait)) until it is woken or the deadline passes.
     pub fn park(&self, freed: event_listener::EventListener) {
         use event_listener::Listener as _;
-        let _ = freed.wait_deadline(self.deadline);
+        // At most `SHUTDOWN_RECHECK` at a time: a place given back without a notification
+        // (a permit won against a maximum lowered at that instant) is seen by then.
+        let slice = std::time::Instant::now() + SHUTDOWN_RECHECK;
+        let _ = freed.wait_deadline(self.deadline.min(slice));
     }
 
     /// When the wait ends at the latest.
@@ -291,6 +293,9 @@ impl<F: Front> Handle<F> {
         ShuttingDown { start, deadline, out_at_start: self.status().size }
     }
 }
+
+/// The longest a shutdown sleeps before looking again, woken or not.
+pub const SHUTDOWN_RECHECK: core::time::Duration = core::time::Duration::from_millis(100);
 
 /// A wait longer than anything a process lives (about 31 years): what a `Duration::MAX`
 /// shutdown timeout becomes.

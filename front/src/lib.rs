@@ -130,7 +130,7 @@ pub use creating::{CreateSlot, SlotWait, RECHECK};
 pub use error::{Error, Status};
 pub use fill::{Fill, WarmStep};
 pub use front::{CoreOf, Entry, Front, LeaseOf, PermitOf, Return, Shared, TryAcquireOf};
-pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle};
+pub use handle::{Handle, Lifeline, Shutdown, ShuttingDown, WeakHandle, SHUTDOWN_RECHECK};
 pub use maintain::{Maintenance, Pass, Visit};
 pub use metrics::{Closed, Creating, Dropped, Histogram, Metrics};
 pub use pooled::Pooled;

@@ -344,6 +344,7 @@ impl<'a, F: Front> Pass<'a, F> {
             return self.report;
         }
         let (leaked, leak_due) = self.handle.scan_leaks();
+        shared.books.leaked.set(leaked);
         self.report.leaked = leaked;
         self.next = self.next.min(leak_due);
         let now = shared.now();

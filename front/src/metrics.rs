@@ -103,6 +103,11 @@ pub(crate) struct Books {
     wait: Buckets,
     lifetime: Buckets,
     create_time: Buckets,
+    /// Objects held past `leak_detection_threshold` at the last maintenance pass.
+    pub(crate) leaked: cenote_core::stats::Gauge,
+    /// The most lends ever reported as "at once" (wait 0): kept so that the zero-wait bucket
+    /// never goes down between snapshots (see `metrics`).
+    at_once: Counter,
 }
 
 /// The user's metrics callback (`Builder::on_metrics`), called from maintenance passes.
@@ -127,7 +132,11 @@ impl OnMetrics {
     pub(crate) fn run_if_due<F: Front>(&self, handle: &Handle<F>, now: u64) -> u64 {
         let mut due = self.due.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if now >= *due {
-            (self.f)(&handle.metrics());
+            let metrics = handle.metrics();
+            // A panicking callback must not end the pool's maintenance.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.f)(&metrics))).is_err() {
+                log::error!("pool {}: the on_metrics callback panicked", handle.config().name);
+            }
             *due = now.saturating_add(crate::front::ticks(self.interval));
         }
         *due
@@ -228,9 +237,14 @@ impl<F: Front> Handle<F> {
         let status = self.status();
         let acquired = self.core().uses() as u64;
         let mut wait = Histogram::read(&books.wait);
-        // Gets that found an idle object at once waited 0 and recorded nothing.
+        // Gets that found an idle object at once waited 0 and recorded nothing: they are the
+        // lends counted less the waits recorded. A lend that waited counts its use an instant
+        // before its wait is recorded, so a snapshot in between sees one more "at once"; the
+        // high-water mark keeps the bucket from going down again (Prometheus would read a
+        // counter reset), at the price of counting such a lend twice until later lends at
+        // once catch up.
         let waited = wait.count;
-        let at_once = acquired.saturating_sub(waited);
+        let at_once = books.at_once.raise_to(acquired.saturating_sub(waited) as usize) as u64;
         wait.counts[0] = wait.counts[0].saturating_add(at_once as usize);
         wait.count += at_once;
         let mut closed = [0u64; REASONS];
@@ -250,7 +264,7 @@ impl<F: Front> Handle<F> {
             waited,
             timeouts: books.timeouts.get() as u64,
             closed: Closed::from_counts(closed),
-            leaked: 0,
+            leaked: books.leaked.get() as u64,
             wait,
             lifetime: Histogram::read(&books.lifetime),
             create_time: Histogram::read(&books.create_time),
@@ -415,7 +429,8 @@ pub struct Metrics {
     pub waiting: usize,
     /// Objects created.
     pub created: u64,
-    /// Creates that failed (an error, a panic, or `create_timeout`).
+    /// Creates that failed (an error, or `create_timeout`; a `create` that panics is not
+    /// counted: the panic goes to the caller).
     pub create_errors: u64,
     /// Objects lent to callers (`get`, `try_get`); a maintenance pass's visits are not
     /// counted.
@@ -426,10 +441,11 @@ pub struct Metrics {
     pub timeouts: u64,
     /// Objects dropped, by reason.
     pub closed: Closed,
-    /// Objects now held past the leak detection threshold (0 while that option is unset).
+    /// Objects held past `leak_detection_threshold` when the last maintenance pass looked (0
+    /// while that option is unset).
     pub leaked: u64,
     /// How long each lend waited (0 for an idle object at once); `count == acquired`, up to
-    /// the lends in flight.
+    /// the lends in flight (and never going down: see the note in the code of `metrics`).
     pub wait: Histogram,
     /// How long each dropped object lived, from its creation.
     pub lifetime: Histogram,

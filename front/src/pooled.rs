@@ -122,6 +122,14 @@ impl<F: Front> Pooled<F> {
         }
     }
 
+    /// For front ends: the object is handed to the caller now, after every check passed:
+    /// counted in the pool's `acquired` (a store on the slot's own cache line, no shared
+    /// read-modify-write). Objects lent by `lend_created` are counted there.
+    #[inline]
+    pub fn lent(this: &mut Self) {
+        Lease::count_use(this.lease_mut());
+    }
+
     /// For front ends: [`retire`](Pooled::retire), counted in the pool's metrics under
     /// `reason` (a failed check, a failed reset, ...).
     pub fn retire_because(mut this: Self, reason: crate::metrics::Dropped) {

@@ -9,7 +9,7 @@
 //! | `cenote_pool_max_size`, `_size`, `_idle`, `_in_use`, `_waiting`, `_leaked` | gauge | as in [`Metrics`] |
 //! | `cenote_pool_created_total`, `_create_errors_total`, `_acquired_total`, `_waited_total`, `_timeouts_total` | counter | since build |
 //! | `cenote_pool_closed_total{reason="idle_timeout"\|...}` | counter | objects dropped, by [`Dropped`](crate::Dropped) reason |
-//! | `cenote_pool_wait_seconds`, `_lifetime_seconds`, `_create_seconds` | histogram | buckets at powers of two from 1.024 µs to 73 min |
+//! | `cenote_pool_wait_seconds`, `_lifetime_seconds`, `_create_seconds` | histogram | buckets at powers of two from 1.024 µs to 13 days |
 //!
 //! One registry can hold several pools: give them all to one [`PoolCollector`] (a metric
 //! family must appear once per scrape), or call [`Handle::register_metrics`] for a registry
@@ -35,7 +35,7 @@ type Family<V> = (&'static str, &'static str, fn(&Metrics) -> V);
 type HistogramOf = fn(&Metrics) -> &Histogram;
 
 /// Reads one pool's metrics, or `None` once the pool is gone.
-type Source = Box<dyn Fn() -> Option<Metrics> + Send + Sync>;
+type Source = Arc<dyn Fn() -> Option<Metrics> + Send + Sync>;
 
 /// A `prometheus-client` [`Collector`] for any number of pools (of either front end), read at
 /// each scrape. It holds weak handles: it keeps no pool open, and a pool that is gone simply
@@ -76,7 +76,7 @@ impl PoolCollector {
     /// from the next scrape on.
     pub fn add<F: Front>(&self, pool: &Handle<F>) {
         let weak: WeakHandle<F> = pool.downgrade();
-        let source: Source = Box::new(move || weak.upgrade().map(|handle| handle.metrics()));
+        let source: Source = Arc::new(move || weak.upgrade().map(|handle| handle.metrics()));
         self.pools.lock().unwrap_or_else(PoisonError::into_inner).push(source);
     }
 }
@@ -115,13 +115,25 @@ impl<F: Front> Handle<F> {
 
 impl Collector for PoolCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let snapshots: Vec<Metrics> = self
-            .pools
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter_map(|read| read())
-            .collect();
+        // Read the pools outside the lock: a scrape's upgraded handle may be a pool's last,
+        // and its teardown (dropping idle connections) must not hold up other scrapes or adds.
+        let sources: Vec<Source> = self.pools.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut gone = Vec::new();
+        let mut snapshots = Vec::with_capacity(sources.len());
+        for source in &sources {
+            match source() {
+                Some(metrics) => snapshots.push(metrics),
+                None => gone.push(Arc::as_ptr(source).cast::<()>()),
+            }
+        }
+        if !gone.is_empty() {
+            // Forget pools that are gone: their weak handles would keep their memory.
+            self.pools
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|s| !gone.contains(&Arc::as_ptr(s).cast::<()>()));
+        }
+        drop(sources);
         let gauges: [Family<u64>; 6] = [
             ("cenote_pool_max_size", "The pool's current maximum number of objects.", |m| m.max_size as u64),
             ("cenote_pool_size", "Objects in existence (idle, in use, being created).", |m| m.size as u64),
@@ -139,11 +151,9 @@ impl Collector for PoolCollector {
         }
         let counters: [Family<u64>; 5] = [
             ("cenote_pool_created", "Objects created.", |m| m.created),
-            (
-                "cenote_pool_create_errors",
-                "Creates that failed (an error, a panic or create_timeout).",
-                |m| m.create_errors,
-            ),
+            ("cenote_pool_create_errors", "Creates that failed (an error or create_timeout).", |m| {
+                m.create_errors
+            }),
             ("cenote_pool_acquired", "Objects lent to callers.", |m| m.acquired),
             ("cenote_pool_waited", "Lends that had to wait for a return or create an object first.", |m| {
                 m.waited
@@ -193,11 +203,11 @@ impl Collector for PoolCollector {
     }
 }
 
-/// Exported bucket bounds: powers of two nanoseconds from 2^10 (1.024 µs) to 2^42 (73 min),
+/// Exported bucket bounds: powers of two nanoseconds from 2^10 (1.024 µs) to 2^50 (13 days),
 /// then +Inf. Each falls on a bound of the pool's own finer buckets, so regrouping loses
 /// nothing (a value exactly on a power of two is counted under the next bound).
 const EXPORT_FROM: u32 = 10;
-const EXPORT_TO: u32 = 42;
+const EXPORT_TO: u32 = 50;
 
 /// The histogram's counts regrouped under the exported bounds (per bucket, not cumulative:
 /// the encoder sums them).

@@ -95,7 +95,9 @@ impl<F: Front> Handle<F> {
     }
 
     /// Changes `min_idle`, for the next maintenance pass or `warm`: raising it refills, lowering
-    /// it lets `idle_timeout` reap down to the new floor.
+    /// it lets `idle_timeout` reap down to the new floor. A blocking pool built with nothing
+    /// for maintenance to do has no maintenance thread (it is decided at build time): call
+    /// `warm` or `maintain` after raising it there, or build with `maintenance_thread(true)`.
     ///
     /// # Errors
     ///

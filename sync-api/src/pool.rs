@@ -489,6 +489,7 @@ impl<M: Manager> Pool<M> {
             }
             Pooled::check_passed(&mut pooled);
         }
+        Pooled::lent(&mut pooled);
         Some(pooled)
     }
 }
