@@ -211,7 +211,7 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// A pool that a [`Builder`] can build: [`sync::KeyedPool`](crate::sync::KeyedPool) and
-/// `nonblocking::KeyedPool`. Sealed.
+/// [`nonblocking::KeyedPool`](crate::nonblocking::KeyedPool). Sealed.
 pub trait BuildPool: Sized + sealed::Sealed {
     /// The manager the pool is built around.
     type Manager;

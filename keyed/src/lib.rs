@@ -4,7 +4,7 @@
 //! across keys.
 //!
 //! Two mirrored front ends share everything but their waiting: [`sync`] (threads park) and
-//! `nonblocking` (futures, any executor; the next commit). The async one is called `nonblocking` because
+//! [`nonblocking`] (futures, any executor). The async one is called `nonblocking` because
 //! `async` is a keyword (a module named `r#async` would have to be spelled so at every use).
 //! Configuration ([`KeyedConfig`], [`Builder`], [`BuildError`]), the key map, the global cap,
 //! eviction and maintenance are written once, in a module both use. Errors and per-key
@@ -106,8 +106,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod config;
+pub mod nonblocking;
 mod shared;
 pub mod sync;
+mod timer;
 
 pub use cenote_front::{Error, Status};
 pub use config::{

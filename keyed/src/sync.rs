@@ -1,6 +1,6 @@
 //! The keyed pool for threads: `get` parks the calling thread.
 //!
-//! The same pool as the async `nonblocking` one, with blocking waits: the per-key wait
+//! The same pool as [`nonblocking`](crate::nonblocking), with blocking waits: the per-key wait
 //! is the core's [`Core::acquire_blocking`](cenote_core::Core::acquire_blocking), the wait for
 //! the global cap parks on the crate's FIFO of waiters (see the crate docs for the protocol).
 //!
