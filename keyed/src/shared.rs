@@ -465,13 +465,18 @@ impl<M> PlaceWait<M> {
                 Poll::Pending
             }
             Some(id) => {
+                if state.closed {
+                    // `close` emptied the queue; a place granted before it is given back (no
+                    // object is created into a closed pool).
+                    if state.granted.remove(&id) {
+                        state.total -= 1;
+                    }
+                    self.id = None;
+                    return Poll::Ready(Err(Closed));
+                }
                 if state.granted.remove(&id) {
                     self.id = None;
                     return Poll::Ready(Ok(token()));
-                }
-                if state.closed {
-                    self.id = None;
-                    return Poll::Ready(Err(Closed));
                 }
                 if let Some(queued) = state.queue.iter_mut().find(|q| q.id == id) {
                     if !queued.waker.will_wake(waker) {
