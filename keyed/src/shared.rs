@@ -3,14 +3,14 @@
 //! they call the manager. See the crate docs for the protocol.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use crate::prims::{Mutex, RwLock};
 use cenote_core::stats::Counter;
 use cenote_core::{time, Closed, Core, Lease, Permit};
-use parking_lot::{Mutex, RwLock};
 
 use crate::config::KeyedConfig;
 
@@ -154,7 +154,14 @@ pub(crate) type SubPermit<K, C, M> = Permit<Entry<C, M>, SubExt<K, M>>;
 /// using it (`Arc::strong_count` is 1 under the shard's write lock).
 pub(crate) type Sub<K, C, M> = Arc<SubCore<K, C, M>>;
 
-type Shard<K, C, M> = RwLock<HashMap<K, Sub<K, C, M>>>;
+/// The key map's hasher: std's, randomly seeded; a fixed one under loom, whose models must
+/// replay each execution exactly (the eviction scan follows the map's order).
+#[cfg(not(loom))]
+type Hasher = std::hash::RandomState;
+#[cfg(loom)]
+type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
+type Shard<K, C, M> = RwLock<HashMap<K, Sub<K, C, M>, Hasher>>;
 
 /// What [`Shared::lookup`] found.
 pub(crate) enum Lookup<K, C, M> {
@@ -169,7 +176,7 @@ pub(crate) enum Lookup<K, C, M> {
 /// The key map and the global state: the body of both keyed pools.
 pub(crate) struct Shared<K, C, M> {
     shards: Box<[Shard<K, C, M>]>,
-    hasher: RandomState,
+    hasher: Hasher,
     pub(crate) global: Arc<Global<M>>,
 }
 
@@ -251,8 +258,8 @@ where
     M: Send + Sync + 'static,
 {
     pub(crate) fn new(manager: M, config: KeyedConfig) -> Self {
-        let shards = (0..config.shard_count()).map(|_| RwLock::new(HashMap::new())).collect();
-        Self { shards, hasher: RandomState::new(), global: Arc::new(Global::new(manager, config)) }
+        let shards = (0..config.shard_count()).map(|_| RwLock::new(HashMap::default())).collect();
+        Self { shards, hasher: Hasher::default(), global: Arc::new(Global::new(manager, config)) }
     }
 
     pub(crate) fn config(&self) -> &KeyedConfig {
