@@ -5,10 +5,22 @@ use core::marker::PhantomData;
 use std::time::Duration;
 
 /// The default per-key `max_size`.
+///
+/// ```
+/// assert_eq!(cenote_keyed::KeyedConfig::default().max_size, cenote_keyed::DEFAULT_MAX_SIZE);
+/// ```
 pub const DEFAULT_MAX_SIZE: usize = 8;
 /// The default global `max_total`.
+///
+/// ```
+/// assert_eq!(cenote_keyed::KeyedConfig::default().max_total, cenote_keyed::DEFAULT_MAX_TOTAL);
+/// ```
 pub const DEFAULT_MAX_TOTAL: usize = 64;
 /// The default `acquire_timeout` of `get`.
+///
+/// ```
+/// assert_eq!(cenote_keyed::KeyedConfig::default().acquire_timeout, Some(cenote_keyed::DEFAULT_ACQUIRE_TIMEOUT));
+/// ```
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The options of a keyed pool (both front ends). Build one with [`Builder`]'s methods, or
@@ -212,6 +224,25 @@ impl std::error::Error for BuildError {}
 
 /// A pool that a [`Builder`] can build: [`sync::KeyedPool`](crate::sync::KeyedPool) and
 /// [`nonblocking::KeyedPool`](crate::nonblocking::KeyedPool). Sealed.
+///
+/// # Examples
+///
+/// ```
+/// use cenote_keyed::{BuildPool, Builder};
+///
+/// /// Any keyed pool, from its builder.
+/// fn build<P: BuildPool>(builder: Builder<P>) -> P {
+///     builder.max_size(1).max_total(1).build().expect("valid options")
+/// }
+/// # struct Numbers;
+/// # impl cenote_keyed::sync::KeyedManager<u32> for Numbers {
+/// #     type Connection = u32;
+/// #     type Error = std::convert::Infallible;
+/// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+/// # }
+/// let pool = build(cenote_keyed::sync::KeyedPool::builder(Numbers));
+/// assert_eq!(pool.config().max_total, 1);
+/// ```
 pub trait BuildPool: Sized + sealed::Sealed {
     /// The manager the pool is built around.
     type Manager;
@@ -273,6 +304,23 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// Replaces every option with `config`'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let mut config = cenote_keyed::KeyedConfig::default();
+    /// config.max_size = 2;
+    /// let pool = KeyedPool::builder(Numbers).config(config).build()?;
+    /// assert_eq!(pool.config().max_size, 2);
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn config(mut self, config: KeyedConfig) -> Self {
         self.config = config;
@@ -280,6 +328,20 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// See [`KeyedConfig::max_size`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// assert_eq!(KeyedPool::builder(Numbers).max_size(3).build()?.config().max_size, 3);
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn max_size(mut self, max_size: usize) -> Self {
         self.config.max_size = max_size;
@@ -287,6 +349,20 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// See [`KeyedConfig::max_idle`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// assert_eq!(KeyedPool::builder(Numbers).max_idle(1).build()?.config().max_idle, Some(1));
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn max_idle(mut self, max_idle: usize) -> Self {
         self.config.max_idle = Some(max_idle);
@@ -294,6 +370,20 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// See [`KeyedConfig::max_total`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// assert_eq!(KeyedPool::builder(Numbers).max_total(100).build()?.config().max_total, 100);
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn max_total(mut self, max_total: usize) -> Self {
         self.config.max_total = max_total;
@@ -301,6 +391,22 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// See [`KeyedConfig::idle_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// use std::time::Duration;
+    /// let pool = KeyedPool::builder(Numbers).idle_timeout(Some(Duration::from_secs(60))).build()?;
+    /// assert_eq!(pool.config().idle_timeout, Some(Duration::from_secs(60)));
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
         self.config.idle_timeout = idle_timeout;
@@ -308,6 +414,21 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// See [`KeyedConfig::acquire_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).acquire_timeout(None).build()?; // wait for as long as it takes
+    /// assert_eq!(pool.config().acquire_timeout, None);
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn acquire_timeout(mut self, acquire_timeout: Option<Duration>) -> Self {
         self.config.acquire_timeout = acquire_timeout;
@@ -315,6 +436,20 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// See [`KeyedConfig::validate_on_acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// assert!(KeyedPool::builder(Numbers).validate_on_acquire(true).build()?.config().validate_on_acquire);
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn validate_on_acquire(mut self, validate: bool) -> Self {
         self.config.validate_on_acquire = validate;
@@ -322,6 +457,21 @@ impl<P: BuildPool> Builder<P> {
     }
 
     /// See [`KeyedConfig::shards`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// assert_eq!(KeyedPool::builder(Numbers).shards(8).build()?.config().shards, Some(8));
+    /// assert!(KeyedPool::builder(Numbers).shards(0).build().is_err());
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     #[must_use]
     pub fn shards(mut self, shards: usize) -> Self {
         self.config.shards = Some(shards);
@@ -330,6 +480,21 @@ impl<P: BuildPool> Builder<P> {
 
     /// Checks the options and builds the pool. Creates no object and allocates no sub-pool
     /// (each key's is made on its first use).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let err = KeyedPool::builder(Numbers).max_idle(9).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "max_idle 9 is above max_size 8; a key cannot keep more idle objects than it may hold: lower max_idle or raise max_size");
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -118,6 +118,27 @@ pub trait KeyedManager<K>: Send + Sync + 'static {
 ///
 /// A cheap handle: clones share one pool. See the [module docs](self) for an example and
 /// the crate docs for how waiting across keys works.
+///
+/// # Examples
+///
+/// ```
+/// # #[allow(unused_imports)]
+/// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+/// # struct Numbers;
+/// # impl KeyedManager<u32> for Numbers {
+/// #     type Connection = u32;
+/// #     type Error = std::convert::Infallible;
+/// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+/// # }
+/// # futures_lite::future::block_on(async {
+/// let pool = KeyedPool::builder(Numbers).max_size(2).max_total(4).build()?;
+/// let other = pool.clone(); // the same pool
+/// let one = other.get(&1).await?;
+/// assert_eq!(pool.status(&1).unwrap().in_use, 1);
+/// drop(one);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct KeyedPool<K, M: KeyedManager<K>> {
     shared: Arc<Shared<K, M::Connection, M>>,
 }
@@ -183,11 +204,47 @@ where
     }
 
     /// The pool's options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).max_total(32).build()?;
+    /// assert_eq!(pool.config().max_total, 32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn config(&self) -> &KeyedConfig {
         self.shared.config()
     }
 
     /// The manager.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// let _manager: &Numbers = pool.manager();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn manager(&self) -> &M {
         &self.shared.global.manager
     }
@@ -411,6 +468,26 @@ where
     }
 
     /// The whole pool's counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// let held = pool.get(&1).await?;
+    /// assert_eq!(pool.global_status().total, 1);
+    /// drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn global_status(&self) -> GlobalStatus {
         self.shared.global_status()
     }
@@ -497,6 +574,26 @@ where
     }
 
     /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert!(!pool.is_closed());
+    /// pool.close();
+    /// assert!(pool.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
     }
@@ -542,6 +639,24 @@ impl<K, M: KeyedManager<K>> Pooled<K, M> {
     }
 
     /// The key this object belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert_eq!(*Pooled::key(&pool.get(&9).await?), 9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn key(this: &Self) -> &K {
         &Lease::ext(this.lease()).key
     }
@@ -551,6 +666,7 @@ impl<K, M: KeyedManager<K>> Pooled<K, M> {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)]
     /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
     /// # struct Numbers;
     /// # impl KeyedManager<u32> for Numbers {
