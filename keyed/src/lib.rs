@@ -99,10 +99,16 @@
 //! # Idle objects and the key map
 //!
 //! `maintain()` (call it from a thread or task of your own; the pool starts none) closes idle
-//! objects older than `idle_timeout` and removes each sub-pool that holds nothing (no object,
+//! objects idle for `idle_timeout` and removes each sub-pool that holds nothing (no object,
 //! no permit, no waiter) and that no getter holds (its `Arc` count is 1 under its shard's
 //! write lock), so the map does not grow without bound. A later `get` on that key makes a
 //! fresh sub-pool.
+//!
+//! A return reads no clock: idleness is measured by `maintain()` itself (an object lent since
+//! its last pass counts as idle from that pass on), so an object is closed after being idle
+//! for at least `idle_timeout` and at most one maintenance interval more. Only when the keys
+//! in the map could together hold more than `max_total` (so that eviction can happen) does a
+//! return stamp its object with the clock, for the LRU order across keys.
 //!
 //! # Core API this crate needed
 //!

@@ -2,7 +2,7 @@
 //! eviction, maintenance and the return path. The front ends add only how they wait and how
 //! they call the manager. See the crate docs for the protocol.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::prims::{Mutex, RwLock};
 use cenote_core::stats::Counter;
 use cenote_core::{time, Closed, Core, Lease, Permit};
+use hashbrown::HashTable;
 
 use crate::config::KeyedConfig;
 
@@ -33,6 +34,11 @@ pub(crate) struct Global<M> {
     pub(crate) created: Counter,
     pub(crate) dropped: Counter,
     pub(crate) evicted: Counter,
+    /// Sub-pools added to and removed from the map: their difference, times `max_size`,
+    /// says whether the keys together could hold more than `max_total`, the only case in
+    /// which eviction (and so the order of returns across keys) can matter.
+    pub(crate) subs_made: Counter,
+    subs_removed: Counter,
 }
 
 struct GlobalState {
@@ -68,7 +74,18 @@ impl<M> Global<M> {
             created: Counter::new(),
             dropped: Counter::new(),
             evicted: Counter::new(),
+            subs_made: Counter::new(),
+            subs_removed: Counter::new(),
         }
+    }
+
+    /// Whether the keys in the map could together hold more than `max_total` (a lock-free
+    /// hint): only then can a getter find the global cap reached while its key has room, and
+    /// only then does a return stamp its object with the clock for the LRU order.
+    #[inline]
+    fn lru_matters(&self) -> bool {
+        let subs = self.subs_made.get().wrapping_sub(self.subs_removed.get());
+        subs.saturating_mul(self.config.max_size) > self.config.max_total
     }
 
     /// Whether someone may be waiting for a global place (a hint: see the crate docs).
@@ -130,6 +147,10 @@ impl<M> std::fmt::Debug for Token<M> {
 pub(crate) struct Entry<C, M> {
     pub(crate) conn: C,
     token: Token<M>,
+    /// Maintenance's record of the object's idleness: the `use_count` it last saw, and since
+    /// when the object has been idle at the latest (see [`Shared::maintain`]).
+    seen_uses: u64,
+    idle_since: u64,
 }
 
 impl<C, M> Drop for Entry<C, M> {
@@ -161,7 +182,9 @@ type Hasher = std::hash::RandomState;
 #[cfg(loom)]
 type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
-type Shard<K, C, M> = RwLock<HashMap<K, Sub<K, C, M>, Hasher>>;
+/// One shard: a hash table of `(key, sub-pool)`, probed with the hash that chose the shard
+/// (one hash per lookup).
+type Shard<K, C, M> = RwLock<HashTable<(K, Sub<K, C, M>)>>;
 
 /// What [`Shared::lookup`] found.
 pub(crate) enum Lookup<K, C, M> {
@@ -258,7 +281,7 @@ where
     M: Send + Sync + 'static,
 {
     pub(crate) fn new(manager: M, config: KeyedConfig) -> Self {
-        let shards = (0..config.shard_count()).map(|_| RwLock::new(HashMap::default())).collect();
+        let shards = (0..config.shard_count()).map(|_| RwLock::new(HashTable::new())).collect();
         Self { shards, hasher: Hasher::default(), global: Arc::new(Global::new(manager, config)) }
     }
 
@@ -266,20 +289,23 @@ where
         &self.global.config
     }
 
-    fn shard(&self, key: &K) -> &Shard<K, C, M> {
-        // The shard count is a power of two.
-        let hash = self.hasher.hash_one(key) as usize;
-        &self.shards[hash & (self.shards.len() - 1)]
+    /// The key's hash and shard. The shard is chosen by bits 32.. of the hash, which the
+    /// table inside uses for neither its bucket index (the low bits) nor its tags (the top 7).
+    #[inline]
+    fn shard(&self, key: &K) -> (u64, &Shard<K, C, M>) {
+        let hash = self.hasher.hash_one(key);
+        // The shard count is a power of two, at most 2^16.
+        (hash, &self.shards[(hash >> 32) as usize & (self.shards.len() - 1)])
     }
 
     /// The hot path: one read of the key's shard; an idle object if there is one, else the
     /// key's sub-pool (made now if the key is new).
     #[inline]
     pub(crate) fn lookup(&self, key: &K) -> Lookup<K, C, M> {
-        let shard = self.shard(key);
+        let (hash, shard) = self.shard(key);
         {
             let map = shard.read();
-            if let Some(sub) = map.get(key) {
+            if let Some((_, sub)) = map.find(hash, |(k, _)| k == key) {
                 if let Some(lease) = sub.try_take_idle() {
                     return Lookup::Idle(lease);
                 }
@@ -289,18 +315,18 @@ where
                 return Lookup::Miss(Arc::clone(sub));
             }
         }
-        self.insert(shard, key)
+        self.insert(hash, shard, key)
     }
 
     #[cold]
-    fn insert(&self, shard: &Shard<K, C, M>, key: &K) -> Lookup<K, C, M> {
+    fn insert(&self, hash: u64, shard: &Shard<K, C, M>, key: &K) -> Lookup<K, C, M> {
         let mut map = shard.write();
         // Checked under the shard's write lock: `close` marks the pool closed before it
         // closes the cores shard by shard, so no sub-pool is added behind it.
         if self.global.state.lock().closed {
             return Lookup::Closed;
         }
-        if let Some(sub) = map.get(key) {
+        if let Some((_, sub)) = map.find(hash, |(k, _)| k == key) {
             return Lookup::Miss(Arc::clone(sub));
         }
         let max = self.global.config.max_size;
@@ -309,20 +335,22 @@ where
         // fail here, which aborts like any other allocation in Rust.
         let core = Core::new(max, max, ext).unwrap_or_else(|e| panic!("allocating a key's sub-pool: {e}"));
         let sub = Arc::new(core);
-        map.insert(key.clone(), Arc::clone(&sub));
+        map.insert_unique(hash, (key.clone(), Arc::clone(&sub)), |(k, _)| self.hasher.hash_one(k));
+        self.global.subs_made.incr();
         Lookup::Miss(sub)
     }
 
     /// The key's sub-pool if it exists.
     pub(crate) fn get_sub(&self, key: &K) -> Option<Sub<K, C, M>> {
-        self.shard(key).read().get(key).cloned()
+        let (hash, shard) = self.shard(key);
+        shard.read().find(hash, |(k, _)| k == key).map(|(_, sub)| Arc::clone(sub))
     }
 
     /// Every key now.
     pub(crate) fn keys(&self) -> Vec<K> {
         let mut keys = Vec::new();
         for shard in self.shards.iter() {
-            keys.extend(shard.read().keys().cloned());
+            keys.extend(shard.read().iter().map(|(k, _)| k.clone()));
         }
         keys
     }
@@ -385,15 +413,31 @@ where
 
     /// Closes idle objects past `idle_timeout` and removes the sub-pools that hold nothing
     /// (no object, no permit, no waiter, no getter holding it).
+    ///
+    /// A return reads no clock (unless eviction needs the order), so idleness is measured
+    /// here: an object lent since the last pass (its `use_count` moved) is taken to be idle
+    /// from now on; one not lent since is closed once `idle_timeout` has passed since then
+    /// (or since its creation, or its last stamped return). So an object is never closed
+    /// before it has been idle for `idle_timeout`, and at most one maintenance interval
+    /// after.
     pub(crate) fn maintain(&self) -> Maintained {
         let mut pass = Maintained::default();
         if let Some(timeout) = self.global.config.idle_timeout {
             let now = time::now();
             let timeout = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
             for shard in self.shards.iter() {
-                let subs: Vec<_> = shard.read().values().cloned().collect();
+                let subs: Vec<_> = shard.read().iter().map(|(_, sub)| Arc::clone(sub)).collect();
                 for sub in subs {
-                    pass.closed += sub.retain(|_, meta| now.saturating_sub(meta.last_used) < timeout);
+                    pass.closed += sub.retain(|entry, meta| {
+                        if meta.use_count != entry.seen_uses {
+                            // Lent since the last look: idle since its last return at the
+                            // latest, which is before now.
+                            entry.seen_uses = meta.use_count;
+                            entry.idle_since = now;
+                            return true;
+                        }
+                        now.saturating_sub(entry.idle_since.max(meta.last_used)) < timeout
+                    });
                 }
             }
         }
@@ -402,11 +446,13 @@ where
             let before = map.len();
             // Under the write lock no getter can clone a sub-pool out of this shard, so a
             // count of 1 means none holds one; size 0 means no object or permit is out.
-            map.retain(|_, sub| {
+            map.retain(|(_, sub)| {
                 let status = sub.status();
                 !(Arc::strong_count(sub) == 1 && status.size == 0 && status.waiting == 0)
             });
-            pass.removed_keys += before - map.len();
+            let removed = before - map.len();
+            self.global.subs_removed.add(removed);
+            pass.removed_keys += removed;
         }
         pass
     }
@@ -426,7 +472,7 @@ where
         }
         for shard in self.shards.iter() {
             // Taking the write lock orders us after any `insert` that saw the pool open.
-            let subs: Vec<_> = shard.write().values().cloned().collect();
+            let subs: Vec<_> = shard.write().iter().map(|(_, sub)| Arc::clone(sub)).collect();
             for sub in subs {
                 sub.close();
             }
@@ -531,8 +577,8 @@ impl<M> std::fmt::Debug for PlaceWait<M> {
 
 /// Fills `permit` with a new object holding `token`, and stamps it.
 pub(crate) fn fill<K, C, M>(permit: SubPermit<K, C, M>, conn: C, token: Token<M>) -> SubLease<K, C, M> {
-    let mut lease = Permit::fill(permit, Entry { conn, token });
     let now = time::now();
+    let mut lease = Permit::fill(permit, Entry { conn, token, seen_uses: 1, idle_since: now });
     let meta = Lease::meta_mut(&mut lease);
     meta.created = now;
     meta.last_used = now;
@@ -547,7 +593,11 @@ pub(crate) fn give_back<K, C, M>(mut lease: SubLease<K, C, M>, broken: bool) {
         Lease::retire(lease);
         return;
     }
-    Lease::meta_mut(&mut lease).last_used = time::now();
+    if Lease::ext(&lease).global.lru_matters() {
+        // The order of returns across keys, for eviction. Not needed otherwise (idle
+        // timeouts are measured by maintenance), so the hot path reads no clock.
+        Lease::meta_mut(&mut lease).last_used = time::now();
+    }
     let global = &Lease::ext(&lease).global;
     // Someone waits for a global place: this object's place is theirs (fairness across keys,
     // see the crate docs), so close the object instead of keeping it idle.

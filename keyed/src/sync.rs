@@ -266,7 +266,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self, key: &K) -> Result<Pooled<K, M>, Error<M::Error>> {
-        self.get_until(key, shared::deadline(self.config().acquire_timeout))
+        self.get_within(key, self.config().acquire_timeout)
     }
 
     /// [`get`](Self::get) with its own timeout instead of `acquire_timeout`.
@@ -294,7 +294,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_timeout(&self, key: &K, timeout: Duration) -> Result<Pooled<K, M>, Error<M::Error>> {
-        self.get_until(key, time::after(timeout))
+        self.get_within(key, Some(timeout))
     }
 
     /// Lends an idle object of `key` now, or `None`: never waits, never creates.
@@ -337,9 +337,32 @@ where
         }
     }
 
-    fn get_until(&self, key: &K, deadline: u64) -> Result<Pooled<K, M>, Error<M::Error>> {
+    /// `get` within `timeout`: the deadline is fixed (the clock read) only once the hot path
+    /// has missed.
+    fn get_within(&self, key: &K, timeout: Option<Duration>) -> Result<Pooled<K, M>, Error<M::Error>> {
+        let first = match self.shared.lookup(key) {
+            Lookup::Idle(lease) => match self.validated(lease) {
+                Some(lease) => return Ok(Pooled::new(lease)),
+                None => None,
+            },
+            Lookup::Miss(sub) => Some(sub),
+            Lookup::Closed => return Err(Error::Closed),
+        };
+        self.get_until(key, shared::deadline(timeout), first)
+    }
+
+    fn get_until(
+        &self,
+        key: &K,
+        deadline: u64,
+        mut first: Option<shared::Sub<K, M::Connection, M>>,
+    ) -> Result<Pooled<K, M>, Error<M::Error>> {
         loop {
-            let sub = match self.shared.lookup(key) {
+            let found = match first.take() {
+                Some(sub) => Lookup::Miss(sub),
+                None => self.shared.lookup(key),
+            };
+            let sub = match found {
                 Lookup::Idle(lease) => match self.validated(lease) {
                     Some(lease) => return Ok(Pooled::new(lease)),
                     None => continue,

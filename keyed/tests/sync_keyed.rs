@@ -310,3 +310,25 @@ fn stress_random_keys_books_balance() {
     assert_eq!(books.created.load(Ordering::SeqCst), books.dropped.load(Ordering::SeqCst));
     assert_eq!(pool.global_status().total, 0);
 }
+
+/// Idleness is measured by maintenance (a return reads no clock): an object lent since the
+/// last pass is not closed at this one, however old it is; one left idle is closed after
+/// `idle_timeout`.
+#[test]
+fn maintain_never_closes_an_object_used_since_its_last_pass() {
+    let books = Arc::new(Books::default());
+    let pool = KeyedPool::builder(Mgr(Arc::clone(&books)))
+        .idle_timeout(Some(Duration::from_millis(60)))
+        .build()
+        .unwrap();
+    drop(pool.get(&1).unwrap());
+    thread::sleep(Duration::from_millis(80));
+    drop(pool.get(&1).unwrap()); // old, but just used
+    assert_eq!(pool.maintain().closed, 0);
+    thread::sleep(Duration::from_millis(30));
+    assert_eq!(pool.maintain().closed, 0, "idle for 30 ms of 60");
+    thread::sleep(Duration::from_millis(50));
+    let pass = pool.maintain();
+    assert_eq!((pass.closed, pass.removed_keys), (1, 1));
+    assert_eq!(books.created.load(Ordering::SeqCst), 1);
+}
