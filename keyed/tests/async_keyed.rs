@@ -309,3 +309,37 @@ fn stress_random_keys_with_cancellation() {
     assert_eq!(books.created.load(Ordering::SeqCst), books.dropped.load(Ordering::SeqCst));
     assert_eq!(pool.global_status().total, 0);
 }
+
+/// Waiters for the global cap are served in arrival order, whatever their key.
+#[test]
+fn global_waiters_are_served_in_fifo_order_across_keys_async() {
+    let (pool, books) = pool(1, 1);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let held = pool.get(&1).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut waiters = Vec::new();
+        for (n, key) in [3u32, 2, 4].into_iter().enumerate() {
+            let (waiter, tx) = (pool.clone(), tx.clone());
+            waiters.push(tokio::spawn(async move {
+                let o = waiter.get(&key).await.unwrap();
+                tx.send(o.key).unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(o);
+            }));
+            while pool.global_status().waiting != n + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(held);
+        let mut order = Vec::new();
+        for _ in 0..3 {
+            order.push(rx.recv().await.unwrap());
+        }
+        assert_eq!(order, [3, 2, 4]);
+        for w in waiters {
+            w.await.unwrap();
+        }
+    });
+    books_balance(&pool, &books);
+}

@@ -332,3 +332,30 @@ fn maintain_never_closes_an_object_used_since_its_last_pass() {
     assert_eq!((pass.closed, pass.removed_keys), (1, 1));
     assert_eq!(books.created.load(Ordering::SeqCst), 1);
 }
+
+/// Waiters for the global cap are served in arrival order, whatever their key.
+#[test]
+fn global_waiters_are_served_in_fifo_order_across_keys() {
+    let (pool, _books) = pool(1, 1);
+    let held = pool.get(&1).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut waiters = Vec::new();
+    for (n, key) in [3u32, 2, 4].into_iter().enumerate() {
+        let (waiter, tx) = (pool.clone(), tx.clone());
+        waiters.push(thread::spawn(move || {
+            let o = waiter.get(&key).unwrap();
+            tx.send(o.key).unwrap();
+            thread::sleep(Duration::from_millis(5));
+            drop(o); // its place goes to the next waiter in line
+        }));
+        while pool.global_status().waiting != n + 1 {
+            thread::yield_now();
+        }
+    }
+    drop(held);
+    let order: Vec<u32> = (0..3).map(|_| rx.recv().unwrap()).collect();
+    assert_eq!(order, [3, 2, 4]);
+    for w in waiters {
+        w.join().unwrap();
+    }
+}
