@@ -267,7 +267,16 @@ fn create_errors_give_places_back() {
 /// created - dropped = objects in the pool, and the global total matches.
 #[test]
 fn stress_random_keys_books_balance() {
-    let (pool, books) = pool(3, 10);
+    let books = Arc::new(Books::default());
+    // 12 keys of 3 against a cap of 10: evictions all along; a 1 ms idle timeout, so that
+    // maintenance closes objects and removes sub-pools while the others get and return.
+    let pool = KeyedPool::builder(Mgr(Arc::clone(&books)))
+        .max_size(3)
+        .max_total(10)
+        .idle_timeout(Some(Duration::from_millis(1)))
+        .acquire_timeout(Some(Duration::from_secs(10)))
+        .build()
+        .unwrap();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let pool = pool.clone();
@@ -306,6 +315,7 @@ fn stress_random_keys_books_balance() {
     assert_eq!(status.total, size);
     assert_eq!((status.created, status.dropped), (created, dropped));
     assert_eq!(status.waiting, 0);
+    assert!(status.evicted > 0, "{status:?}");
     pool.close();
     assert_eq!(books.created.load(Ordering::SeqCst), books.dropped.load(Ordering::SeqCst));
     assert_eq!(pool.global_status().total, 0);
@@ -357,5 +367,24 @@ fn global_waiters_are_served_in_fifo_order_across_keys() {
     assert_eq!(order, [3, 2, 4]);
     for w in waiters {
         w.join().unwrap();
+    }
+}
+
+#[test]
+fn handles_and_guards_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<KeyedPool<u32, Mgr>>();
+    send_sync::<Pooled<u32, Mgr>>();
+    send_sync::<cenote_keyed::nonblocking::Pooled<u32, AsyncMgr>>();
+    send_sync::<cenote_keyed::nonblocking::KeyedPool<u32, AsyncMgr>>();
+}
+
+struct AsyncMgr;
+
+impl cenote_keyed::nonblocking::KeyedManager<u32> for AsyncMgr {
+    type Connection = u32;
+    type Error = std::convert::Infallible;
+    async fn create(&self, key: &u32) -> Result<u32, Self::Error> {
+        Ok(*key)
     }
 }
