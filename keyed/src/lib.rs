@@ -56,6 +56,14 @@
 //! by maintenance, or by a panic unwinding a create), because the token's `Drop` does it. So
 //! `total` (places held) never exceeds `max_total`, and nothing leaks.
 //!
+//! Why a token and not the core's [`Hooks::place_freed`](cenote_core::Hooks::place_freed):
+//! that hook fires whenever a core's size goes down, including when a permit is given back
+//! unfilled, and a permit the core hands out (to `try_acquire`, or straight to a waiter of the
+//! same key) carries no global place until this crate attaches one. The hook cannot tell the
+//! two apart (it gets the core's extension value, not the slot), so counting global places
+//! with it would drift; the token is dropped exactly when a global place is freed, on every
+//! path, and needs no hook at all.
+//!
 //! `get(&key)`:
 //!
 //! 1. Hot path: an idle object of `key` (above).
