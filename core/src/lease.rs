@@ -71,6 +71,26 @@ impl<T, E> Lease<T, E> {
         this.inner().ext()
     }
 
+    /// Counts of the pool this lease came from, as [`Core::status`](crate::Core::status)
+    /// gives them (not a snapshot). For a layer that holds leases but no pool handle: a keyed
+    /// pool's guard deciding, when its object comes back, whether the key already has its
+    /// `max_idle` idle objects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_core::{Core, Lease, Permit};
+    ///
+    /// let core = Core::<u32>::new(2, 2, ()).unwrap();
+    /// Permit::fill_idle(core.try_reserve().unwrap(), 1);
+    /// let lease = Permit::fill(core.try_reserve().unwrap(), 2);
+    /// let status = Lease::status(&lease);
+    /// assert_eq!((status.size, status.idle), (2, 1));
+    /// ```
+    pub fn status(this: &Self) -> crate::CoreStatus {
+        this.inner().status()
+    }
+
     /// The slot's metadata.
     #[inline]
     pub fn meta(this: &Self) -> &SlotMeta {

@@ -539,16 +539,7 @@ impl<T, E> Core<T, E> {
 
     /// Counts of the pool's objects and waiters.
     pub fn status(&self) -> CoreStatus {
-        let inner = self.inner();
-        // ORDERING: statistics only; `Relaxed` reads, documented as not a snapshot.
-        CoreStatus {
-            max_size: inner.counts.max_size.load(Ordering::Relaxed),
-            capacity: inner.slots.len(),
-            size: inner.counts.live.load(Ordering::Relaxed),
-            idle: inner.idle.len(),
-            waiting: inner.waiters.load(Ordering::Relaxed),
-            closed: inner.is_closed(),
-        }
+        self.inner().status()
     }
 
     /// Lends an idle object, or hands out a permit to create one, without waiting.
@@ -697,6 +688,20 @@ impl<T, E> Core<T, E> {
 }
 
 impl<T, E> Inner<T, E> {
+    /// Counts of the pool's objects and waiters: [`Core::status`] and [`Lease::status`].
+    pub(crate) fn status(&self) -> CoreStatus {
+        let inner = self;
+        // ORDERING: statistics only; `Relaxed` reads, documented as not a snapshot.
+        CoreStatus {
+            max_size: inner.counts.max_size.load(Ordering::Relaxed),
+            capacity: inner.slots.len(),
+            size: inner.counts.live.load(Ordering::Relaxed),
+            idle: inner.idle.len(),
+            waiting: inner.waiters.load(Ordering::Relaxed),
+            closed: inner.is_closed(),
+        }
+    }
+
     #[inline]
     pub(crate) fn ext(&self) -> &E {
         &self.ext

@@ -1,0 +1,744 @@
+//! The keyed pool for async code, on any executor: `get(&key).await`.
+//!
+//! The same pool as [`sync`](crate::sync), with futures: the per-key wait is the core's
+//! [`Core::acquire`](cenote_core::Core::acquire) future, the wait for the global cap a place
+//! in the crate's FIFO of waiters across keys (see the crate docs for the protocol). No
+//! runtime is a dependency: timeouts use the crate's own timer thread (started on the first
+//! wait that needs it), so the pool works on tokio, smol or a bare `block_on`.
+//!
+//! The module is `nonblocking` because `async` is a keyword: a module named `r#async` would
+//! have to be spelled so at every use.
+//!
+//! # Cancel safety
+//!
+//! Dropping a `get` future at any await point loses nothing: while it waits on its key the
+//! core's `acquire` future passes on whatever it was handed; while it holds a permit of its
+//! key and waits for a global place, the permit goes back to its key (to the next waiter
+//! there) and its place in the global queue is given up (a place granted meanwhile goes to
+//! the next waiter); during `create`, the permit and the global place go back the same way.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+//!
+//! /// Makes one "connection" per host.
+//! struct Hosts;
+//!
+//! impl KeyedManager<&'static str> for Hosts {
+//!     type Connection = String;
+//!     type Error = Infallible;
+//!     async fn create(&self, host: &&'static str) -> Result<String, Infallible> {
+//!         Ok(format!("connected to {host}"))
+//!     }
+//! }
+//!
+//! # futures_lite::future::block_on(async {
+//! let pool = KeyedPool::builder(Hosts).max_size(2).max_total(3).build()?;
+//! let a = pool.get(&"a.example").await?;
+//! assert_eq!(*a, "connected to a.example");
+//! drop(a); // back to a.example's sub-pool
+//! assert!(pool.try_get(&"a.example").await.is_some()); // idle: lent again, nothing created
+//! assert!(pool.try_get(&"c.example").await.is_none()); // never creates
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use core::fmt::{Debug, Display};
+use core::future::{poll_fn, Future};
+use core::ops::{Deref, DerefMut};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use crate::timer::timeout_at;
+use cenote_core::{time, Acquired, Lease, Permit, TryAcquire};
+use cenote_front::{Error, Status};
+
+use crate::config::{sealed, BuildPool, Builder, KeyedConfig};
+use crate::shared::{
+    self, GlobalStatus, Lookup, Maintained, PlaceWait, Shared, SubLease, SubPermit, RECHECK,
+};
+
+/// Creates and checks the objects of each key, for the async keyed pool, with native
+/// `async fn` in traits (no `#[async_trait]`, no boxing). The futures must be `Send`, so that
+/// `get` can run on multi-threaded executors.
+///
+/// Only [`create`](KeyedManager::create) is required.
+///
+/// # Examples
+///
+/// ```
+/// use cenote_keyed::nonblocking::KeyedManager;
+///
+/// struct Buffers;
+///
+/// impl KeyedManager<usize> for Buffers {
+///     type Connection = Vec<u8>;
+///     type Error = std::convert::Infallible;
+///     /// A buffer of the key's capacity.
+///     async fn create(&self, capacity: &usize) -> Result<Vec<u8>, Self::Error> {
+///         Ok(Vec::with_capacity(*capacity))
+///     }
+///     async fn is_valid(&self, capacity: &usize, buf: &mut Vec<u8>) -> bool {
+///         buf.capacity() >= *capacity
+///     }
+/// }
+/// # let _ = cenote_keyed::nonblocking::KeyedPool::builder(Buffers).build();
+/// ```
+pub trait KeyedManager<K>: Send + Sync + 'static {
+    /// The pooled object.
+    type Connection: Send + 'static;
+    /// What `create` fails with.
+    type Error: Debug + Display + Send + 'static;
+
+    /// Makes a new object for `key`. An error is returned by `get` as [`Error::Create`] (a
+    /// keyed pool does not retry: the caller knows whether another key would do).
+    fn create(&self, key: &K) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
+
+    /// A health check run before an idle object is lent, when the pool validates
+    /// (`validate_on_acquire`). `false` closes the object.
+    fn is_valid(&self, key: &K, conn: &mut Self::Connection) -> impl Future<Output = bool> + Send {
+        let _ = (key, conn);
+        async { true }
+    }
+
+    /// A cheap synchronous check run when an object is returned (a drop cannot await):
+    /// `true` closes it.
+    fn has_broken(&self, key: &K, conn: &mut Self::Connection) -> bool {
+        let _ = (key, conn);
+        false
+    }
+}
+
+/// A pool of objects by key, for async code: one sub-pool (a [`cenote_core::Core`]) per key,
+/// made on its first use, with a per-key `max_size` and `max_idle` and a global `max_total`.
+///
+/// A cheap handle: clones share one pool. See the [module docs](self) for an example and
+/// the crate docs for how waiting across keys works.
+///
+/// # Examples
+///
+/// ```
+/// # #[allow(unused_imports)]
+/// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+/// # struct Numbers;
+/// # impl KeyedManager<u32> for Numbers {
+/// #     type Connection = u32;
+/// #     type Error = std::convert::Infallible;
+/// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+/// # }
+/// # futures_lite::future::block_on(async {
+/// let pool = KeyedPool::builder(Numbers).max_size(2).max_total(4).build()?;
+/// let other = pool.clone(); // the same pool
+/// let one = other.get(&1).await?;
+/// assert_eq!(pool.status(&1).unwrap().in_use, 1);
+/// drop(one);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct KeyedPool<K, M: KeyedManager<K>> {
+    shared: Arc<Shared<K, M::Connection, M>>,
+}
+
+impl<K, M: KeyedManager<K>> Clone for KeyedPool<K, M> {
+    fn clone(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<K, M: KeyedManager<K>> Debug for KeyedPool<K, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedPool").field("config", &self.shared.global.config).finish_non_exhaustive()
+    }
+}
+
+impl<K, M> sealed::Sealed for KeyedPool<K, M> where M: KeyedManager<K> {}
+
+impl<K, M> BuildPool for KeyedPool<K, M>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    M: KeyedManager<K>,
+{
+    type Manager = M;
+
+    fn from_checked(manager: M, config: KeyedConfig) -> Self {
+        Self { shared: Arc::new(Shared::new(manager, config)) }
+    }
+}
+
+/// What the wait for a global place ended with.
+enum Placed<K, C, M> {
+    Token(shared::Token<M>),
+    /// An object of our own key came back meanwhile.
+    Idle(SubLease<K, C, M>),
+}
+
+impl<K, M> KeyedPool<K, M>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    M: KeyedManager<K>,
+{
+    /// A builder with the default options ([`KeyedConfig::default`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).max_size(1).max_total(1).build()?;
+    /// assert_eq!(pool.config().max_size, 1);
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn builder(manager: M) -> Builder<Self> {
+        Builder::new(manager)
+    }
+
+    /// The pool's options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).max_total(32).build()?;
+    /// assert_eq!(pool.config().max_total, 32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn config(&self) -> &KeyedConfig {
+        self.shared.config()
+    }
+
+    /// The manager.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// let _manager: &Numbers = pool.manager();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn manager(&self) -> &M {
+        &self.shared.global.manager
+    }
+
+    /// Lends an object of `key`: an idle one, a new one if the key and the pool have room, or
+    /// waits for one, up to `acquire_timeout`. When the pool is at `max_total` and `key` has
+    /// nothing idle, the least recently used idle object of another key is closed to make
+    /// room; if no key has one, the caller waits in one FIFO across keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when the wait passed `acquire_timeout`, [`Error::Closed`], or
+    /// [`Error::Create`] with the manager's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key * 10) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert_eq!(*pool.get(&4).await?, 40);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get(&self, key: &K) -> Result<Pooled<K, M>, Error<M::Error>> {
+        self.get_within(key, self.config().acquire_timeout).await
+    }
+
+    /// [`get`](Self::get) with its own timeout instead of `acquire_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Self::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).max_size(1).build()?;
+    /// let held = pool.get(&1).await?;
+    /// let err = pool.get_timeout(&1, Duration::from_millis(10)).await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_timeout(&self, key: &K, timeout: Duration) -> Result<Pooled<K, M>, Error<M::Error>> {
+        self.get_within(key, Some(timeout)).await
+    }
+
+    /// Lends an idle object of `key` now, or `None`: never waits for an object, never
+    /// creates. (It awaits only the manager's `is_valid`, when the pool validates.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert!(pool.try_get(&1).await.is_none());
+    /// drop(pool.get(&1).await?);
+    /// assert_eq!(pool.try_get(&1).await.as_deref(), Some(&1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn try_get(&self, key: &K) -> Option<Pooled<K, M>> {
+        loop {
+            let lease = self.shared.get_sub(key)?.try_take_idle()?;
+            if let Some(lease) = self.validated(lease).await {
+                return Some(Pooled::new(lease));
+            }
+        }
+    }
+
+    async fn validated(
+        &self,
+        mut lease: SubLease<K, M::Connection, M>,
+    ) -> Option<SubLease<K, M::Connection, M>> {
+        if !self.config().validate_on_acquire {
+            return Some(lease);
+        }
+        let (ext, entry) = Lease::split_mut(&mut lease);
+        if ext.global.manager.is_valid(&ext.key, &mut entry.conn).await {
+            Some(lease)
+        } else {
+            Lease::retire(lease);
+            None
+        }
+    }
+
+    /// `get` within `timeout`: the hot path runs first, without a clock read or a timer.
+    async fn get_within(&self, key: &K, timeout: Option<Duration>) -> Result<Pooled<K, M>, Error<M::Error>> {
+        let first = match self.shared.lookup(key) {
+            Lookup::Idle(lease) => match self.validated(lease).await {
+                Some(lease) => return Ok(Pooled::new(lease)),
+                None => None,
+            },
+            Lookup::Miss(sub) => Some(sub),
+            Lookup::Closed => return Err(Error::Closed),
+        };
+        let deadline = shared::deadline(timeout);
+        if deadline == time::NEVER {
+            return self.get_inner(key, first).await;
+        }
+        // The inner future is polled first: a get served at once registers no timer.
+        timeout_at(deadline, self.get_inner(key, first))
+            .await
+            .unwrap_or(Err(Error::Timeout { last_create_error: None }))
+    }
+
+    async fn get_inner(
+        &self,
+        key: &K,
+        mut first: Option<shared::Sub<K, M::Connection, M>>,
+    ) -> Result<Pooled<K, M>, Error<M::Error>> {
+        loop {
+            let found = match first.take() {
+                Some(sub) => Lookup::Miss(sub),
+                None => self.shared.lookup(key),
+            };
+            let sub = match found {
+                Lookup::Idle(lease) => match self.validated(lease).await {
+                    Some(lease) => return Ok(Pooled::new(lease)),
+                    None => continue,
+                },
+                Lookup::Miss(sub) => sub,
+                Lookup::Closed => return Err(Error::Closed),
+            };
+            let found = match sub.try_acquire() {
+                TryAcquire::Idle(lease) => Acquired::Idle(lease),
+                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
+                TryAcquire::Closed => return Err(Error::Closed),
+                // The core's fair wait on this key; cancel-safe.
+                TryAcquire::Exhausted => sub.acquire().await.map_err(|_| Error::Closed)?,
+            };
+            let permit = match found {
+                Acquired::Idle(lease) => match self.validated(lease).await {
+                    Some(lease) => return Ok(Pooled::new(lease)),
+                    None => continue,
+                },
+                Acquired::Vacant(permit) => permit,
+            };
+            let token = match self.wait_place(&permit, key).await? {
+                Placed::Token(token) => token,
+                Placed::Idle(lease) => match self.validated(lease).await {
+                    Some(lease) => return Ok(Pooled::new(lease)),
+                    None => continue,
+                },
+            };
+            return match self.manager().create(key).await {
+                Ok(conn) => Ok(Pooled::new(shared::fill(permit, conn, token))),
+                // The token and the permit give their places back as they drop.
+                Err(e) => Err(Error::Create(e)),
+            };
+        }
+    }
+
+    /// Waits for a global place while holding a permit of `key`'s sub-pool.
+    async fn wait_place(
+        &self,
+        permit: &SubPermit<K, M::Connection, M>,
+        key: &K,
+    ) -> Result<Placed<K, M::Connection, M>, Error<M::Error>> {
+        let mut wait = PlaceWait::new(&Permit::ext(permit).global);
+        loop {
+            match poll_fn(|cx| Poll::Ready(wait.poll(cx.waker()))).await {
+                Poll::Ready(Ok(token)) => return Ok(Placed::Token(token)),
+                Poll::Ready(Err(_)) => return Err(Error::Closed),
+                Poll::Pending => {}
+            }
+            // At the cap. An object of our own key may have come back: take it (our permit
+            // and our place in line go back as they drop).
+            if let Some(sub) = self.shared.get_sub(key) {
+                if let Some(lease) = sub.try_take_idle() {
+                    return Ok(Placed::Idle(lease));
+                }
+            }
+            // Close another key's least recently used idle object: its place goes to the
+            // oldest waiter, maybe us.
+            if self.shared.evict_lru(key) {
+                continue;
+            }
+            // Queued: wait to be granted a place, looking again every `RECHECK`.
+            if let Some(granted) = timeout_at(time::after(RECHECK), poll_fn(|cx| wait.poll(cx.waker()))).await
+            {
+                return match granted {
+                    Ok(token) => Ok(Placed::Token(token)),
+                    Err(_) => Err(Error::Closed),
+                };
+            }
+        }
+    }
+
+    /// The counts of `key`'s sub-pool, or `None` if the key has none (never used, or removed
+    /// by [`maintain`](Self::maintain)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).max_size(3).build()?;
+    /// assert!(pool.status(&7).is_none());
+    /// let held = pool.get(&7).await?;
+    /// let status = pool.status(&7).unwrap();
+    /// assert_eq!((status.max_size, status.size, status.in_use), (3, 1, 1));
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn status(&self, key: &K) -> Option<Status> {
+        self.shared.get_sub(key).map(|sub| Status::from(sub.status()))
+    }
+
+    /// The whole pool's counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// let held = pool.get(&1).await?;
+    /// assert_eq!(pool.global_status().total, 1);
+    /// drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn global_status(&self) -> GlobalStatus {
+        self.shared.global_status()
+    }
+
+    /// The keys that have a sub-pool now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// drop((pool.get(&1).await?, pool.get(&2).await?));
+    /// let mut keys = pool.keys();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn keys(&self) -> Vec<K> {
+        self.shared.keys()
+    }
+
+    /// One maintenance pass: closes idle objects idle longer than `idle_timeout` and removes
+    /// the sub-pools left with nothing in them (no object, no waiter), so that the key map
+    /// does not grow without bound. Call it periodically (say, every `idle_timeout / 2`) from
+    /// a task or thread of your own; the pool starts none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).idle_timeout(Some(Duration::from_millis(20))).build()?;
+    /// drop(pool.get(&1).await?);
+    /// std::thread::sleep(Duration::from_millis(30));
+    /// let pass = pool.maintain();
+    /// assert_eq!((pass.closed, pass.removed_keys), (1, 1));
+    /// assert!(pool.keys().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn maintain(&self) -> Maintained {
+        self.shared.maintain()
+    }
+
+    /// Closes the pool: waiters get [`Error::Closed`], idle objects are closed now and lent
+    /// ones when they return, and `get` fails from now on. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// drop(pool.get(&1).await?);
+    /// pool.close();
+    /// assert!(pool.is_closed() && pool.get(&1).await.unwrap_err().is_closed());
+    /// assert_eq!(pool.global_status().total, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert!(!pool.is_closed());
+    /// pool.close();
+    /// assert!(pool.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+/// An object lent by a [`KeyedPool`]. Dereferences to the object; dropping it returns the
+/// object to its own key's sub-pool (after [`KeyedManager::has_broken`]; a broken object is
+/// closed), or closes it when the key already keeps `max_idle` idle objects or when someone
+/// waits for the global cap (its place is theirs).
+///
+/// # Examples
+///
+/// ```
+/// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
+/// # struct Numbers;
+/// # impl KeyedManager<u32> for Numbers {
+/// #     type Connection = u32;
+/// #     type Error = std::convert::Infallible;
+/// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+/// # }
+/// # futures_lite::future::block_on(async {
+/// let pool = KeyedPool::builder(Numbers).build()?;
+/// let mut n = pool.get(&5).await?;
+/// *n += 1;
+/// assert_eq!(*Pooled::key(&n), 5);
+/// drop(n);
+/// assert_eq!(*pool.get(&5).await?, 6); // the same object, back from key 5
+/// # use cenote_keyed::nonblocking::Pooled;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Pooled<K, M: KeyedManager<K>> {
+    lease: Option<SubLease<K, M::Connection, M>>,
+}
+
+impl<K, M: KeyedManager<K>> Pooled<K, M> {
+    fn new(lease: SubLease<K, M::Connection, M>) -> Self {
+        Self { lease: Some(lease) }
+    }
+
+    fn lease(&self) -> &SubLease<K, M::Connection, M> {
+        self.lease.as_ref().unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+
+    /// The key this object belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert_eq!(*Pooled::key(&pool.get(&9).await?), 9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn key(this: &Self) -> &K {
+        &Lease::ext(this.lease()).key
+    }
+
+    /// Closes the object instead of returning it (for an object found unusable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// # futures_lite::future::block_on(async {
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// Pooled::discard(pool.get(&1).await?);
+    /// assert_eq!(pool.status(&1).unwrap().size, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn discard(mut this: Self) {
+        if let Some(lease) = this.lease.take() {
+            Lease::retire(lease);
+        }
+    }
+}
+
+impl<K, M: KeyedManager<K>> Deref for Pooled<K, M> {
+    type Target = M::Connection;
+
+    #[inline]
+    fn deref(&self) -> &M::Connection {
+        &self.lease().conn
+    }
+}
+
+impl<K, M: KeyedManager<K>> DerefMut for Pooled<K, M> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        &mut self.lease.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")).conn
+    }
+}
+
+impl<K, M: KeyedManager<K>> Drop for Pooled<K, M> {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(mut lease) = self.lease.take() else { return };
+        let broken = std::thread::panicking() || {
+            let (ext, entry) = Lease::split_mut(&mut lease);
+            ext.global.manager.has_broken(&ext.key, &mut entry.conn)
+        };
+        shared::give_back(lease, broken);
+    }
+}
+
+impl<K: Debug, M: KeyedManager<K>> Debug for Pooled<K, M>
+where
+    M::Connection: Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pooled").field("key", Self::key(self)).field("object", &**self).finish()
+    }
+}

@@ -1,0 +1,711 @@
+//! The keyed pool for threads: `get` parks the calling thread.
+//!
+//! The same pool as [`nonblocking`](crate::nonblocking), with blocking waits: the per-key wait
+//! is the core's [`Core::acquire_blocking`](cenote_core::Core::acquire_blocking), the wait for
+//! the global cap parks on the crate's FIFO of waiters (see the crate docs for the protocol).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use cenote_keyed::sync::{KeyedManager, KeyedPool};
+//!
+//! /// Makes one "connection" per host.
+//! struct Hosts;
+//!
+//! impl KeyedManager<&'static str> for Hosts {
+//!     type Connection = String;
+//!     type Error = Infallible;
+//!     fn create(&self, host: &&'static str) -> Result<String, Infallible> {
+//!         Ok(format!("connected to {host}"))
+//!     }
+//! }
+//!
+//! let pool = KeyedPool::builder(Hosts).max_size(2).max_total(3).build()?;
+//! let a = pool.get(&"a.example")?;
+//! assert_eq!(*a, "connected to a.example");
+//! let b = pool.get(&"b.example")?;
+//! drop(a); // back to a.example's sub-pool
+//! assert!(pool.try_get(&"a.example").is_some()); // idle: lent again, nothing created
+//! assert!(pool.try_get(&"c.example").is_none()); // never creates
+//! assert_eq!(pool.global_status().created, 2);
+//! # drop(b);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt::{Debug, Display};
+use core::ops::{Deref, DerefMut};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::task::{Poll, Wake, Waker};
+use std::time::Duration;
+
+use cenote_core::{time, Acquired, Lease, Permit, TryAcquire, WaitError};
+use cenote_front::{Error, Status};
+
+use crate::config::{sealed, BuildPool, Builder, KeyedConfig};
+use crate::shared::{
+    self, GlobalStatus, Lookup, Maintained, PlaceWait, Shared, SubLease, SubPermit, RECHECK,
+};
+
+/// Creates and checks the objects of each key, for the blocking keyed pool.
+///
+/// Only [`create`](KeyedManager::create) is required.
+///
+/// # Examples
+///
+/// ```
+/// use cenote_keyed::sync::KeyedManager;
+///
+/// struct Buffers;
+///
+/// impl KeyedManager<usize> for Buffers {
+///     type Connection = Vec<u8>;
+///     type Error = std::convert::Infallible;
+///     /// A buffer of the key's capacity.
+///     fn create(&self, capacity: &usize) -> Result<Vec<u8>, Self::Error> {
+///         Ok(Vec::with_capacity(*capacity))
+///     }
+///     fn has_broken(&self, _capacity: &usize, buf: &mut Vec<u8>) -> bool {
+///         buf.len() > 1 << 20 // grew too large: drop it
+///     }
+/// }
+/// # let _ = cenote_keyed::sync::KeyedPool::builder(Buffers).build();
+/// ```
+pub trait KeyedManager<K>: Send + Sync + 'static {
+    /// The pooled object.
+    type Connection: Send + 'static;
+    /// What `create` fails with.
+    type Error: Debug + Display + Send + 'static;
+
+    /// Makes a new object for `key`.
+    ///
+    /// # Errors
+    ///
+    /// Whatever went wrong; `get` returns it as [`Error::Create`] (a keyed pool does not
+    /// retry: the caller knows whether another key would do).
+    fn create(&self, key: &K) -> Result<Self::Connection, Self::Error>;
+
+    /// A health check run before an idle object is lent, when the pool validates
+    /// (`validate_on_acquire`). `false` closes the object.
+    fn is_valid(&self, key: &K, conn: &mut Self::Connection) -> bool {
+        let _ = (key, conn);
+        true
+    }
+
+    /// A cheap check run when an object is returned: `true` closes it.
+    fn has_broken(&self, key: &K, conn: &mut Self::Connection) -> bool {
+        let _ = (key, conn);
+        false
+    }
+}
+
+/// A pool of objects by key, for threads: one sub-pool (a [`cenote_core::Core`]) per key,
+/// made on its first use, with a per-key `max_size` and `max_idle` and a global `max_total`.
+///
+/// A cheap handle: clones share one pool. See the [module docs](self) for an example and
+/// the crate docs for how waiting across keys works.
+///
+/// # Examples
+///
+/// ```
+/// # #[allow(unused_imports)]
+/// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
+/// # struct Numbers;
+/// # impl KeyedManager<u32> for Numbers {
+/// #     type Connection = u32;
+/// #     type Error = std::convert::Infallible;
+/// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+/// # }
+/// let pool = KeyedPool::builder(Numbers).max_size(2).max_total(4).build()?;
+/// let other = pool.clone(); // the same pool
+/// let one = other.get(&1)?;
+/// assert_eq!(pool.status(&1).unwrap().in_use, 1);
+/// drop(one);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct KeyedPool<K, M: KeyedManager<K>> {
+    shared: Arc<Shared<K, M::Connection, M>>,
+}
+
+impl<K, M: KeyedManager<K>> Clone for KeyedPool<K, M> {
+    fn clone(&self) -> Self {
+        Self { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl<K, M: KeyedManager<K>> Debug for KeyedPool<K, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedPool").field("config", &self.shared.global.config).finish_non_exhaustive()
+    }
+}
+
+impl<K, M> sealed::Sealed for KeyedPool<K, M> where M: KeyedManager<K> {}
+
+impl<K, M> BuildPool for KeyedPool<K, M>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    M: KeyedManager<K>,
+{
+    type Manager = M;
+
+    fn from_checked(manager: M, config: KeyedConfig) -> Self {
+        Self { shared: Arc::new(Shared::new(manager, config)) }
+    }
+}
+
+/// Wakes a parked thread: the blocking wait's side of the global FIFO, which stores wakers.
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// What the wait for a global place ended with.
+enum Placed<K, C, M> {
+    Token(shared::Token<M>),
+    /// An object of our own key came back meanwhile.
+    Idle(SubLease<K, C, M>),
+}
+
+impl<K, M> KeyedPool<K, M>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    M: KeyedManager<K>,
+{
+    /// A builder with the default options ([`KeyedConfig::default`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).max_size(1).max_total(1).build()?;
+    /// assert_eq!(pool.config().max_size, 1);
+    /// # Ok::<(), cenote_keyed::BuildError>(())
+    /// ```
+    pub fn builder(manager: M) -> Builder<Self> {
+        Builder::new(manager)
+    }
+
+    /// The pool's options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).max_total(32).build()?;
+    /// assert_eq!(pool.config().max_total, 32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn config(&self) -> &KeyedConfig {
+        self.shared.config()
+    }
+
+    /// The manager.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// let _manager: &Numbers = pool.manager();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn manager(&self) -> &M {
+        &self.shared.global.manager
+    }
+
+    /// Lends an object of `key`: an idle one, a new one if the key and the pool have room, or
+    /// waits for one, up to `acquire_timeout`. When the pool is at `max_total` and `key` has
+    /// nothing idle, the least recently used idle object of another key is closed to make
+    /// room; if no key has one, the caller waits in one FIFO across keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when the wait passed `acquire_timeout`, [`Error::Closed`], or
+    /// [`Error::Create`] with the manager's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key * 10) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert_eq!(*pool.get(&4)?, 40);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self, key: &K) -> Result<Pooled<K, M>, Error<M::Error>> {
+        self.get_within(key, self.config().acquire_timeout)
+    }
+
+    /// [`get`](Self::get) with its own timeout instead of `acquire_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Self::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).max_size(1).build()?;
+    /// let held = pool.get(&1)?;
+    /// let err = pool.get_timeout(&1, Duration::from_millis(10)).unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_timeout(&self, key: &K, timeout: Duration) -> Result<Pooled<K, M>, Error<M::Error>> {
+        self.get_within(key, Some(timeout))
+    }
+
+    /// Lends an idle object of `key` now, or `None`: never waits, never creates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert!(pool.try_get(&1).is_none());
+    /// drop(pool.get(&1)?);
+    /// assert_eq!(pool.try_get(&1).as_deref(), Some(&1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get(&self, key: &K) -> Option<Pooled<K, M>> {
+        loop {
+            let lease = self.shared.get_sub(key)?.try_take_idle()?;
+            if let Some(lease) = self.validated(lease) {
+                return Some(Pooled::new(lease));
+            }
+        }
+    }
+
+    fn validated(&self, mut lease: SubLease<K, M::Connection, M>) -> Option<SubLease<K, M::Connection, M>> {
+        if !self.config().validate_on_acquire {
+            return Some(lease);
+        }
+        let (ext, entry) = Lease::split_mut(&mut lease);
+        if ext.global.manager.is_valid(&ext.key, &mut entry.conn) {
+            Some(lease)
+        } else {
+            Lease::retire(lease);
+            None
+        }
+    }
+
+    /// `get` within `timeout`: the deadline is fixed (the clock read) only once the hot path
+    /// has missed.
+    fn get_within(&self, key: &K, timeout: Option<Duration>) -> Result<Pooled<K, M>, Error<M::Error>> {
+        let first = match self.shared.lookup(key) {
+            Lookup::Idle(lease) => match self.validated(lease) {
+                Some(lease) => return Ok(Pooled::new(lease)),
+                None => None,
+            },
+            Lookup::Miss(sub) => Some(sub),
+            Lookup::Closed => return Err(Error::Closed),
+        };
+        self.get_until(key, shared::deadline(timeout), first)
+    }
+
+    fn get_until(
+        &self,
+        key: &K,
+        deadline: u64,
+        mut first: Option<shared::Sub<K, M::Connection, M>>,
+    ) -> Result<Pooled<K, M>, Error<M::Error>> {
+        loop {
+            let found = match first.take() {
+                Some(sub) => Lookup::Miss(sub),
+                None => self.shared.lookup(key),
+            };
+            let sub = match found {
+                Lookup::Idle(lease) => match self.validated(lease) {
+                    Some(lease) => return Ok(Pooled::new(lease)),
+                    None => continue,
+                },
+                Lookup::Miss(sub) => sub,
+                Lookup::Closed => return Err(Error::Closed),
+            };
+            let permit = match sub.try_acquire() {
+                TryAcquire::Idle(lease) => match self.validated(lease) {
+                    Some(lease) => return Ok(Pooled::new(lease)),
+                    None => continue,
+                },
+                TryAcquire::Vacant(permit) => permit,
+                TryAcquire::Closed => return Err(Error::Closed),
+                TryAcquire::Exhausted => match sub.acquire_blocking(deadline) {
+                    Ok(Acquired::Idle(lease)) => match self.validated(lease) {
+                        Some(lease) => return Ok(Pooled::new(lease)),
+                        None => continue,
+                    },
+                    Ok(Acquired::Vacant(permit)) => permit,
+                    Err(WaitError::Closed) => return Err(Error::Closed),
+                    Err(_) => return Err(Error::Timeout { last_create_error: None }),
+                },
+            };
+            let token = match self.wait_place(&permit, key, deadline)? {
+                Placed::Token(token) => token,
+                Placed::Idle(lease) => match self.validated(lease) {
+                    Some(lease) => return Ok(Pooled::new(lease)),
+                    None => continue,
+                },
+            };
+            return match self.manager().create(key) {
+                Ok(conn) => Ok(Pooled::new(shared::fill(permit, conn, token))),
+                // The token and the permit give their places back as they drop.
+                Err(e) => Err(Error::Create(e)),
+            };
+        }
+    }
+
+    /// Waits for a global place while holding a permit of `key`'s sub-pool.
+    fn wait_place(
+        &self,
+        permit: &SubPermit<K, M::Connection, M>,
+        key: &K,
+        deadline: u64,
+    ) -> Result<Placed<K, M::Connection, M>, Error<M::Error>> {
+        let global = &Permit::ext(permit).global;
+        let mut wait = PlaceWait::new(global);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        loop {
+            match wait.poll(&waker) {
+                Poll::Ready(Ok(token)) => return Ok(Placed::Token(token)),
+                Poll::Ready(Err(_)) => return Err(Error::Closed),
+                Poll::Pending => {}
+            }
+            // At the cap. An object of our own key may have come back: take it (our permit
+            // and our place in line go back as they drop).
+            if let Some(sub) = self.shared.get_sub(key) {
+                if let Some(lease) = sub.try_take_idle() {
+                    return Ok(Placed::Idle(lease));
+                }
+            }
+            // Close another key's least recently used idle object: its place goes to the
+            // oldest waiter, maybe us.
+            if self.shared.evict_lru(key) {
+                continue;
+            }
+            let left = time::until(deadline);
+            if left.is_zero() {
+                return match wait.poll(&waker) {
+                    Poll::Ready(Ok(token)) => Ok(Placed::Token(token)),
+                    Poll::Ready(Err(_)) => Err(Error::Closed),
+                    Poll::Pending => Err(Error::Timeout { last_create_error: None }),
+                };
+            }
+            debug_assert!(wait.is_queued());
+            std::thread::park_timeout(left.min(RECHECK));
+        }
+    }
+
+    /// The counts of `key`'s sub-pool, or `None` if the key has none (never used, or removed
+    /// by [`maintain`](Self::maintain)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).max_size(3).build()?;
+    /// assert!(pool.status(&7).is_none());
+    /// let held = pool.get(&7)?;
+    /// let status = pool.status(&7).unwrap();
+    /// assert_eq!((status.max_size, status.size, status.in_use), (3, 1, 1));
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn status(&self, key: &K) -> Option<Status> {
+        self.shared.get_sub(key).map(|sub| Status::from(sub.status()))
+    }
+
+    /// The whole pool's counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// let held = pool.get(&1)?;
+    /// assert_eq!(pool.global_status().total, 1);
+    /// drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn global_status(&self) -> GlobalStatus {
+        self.shared.global_status()
+    }
+
+    /// The keys that have a sub-pool now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// drop((pool.get(&1)?, pool.get(&2)?));
+    /// let mut keys = pool.keys();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keys(&self) -> Vec<K> {
+        self.shared.keys()
+    }
+
+    /// One maintenance pass: closes idle objects idle longer than `idle_timeout` and removes
+    /// the sub-pools left with nothing in them (no object, no waiter), so that the key map
+    /// does not grow without bound. Call it periodically (say, every `idle_timeout / 2`) from
+    /// a thread of your own; the pool starts none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).idle_timeout(Some(Duration::from_millis(20))).build()?;
+    /// drop(pool.get(&1)?);
+    /// std::thread::sleep(Duration::from_millis(30));
+    /// let pass = pool.maintain();
+    /// assert_eq!((pass.closed, pass.removed_keys), (1, 1));
+    /// assert!(pool.keys().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn maintain(&self) -> Maintained {
+        self.shared.maintain()
+    }
+
+    /// Closes the pool: waiters get [`Error::Closed`], idle objects are closed now and lent
+    /// ones when they return, and `get` fails from now on. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// drop(pool.get(&1)?);
+    /// pool.close();
+    /// assert!(pool.is_closed() && pool.get(&1).unwrap_err().is_closed());
+    /// assert_eq!(pool.global_status().total, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert!(!pool.is_closed());
+    /// pool.close();
+    /// assert!(pool.is_closed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+/// An object lent by a [`KeyedPool`]. Dereferences to the object; dropping it returns the
+/// object to its own key's sub-pool (after [`KeyedManager::has_broken`]; a broken object is
+/// closed), or closes it when the key already keeps `max_idle` idle objects or when someone
+/// waits for the global cap (its place is theirs).
+///
+/// # Examples
+///
+/// ```
+/// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
+/// # struct Numbers;
+/// # impl KeyedManager<u32> for Numbers {
+/// #     type Connection = u32;
+/// #     type Error = std::convert::Infallible;
+/// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+/// # }
+/// let pool = KeyedPool::builder(Numbers).build()?;
+/// let mut n = pool.get(&5)?;
+/// *n += 1;
+/// assert_eq!(*Pooled::key(&n), 5);
+/// drop(n);
+/// assert_eq!(*pool.get(&5)?, 6); // the same object, back from key 5
+/// # use cenote_keyed::sync::Pooled;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Pooled<K, M: KeyedManager<K>> {
+    lease: Option<SubLease<K, M::Connection, M>>,
+}
+
+impl<K, M: KeyedManager<K>> Pooled<K, M> {
+    fn new(lease: SubLease<K, M::Connection, M>) -> Self {
+        Self { lease: Some(lease) }
+    }
+
+    fn lease(&self) -> &SubLease<K, M::Connection, M> {
+        self.lease.as_ref().unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+
+    /// The key this object belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// assert_eq!(*Pooled::key(&pool.get(&9)?), 9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn key(this: &Self) -> &K {
+        &Lease::ext(this.lease()).key
+    }
+
+    /// Closes the object instead of returning it (for an object found unusable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)]
+    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
+    /// # struct Numbers;
+    /// # impl KeyedManager<u32> for Numbers {
+    /// #     type Connection = u32;
+    /// #     type Error = std::convert::Infallible;
+    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
+    /// # }
+    /// let pool = KeyedPool::builder(Numbers).build()?;
+    /// Pooled::discard(pool.get(&1)?);
+    /// assert_eq!(pool.status(&1).unwrap().size, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn discard(mut this: Self) {
+        if let Some(lease) = this.lease.take() {
+            Lease::retire(lease);
+        }
+    }
+}
+
+impl<K, M: KeyedManager<K>> Deref for Pooled<K, M> {
+    type Target = M::Connection;
+
+    #[inline]
+    fn deref(&self) -> &M::Connection {
+        &self.lease().conn
+    }
+}
+
+impl<K, M: KeyedManager<K>> DerefMut for Pooled<K, M> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        &mut self.lease.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")).conn
+    }
+}
+
+impl<K, M: KeyedManager<K>> Drop for Pooled<K, M> {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(mut lease) = self.lease.take() else { return };
+        let broken = std::thread::panicking() || {
+            let (ext, entry) = Lease::split_mut(&mut lease);
+            ext.global.manager.has_broken(&ext.key, &mut entry.conn)
+        };
+        shared::give_back(lease, broken);
+    }
+}
+
+impl<K: Debug, M: KeyedManager<K>> Debug for Pooled<K, M>
+where
+    M::Connection: Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pooled").field("key", Self::key(self)).field("object", &**self).finish()
+    }
+}
