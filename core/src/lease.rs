@@ -112,7 +112,11 @@ impl<T, E> Lease<T, E> {
     /// which the lease's holder already writes.
     #[inline]
     pub fn count_use(this: &mut Self) {
-        let uses = &this.inner().slot(this.index).uses;
+        let slots = &this.inner().slots;
+        debug_assert!((this.index as usize) < slots.len());
+        // SAFETY: a lease's index is a slot of its pool (type invariant: indices come from the
+        // pool's queues, which hold only `0..capacity`), so it is in bounds.
+        let uses = &unsafe { slots.get_unchecked(this.index as usize) }.uses;
         // ORDERING: `Relaxed`: a count. Only the slot's owner writes it (ownership passes
         // with the release/acquire of the queues and nodes that hand the slot on), so the
         // load sees the last store and the store loses no increment; readers (`Core::uses`)
