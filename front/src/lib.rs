@@ -26,6 +26,10 @@
 //!   `status().waiting`.
 //! * Concurrent fillers (`warm`, maintenance passes) never create past `min_idle` between
 //!   them ([`Fill`]).
+//! * [`Handle::refresh`] retires every object created before the call (a generation number
+//!   per object, checked on return, on lend and by maintenance), and with
+//!   `leak_detection_threshold` each maintenance pass reports objects held too long, with
+//!   where they were acquired (`get` is `#[track_caller]`).
 //!
 //! # Features
 //!
