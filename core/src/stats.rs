@@ -296,7 +296,10 @@ impl Histogram {
         }
         let q = if q.is_nan() { 1.0 } else { q.clamp(0.0, 1.0) };
         // The nearest rank, 1-based: the smallest rank whose share reaches `q`.
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        // (`f64::ceil` is not in `core`: round up by hand.)
+        let share = q * total as f64;
+        let floor = share as u64;
+        let rank = (if (floor as f64) < share { floor + 1 } else { floor }).clamp(1, total);
         let mut seen = 0u64;
         for (i, &n) in counts.iter().enumerate() {
             seen += n as u64;
