@@ -303,8 +303,13 @@ fn step_real(pool: &Pool<M>, held: &mut Vec<Pooled<M>>, op: &Op) -> Outcome {
 }
 
 fn run(capacity: usize, max_size: usize, ops: &[Op]) -> Result<(), TestCaseError> {
-    let pool =
-        Pool::builder(M::default()).capacity(capacity).max_size(max_size).build().expect("valid config");
+    let pool = Pool::builder(M::default())
+        .capacity(capacity)
+        .max_size(max_size)
+        // No `cenote-clock` thread: under Miri every thread must end before the process.
+        .validate_idle_after(None)
+        .build()
+        .expect("valid config");
     let mut model = Model::new(max_size);
     let mut held = Vec::new();
     for (step, op) in ops.iter().enumerate() {
