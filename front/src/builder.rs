@@ -123,6 +123,11 @@ impl<F: Front> Builder<F> {
     /// least about this long (a coarse clock, ±100 ms: the hot path reads no clock). Catches
     /// connections that died while idle, at the cost of one check per lend of an object idle
     /// that long. `None` turns it off. Default: 500 ms.
+    ///
+    /// The coarse clock is ticked by one process-wide thread, `cenote-clock`, started by the
+    /// first pool that uses it; it ticks every 100 ms while such a pool is alive and parks
+    /// otherwise, and it does not end with the pools (turn the option off where a test
+    /// harness wants every thread to end, as Miri does).
     pub fn validate_idle_after(mut self, after: Option<Duration>) -> Self {
         self.config.validate_idle_after = after;
         self
