@@ -193,7 +193,10 @@ async fn at_most_max_pending_creates_run_at_once_and_timeouts_carry_the_error(sp
     assert!(results.lock().unwrap().iter().all(Result::is_ok), "{:?}", results.lock().unwrap());
     assert_eq!(k.max_in_flight.load(SeqCst), 2, "at most max_pending_creates creates at once");
     let calls = k.create_calls.load(SeqCst);
-    assert!(calls <= 2 * 600 / 50 + 2, "{calls} creates: two retry loops, not eight");
+    // Two retry loops of 50 ms creates in 600 ms, plus at most one create for each getter
+    // that takes a slot over as a holder's deadline passes (the getters' deadlines differ by
+    // their spawn times): eight loops would make about 8 × 12.
+    assert!(calls <= 2 * 600 / 50 + 8, "{calls} creates: two retry loops, not eight");
     let with_error = with_error.load(SeqCst);
     assert!(with_error >= 4, "only {with_error} of 8 timeouts carried a create error");
     assert_eq!(pool.status().waiting, 0);
