@@ -85,13 +85,6 @@ impl<Fut: Future + Unpin> Future for InSpan<Fut> {
     }
 }
 
-impl<Fut> InSpan<Fut> {
-    /// The span this future runs in.
-    pub fn span(&self) -> &Span {
-        &self.span
-    }
-}
-
 impl<F: Front> Shared<F> {
     /// A span named `what` for this pool, or nothing without the feature.
     #[inline]
