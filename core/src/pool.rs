@@ -720,10 +720,18 @@ impl<T, E> Inner<T, E> {
         self.counts.live.load(Ordering::SeqCst) > self.counts.max_size.load(Ordering::SeqCst)
     }
 
+    /// The slot at `index`, which must be one of this pool's indices (`0..capacity`).
+    ///
+    /// Unchecked: every index the core handles comes from its own queues or a lease, and
+    /// those hold only `0..capacity` (the queues are filled with exactly those at
+    /// construction and `slots` never changes size), so a bounds check on each of the half
+    /// dozen slot accesses of a get + drop would only cost instructions.
     #[inline]
     pub(crate) fn slot(&self, index: u32) -> &Slot<T> {
         debug_assert!((index as usize) < self.slots.len());
-        &self.slots[index as usize]
+        // SAFETY: `index < slots.len()`: indices come only from this pool's queues and leases
+        // (see above), which hold `0..capacity`, and `slots.len() == capacity` for life.
+        unsafe { self.slots.get_unchecked(index as usize) }
     }
 
     /// Wraps an owned, occupied slot index into a lease.

@@ -100,6 +100,17 @@ unsafe impl Send for IdleQueue {}
 #[derive(Debug)]
 pub(crate) struct NotPushed;
 
+/// What one try of a push found.
+enum PushTry {
+    /// Pushed: the queue may be freed from now on.
+    Pushed,
+    /// Not pushed, for good: the gate is shut (`only_open`) or the queue is full.
+    Refused,
+    /// Try again: from this tail (a failed CAS read it), or (`None`) after a pause and a
+    /// fresh load.
+    Again(Option<usize>),
+}
+
 /// The bytes `IdleQueue::try_new(cap)` allocates.
 pub(crate) fn idle_queue_bytes(cap: usize) -> u64 {
     (cap.max(1) as u64).saturating_mul(core::mem::size_of::<Slot>() as u64)
@@ -192,11 +203,15 @@ impl IdleQueue {
     /// # Safety
     ///
     /// As for `push_open`.
+    ///
+    /// One try inline (what a get + drop with nobody else on the queue takes), the retries
+    /// out of line: the loop's backoff state and calls would otherwise make every push save
+    /// and restore a handful of registers.
     #[inline]
     unsafe fn push_inner(this: *const Self, value: u32, only_open: bool) -> Result<(), NotPushed> {
         // SAFETY: live on entry (caller's contract). A local, not an argument: an argument's
         // reference would stay protected until we return, past the store that may let the
-        // queue be freed. `q` and `slot` are not used after that store.
+        // queue be freed. `q` is not used after `push_once` succeeds.
         let q = unsafe { &*this };
         #[cfg(loom)]
         if let Some(stand_in) = &q.stand_in {
@@ -206,76 +221,124 @@ impl IdleQueue {
         // bit set synchronises with the `SeqCst` RMW that set it, so it then sees what the
         // setter did before (a waiter's `waiters` increment, `close`'s `CLOSED` state, a
         // shrink's new `max_size`).
-        let mut tail = q.tail.load(Ordering::Acquire);
+        let tail = q.tail.load(Ordering::Acquire);
+        // SAFETY: live until the push succeeds (caller's contract).
+        match unsafe { Self::push_once(this, value, only_open, tail) } {
+            PushTry::Pushed => Ok(()),
+            PushTry::Refused => Err(NotPushed),
+            // SAFETY: as above: not pushed yet, so still live.
+            PushTry::Again(seen) => unsafe { Self::push_contended(this, value, only_open, seen) },
+        }
+    }
+
+    /// The retries of [`push_inner`](Self::push_inner), after its first try found the cell
+    /// or the tail moved on (`seen`: the tail a failed CAS read, `None`: wait, then reload).
+    ///
+    /// # Safety
+    ///
+    /// As for `push_open`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_contended(
+        this: *const Self,
+        value: u32,
+        only_open: bool,
+        mut seen: Option<usize>,
+    ) -> Result<(), NotPushed> {
         let mut backoff = Backoff::new();
         #[cfg(test)]
         let mut rounds = 0;
         loop {
             #[cfg(test)]
             bound_spin(&mut rounds, "push");
-            let gate = tail & GATE_MASK;
-            if only_open && gate != 0 {
-                return Err(NotPushed);
-            }
-            let pos = tail >> GATE_BITS;
-            let index = pos & (q.one_lap - 1);
-            debug_assert!(index < q.cap);
-            // (Bounds-checked: `index < cap == buffer.len()` by construction of positions.)
-            let slot = &q.buffer[index];
-            // ORDERING: `Acquire` pairs with the popper's `Release` stamp store, so the
-            // popper's read of the old value happens-before our write of the new one.
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            if stamp == pos {
-                let new_tail = (q.next(pos) << GATE_BITS) | gate;
-                // ORDERING: `SeqCst`: the CAS is the returner's half of the Dekker pairs with
-                // waiters (who set `GATE_WAITERS` with a `SeqCst` RMW on this word before
-                // looking), with `resize` (`GATE_SHRINK`) and with `close`; on the same word,
-                // RMWs are totally ordered, so either our CAS sees their bit and fails, or
-                // their later pop sees our push. `Acquire` on failure, as the loads above.
-                match q.tail.compare_exchange_weak(tail, new_tail, Ordering::SeqCst, Ordering::Acquire) {
-                    Ok(_) => {
-                        // SAFETY: the CAS gave us exclusive use of this cell until its stamp
-                        // says full; no popper reads it before the `Release` store below.
-                        slot.value.with_mut(|v| unsafe { *v = value });
-                        let stamp: *const AtomicUsize = &slot.stamp;
-                        // ORDERING: `Release` publishes the value to the popper that
-                        // `Acquire`-loads this stamp. From here on the queue may be freed:
-                        // the store goes through a raw pointer, and nothing is read after it.
-                        // SAFETY: the cell is alive until this store lets a popper take the
-                        // value (only then can the pool be drained and freed).
-                        unsafe { (*stamp).store(pos + 1, Ordering::Release) };
-                        #[cfg(all(any(test, cenote_hooks), feature = "std", not(loom)))]
-                        hook::after_push();
-                        return Ok(());
-                    }
-                    Err(actual) => {
-                        tail = actual;
-                        backoff.spin();
-                    }
+            let tail = match seen {
+                Some(tail) => {
+                    backoff.spin();
+                    tail
                 }
-            } else if q.lap_after(stamp) == pos + 1 {
-                // The cell still holds last lap's value: full, or a popper is mid-pop.
-                // ORDERING: as crossbeam: a `SeqCst` fence before reading `head`, so that a
-                // pop that completed before our stamp load is seen.
-                crate::sync::fence(Ordering::SeqCst);
-                // ORDERING: `Relaxed` after the fence, as crossbeam.
-                let head = q.head.load(Ordering::Relaxed);
-                if q.lap_after(head) == pos {
-                    return Err(NotPushed);
+                None => {
+                    // The cell is busy (a popper mid-pop, or our tail was stale): spin, then
+                    // yield to the thread we wait for (spinning alone would keep the CPU from
+                    // it).
+                    backoff.snooze();
+                    // SAFETY: not pushed yet, so the queue is live (caller's contract).
+                    // ORDERING: `Acquire`, as the first load (see `push_inner`).
+                    unsafe { &*this }.tail.load(Ordering::Acquire)
                 }
-                // A popper claimed this cell a lap ago and has not released it: it may have
-                // been preempted, so spin, then yield to it (spinning alone would keep the
-                // CPU from the very thread we wait for).
-                backoff.snooze();
-                // ORDERING: `Acquire`, as the first load (see above).
-                tail = q.tail.load(Ordering::Acquire);
-            } else {
-                // Our `tail` is stale (another pusher moved on) or a popper of last lap has
-                // not finished with this cell; wait for it.
-                backoff.snooze();
-                // ORDERING: `Acquire`, as the first load.
-                tail = q.tail.load(Ordering::Acquire);
+            };
+            // SAFETY: as above.
+            match unsafe { Self::push_once(this, value, only_open, tail) } {
+                PushTry::Pushed => return Ok(()),
+                PushTry::Refused => return Err(NotPushed),
+                PushTry::Again(again) => seen = again,
             }
+        }
+    }
+
+    /// One try to push `value` at the position `tail` names.
+    ///
+    /// # Safety
+    ///
+    /// As for `push_open`; on [`PushTry::Pushed`] the queue may already be freed.
+    #[inline(always)]
+    unsafe fn push_once(this: *const Self, value: u32, only_open: bool, tail: usize) -> PushTry {
+        // SAFETY: live on entry (caller's contract); `q` and `slot` are not used after the
+        // store that may let the queue be freed.
+        let q = unsafe { &*this };
+        let gate = tail & GATE_MASK;
+        if only_open && gate != 0 {
+            return PushTry::Refused;
+        }
+        let pos = tail >> GATE_BITS;
+        let index = pos & (q.one_lap - 1);
+        debug_assert!(index < q.cap);
+        // (Bounds-checked: `index < cap == buffer.len()` by construction of positions.)
+        let slot = &q.buffer[index];
+        // ORDERING: `Acquire` pairs with the popper's `Release` stamp store, so the
+        // popper's read of the old value happens-before our write of the new one.
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if stamp == pos {
+            let new_tail = (q.next(pos) << GATE_BITS) | gate;
+            // ORDERING: `SeqCst`: the CAS is the returner's half of the Dekker pairs with
+            // waiters (who set `GATE_WAITERS` with a `SeqCst` RMW on this word before
+            // looking), with `resize` (`GATE_SHRINK`) and with `close`; on the same word,
+            // RMWs are totally ordered, so either our CAS sees their bit and fails, or
+            // their later pop sees our push. `Acquire` on failure, as the loads above.
+            match q.tail.compare_exchange_weak(tail, new_tail, Ordering::SeqCst, Ordering::Acquire) {
+                Ok(_) => {
+                    // SAFETY: the CAS gave us exclusive use of this cell until its stamp
+                    // says full; no popper reads it before the `Release` store below.
+                    slot.value.with_mut(|v| unsafe { *v = value });
+                    let stamp: *const AtomicUsize = &slot.stamp;
+                    // ORDERING: `Release` publishes the value to the popper that
+                    // `Acquire`-loads this stamp. From here on the queue may be freed:
+                    // the store goes through a raw pointer, and nothing is read after it.
+                    // SAFETY: the cell is alive until this store lets a popper take the
+                    // value (only then can the pool be drained and freed).
+                    unsafe { (*stamp).store(pos + 1, Ordering::Release) };
+                    #[cfg(all(any(test, cenote_hooks), feature = "std", not(loom)))]
+                    hook::after_push();
+                    PushTry::Pushed
+                }
+                Err(actual) => PushTry::Again(Some(actual)),
+            }
+        } else if q.lap_after(stamp) == pos + 1 {
+            // The cell still holds last lap's value: full, or a popper is mid-pop.
+            // ORDERING: as crossbeam: a `SeqCst` fence before reading `head`, so that a
+            // pop that completed before our stamp load is seen.
+            crate::sync::fence(Ordering::SeqCst);
+            // ORDERING: `Relaxed` after the fence, as crossbeam.
+            let head = q.head.load(Ordering::Relaxed);
+            if q.lap_after(head) == pos {
+                return PushTry::Refused;
+            }
+            // A popper claimed this cell a lap ago and has not released it: it may have
+            // been preempted: wait for it.
+            PushTry::Again(None)
+        } else {
+            // Our `tail` is stale (another pusher moved on) or a popper of last lap has
+            // not finished with this cell; wait for it.
+            PushTry::Again(None)
         }
     }
 
