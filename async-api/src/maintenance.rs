@@ -62,6 +62,9 @@ pub(crate) async fn pass<M: Manager>(handle: &Handle<Async<M>>) -> Maintenance {
 pub(crate) async fn run<M: Manager>(weak: WeakHandle<Async<M>>) {
     let name = weak.shared().config.name.clone();
     log::debug!("pool {name}: background maintenance started");
+    // The background reaping stands aside while this loop runs (the weak handle keeps the
+    // counter's memory, not the pool, alive).
+    let _maintaining = weak.shared().maintaining();
     loop {
         let Some(handle) = weak.upgrade() else { break };
         let report = pass(&handle).await;

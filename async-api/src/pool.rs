@@ -40,7 +40,11 @@ impl<M: Manager> Front for Async<M> {
     fn pool(handle: Handle<Self>) -> Pool<M> {
         let watch = Watch::new(handle.core().downgrade());
         let lifeline = Arc::new(Lifeline::new(&handle));
-        Pool { handle, watch, _lifeline: lifeline }
+        // Reaping that needs no manager call, on the shared maintenance thread, for a pool
+        // whose `maintenance()` nobody spawned (it stands aside while that runs).
+        let background = handle.config().maintenance_thread.unwrap_or_else(|| handle.wants_reaping());
+        let reaping = background.then(|| handle.start_reaping());
+        Pool { handle, watch, _lifeline: lifeline, _reaping: reaping }
     }
 
     /// `has_broken` on the returning thread; the async `reset` waits for the next getter.
@@ -101,6 +105,8 @@ pub struct Pool<M: Manager> {
     watch: Arc<Watch<cenote_front::Entry<M::Connection>, Ext<M>>>,
     /// Wakes a sleeping `maintenance()` future when the last handle goes.
     _lifeline: Arc<Lifeline<Async<M>>>,
+    /// Keeps the background reaping job while any handle is alive (see `maintenance_thread`).
+    _reaping: Option<Arc<cenote_front::Background>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {
@@ -109,6 +115,7 @@ impl<M: Manager> Clone for Pool<M> {
             handle: self.handle.clone(),
             watch: Arc::clone(&self.watch),
             _lifeline: Arc::clone(&self._lifeline),
+            _reaping: self._reaping.clone(),
         }
     }
 }

@@ -161,9 +161,19 @@ impl<F: Front> Builder<F> {
         self
     }
 
-    /// Whether a background thread runs the maintenance passes (blocking front end; the async
-    /// one has `Pool::maintenance()` to spawn instead). Default: on when `min_idle` or a
-    /// time-based option is set.
+    /// Whether the shared background thread (`cenote-maintenance`, one for every pool) runs
+    /// this pool's maintenance.
+    ///
+    /// Blocking front end: full passes (reap, check, refill). Default: on when `min_idle`, a
+    /// time-based option or `leak_detection_threshold` is set, or an `on_metrics` callback.
+    ///
+    /// Async front end: checks and refills are async and belong on your executor (spawn
+    /// `Pool::maintenance()`); the thread only does what needs no manager call: it drops idle
+    /// objects past `idle_timeout` or `max_lifetime`, reports leaks and calls `on_metrics`, so
+    /// that a pool whose `maintenance()` nobody spawned does not keep expired connections
+    /// open. It stands aside while a `maintenance()` future runs. Default: on when
+    /// `idle_timeout`, `max_lifetime` or `leak_detection_threshold` is set, or an
+    /// `on_metrics` callback.
     pub fn maintenance_thread(mut self, on: bool) -> Self {
         self.config.maintenance_thread = Some(on);
         self

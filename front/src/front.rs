@@ -153,6 +153,9 @@ pub struct Shared<F: Front> {
     pub(crate) generation: cenote_core::stats::Counter,
     /// Notified when a create slot is given back.
     pub(crate) slot_freed: event_listener::Event,
+    /// Maintenance loops of the front end's own running (the async `maintenance()` future):
+    /// while there is one, the background reaping stands aside.
+    pub(crate) maintained: cenote_core::stats::Gauge,
 }
 
 /// Why an idle object is dropped.
@@ -229,6 +232,7 @@ impl<F: Front> Shared<F> {
             pending: cenote_core::stats::Gauge::new(),
             generation: cenote_core::stats::Counter::new(),
             slot_freed: event_listener::Event::new(),
+            maintained: cenote_core::stats::Gauge::new(),
         }
     }
 
@@ -242,6 +246,13 @@ impl<F: Front> Shared<F> {
     /// waiting for lent objects. A cold path: it runs only when a place is freed.
     pub(crate) fn place_freed(&self) {
         self.place_freed.notify(usize::MAX);
+    }
+
+    /// For front ends: held by a running maintenance loop of the front end's own (the async
+    /// `maintenance()` future) for its life, so that the background reaping
+    /// ([`Handle::start_reaping`]) stands aside meanwhile.
+    pub fn maintaining(&self) -> cenote_core::stats::GaugeGuard<'_> {
+        self.maintained.enter()
     }
 
     /// For front ends: counts the caller in `status().waiting` until the guard is dropped.

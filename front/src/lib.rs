@@ -95,6 +95,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod attempt;
+pub mod background;
 mod builder;
 mod coarse;
 mod config;
@@ -120,6 +121,7 @@ mod settings;
 pub mod trace;
 
 pub use attempt::{Attempt, Timeout};
+pub use background::Background;
 pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
 pub use config::{

@@ -35,7 +35,8 @@ impl<M: Manager> Front for Blocking<M> {
     fn pool(handle: Handle<Self>) -> Pool<M> {
         let background =
             handle.config().maintenance_thread.unwrap_or_else(|| handle.shared().needs_maintenance());
-        let maintenance = background.then(|| maintenance::start(handle.downgrade()));
+        let maintenance =
+            background.then(|| handle.start_background(|handle| maintenance::pass(handle).next));
         Pool { handle, _maintenance: maintenance }
     }
 
@@ -102,7 +103,7 @@ impl<M: Manager> Front for Blocking<M> {
 pub struct Pool<M: Manager> {
     handle: Handle<Blocking<M>>,
     /// Keeps the background maintenance job while any handle is alive.
-    _maintenance: Option<Arc<maintenance::Token>>,
+    _maintenance: Option<Arc<cenote_front::Background>>,
 }
 
 impl<M: Manager> Clone for Pool<M> {

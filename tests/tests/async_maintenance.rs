@@ -201,3 +201,61 @@ fn shutdown_waits_in_the_task_for_returns() {
         assert_eq!(k.counts.live.load(SeqCst), 0);
     });
 }
+
+/// Blocks the test thread until `cond` holds, or fails (for tests with no executor running).
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A pool whose `maintenance()` future nobody spawned still drops idle objects past
+/// `idle_timeout` and `max_lifetime`: the shared background thread reaps them (calling no
+/// manager method: no create), and dropping the pool ends that job and frees the manager.
+#[test]
+fn idle_objects_are_reaped_without_a_spawned_maintenance_future() {
+    let (m, k) = knobs();
+    let pool = Pool::builder(m)
+        .max_size(3)
+        .idle_timeout(Some(Duration::from_millis(40)))
+        .max_lifetime(Some(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    futures_lite::future::block_on(async {
+        let held = [pool.get().await.unwrap(), pool.get().await.unwrap(), pool.get().await.unwrap()];
+        drop(held);
+    });
+    assert_eq!(pool.status().idle, 3);
+    wait_until("the idle objects to be reaped", || pool.status().size == 0);
+    assert_eq!(k.counts.live.load(SeqCst), 0, "the reaped objects were dropped");
+    assert_eq!(k.create_calls.load(SeqCst), 3, "the reaper creates nothing");
+    assert_eq!(pool.metrics().closed.idle_timeout, 3);
+    drop(pool);
+    wait_until("the manager to be dropped with the pool", || k.dropped.load(SeqCst));
+}
+
+/// With `maintenance_thread(false)` there is no background reaping: idle objects stay until a
+/// pass (`maintain`, or a spawned `maintenance()`) or a `get` looks at them.
+#[test]
+fn background_reaping_is_off_with_maintenance_thread_false() {
+    let (m, k) = knobs();
+    let pool = Pool::builder(m)
+        .max_size(2)
+        .idle_timeout(Some(Duration::from_millis(20)))
+        .maintenance_thread(false)
+        .build()
+        .unwrap();
+    futures_lite::future::block_on(async {
+        let held = [pool.get().await.unwrap(), pool.get().await.unwrap()];
+        drop(held);
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(pool.status().idle, 2, "nothing reaps them: no thread, no future");
+    futures_lite::future::block_on(async {
+        let report = pool.maintain().await;
+        assert_eq!(report.idle_timeout, 2, "{report}");
+    });
+    assert_eq!(k.counts.live.load(SeqCst), 0);
+}
