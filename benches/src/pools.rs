@@ -201,6 +201,31 @@ pub fn cenote_sync(n: usize) -> cenote_sync::Pool<SyncNumbers> {
     pool
 }
 
+/// cenote's blocking pool with `n` objects, all idle, and maintenance on (`min_idle(n)`: the
+/// background thread runs its passes), for instruction counts "with maintenance on".
+pub fn cenote_sync_maintained(n: usize) -> cenote_sync::Pool<SyncNumbers> {
+    let pool = match cenote_sync::Pool::builder(SyncNumbers).max_size(n).min_idle(n).build() {
+        Ok(pool) => pool,
+        Err(e) => panic!("cenote_sync build: {e}"),
+    };
+    let held: Vec<_> = (0..n).map(|_| BlockingPool::get(&pool)).collect();
+    drop(held);
+    pool
+}
+
+/// cenote's async pool with `n` objects, all idle, and its background job on
+/// (`maintenance_thread(true)`, `min_idle(n)`), as [`cenote_sync_maintained`].
+pub fn cenote_async_maintained(n: usize) -> cenote_async::Pool<AsyncNumbers> {
+    let built =
+        cenote_async::Pool::builder(AsyncNumbers).max_size(n).min_idle(n).maintenance_thread(true).build();
+    let pool = match built {
+        Ok(pool) => pool,
+        Err(e) => panic!("cenote_async build: {e}"),
+    };
+    fill_async(&pool, n);
+    pool
+}
+
 /// cenote's async pool with `n` objects, all idle (filled under a bare `block_on`).
 pub fn cenote_async(n: usize) -> cenote_async::Pool<AsyncNumbers> {
     let pool = cenote_async::Pool::new(AsyncNumbers, n);

@@ -8,7 +8,9 @@
 //!
 //! Workloads: `tokio POOL TASKS OBJECTS SECONDS` (POOL: cenote, cenote-nt, card, deadpool),
 //! `threads POOL THREADS OBJECTS SECONDS` (POOL: cenote, async, card, object-pool, r2d2),
-//! `single POOL SECONDS` (POOL: cenote, async, card, card-async, floor, floor-async: the floor's
+//! `single POOL SECONDS` (POOL: cenote, async, cenote-maintained and async-maintained (the
+//! same with `min_idle` set and the background maintenance thread on), card, card-async,
+//! floor, floor-async: the floor's
 //! pop + push awaited under one `block_on`, what the async harness itself costs). `card` is the
 //! pool built as the design card says (`cenote_benches::card`): blocking `get`, or awaited in
 //! tokio; `card-async` awaits it under one `block_on`.
@@ -97,6 +99,8 @@ fn run(args: &[String]) -> Result<(), String> {
             let took = match pool {
                 "cenote" => work::time_get_drop(&pools::cenote_sync(4), ops),
                 "async" => work::time_get_drop_block_on(&pools::cenote_async(4), ops),
+                "cenote-maintained" => work::time_get_drop(&pools::cenote_sync_maintained(4), ops),
+                "async-maintained" => work::time_get_drop_block_on(&pools::cenote_async_maintained(4), ops),
                 "card" => work::time_get_drop(&card::card(4), ops),
                 "card-async" => work::time_get_drop_block_on(&card::card(4), ops),
                 "floor" => work::time_get_drop(&pools::floor(4), ops),
