@@ -157,7 +157,11 @@ impl<T, E> Lease<T, E> {
     /// Returns the object to the pool (the same as dropping the lease).
     #[inline]
     pub fn release(this: Self) {
-        drop(this);
+        let (inner, index) = Self::into_parts(this);
+        // SAFETY: `into_parts` gave us `Inner::this` with the lease's occupied slot and count
+        // of `live`, which we give up here (as `Drop` does; called directly so that the push
+        // is inlined into the caller instead of going through the drop glue).
+        unsafe { Inner::release_slot(inner, index) };
     }
 
     /// Drops the object and frees its place in the pool: for broken objects, or an object
