@@ -122,7 +122,7 @@ impl<F: Front> Handle<F> {
 
     /// For the async front end: starts its background reaping ([`reap_pass`](Handle::reap_pass)
     /// on the shared thread), which stands aside while a maintenance loop of the front end's
-    /// own runs (one holding [`Shared::maintaining`]).
+    /// own runs (one holding [`Shared::maintaining`](crate::Shared::maintaining)).
     pub fn start_reaping(&self) -> Arc<Background> {
         self.start_background(|handle| {
             let shared = handle.shared();
