@@ -5,7 +5,12 @@
 //! cargo run --release -p cenote-benches --bin table             # full run, ~3 minutes
 //! cargo run --release -p cenote-benches --bin table -- --quick  # ~30-60 seconds
 //! cargo run --release -p cenote-benches --bin table -- --only contended,tokio
+//! cargo build --release -p cenote-benches --bin profile   # for the instruction counts
 //! ```
+//!
+//! The `instructions` section counts instructions per get + drop under valgrind's callgrind
+//! (see `cenote_benches::instructions`): it needs `valgrind` and the `profile` binary built
+//! in the same target directory, and says so in the table when either is missing.
 //!
 //! Every figure is the median of several rounds, and each round runs every pool once, in an
 //! order that rotates from round to round, so that drifts of the machine hit all pools alike;
@@ -676,11 +681,12 @@ fn run_memory() -> Vec<MemRow> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const SECTIONS: [&str; 6] = ["memory", "single", "contended", "long", "tokio", "allocs"];
+const SECTIONS: [&str; 7] = ["memory", "single", "contended", "long", "tokio", "allocs", "instructions"];
 
 const USAGE: &str = "usage: table [--quick] [--only SECTION[,SECTION...]]
   --quick  fewer and shorter rounds (about 30-60 s instead of about 2-3 minutes)
-  --only   run only these sections: memory, single, contended, long, tokio, allocs";
+  --only   run only these sections: memory, single, contended, long, tokio, allocs,
+           instructions (callgrind counts: needs valgrind and the profile binary built)";
 
 fn parse_args() -> Result<(Plan, Vec<&'static str>), String> {
     let mut quick = false;
@@ -737,6 +743,7 @@ fn main() {
     let tasks = runs("tokio").then(|| run_tasks(&plan, &rt));
     let allocs = runs("allocs").then(|| run_allocs(&plan, &rt));
     drop(rt);
+    let instructions = runs("instructions").then(|| cenote_benches::instructions::count_all(progress));
     progress("done");
 
     let mut out = String::new();
@@ -759,6 +766,11 @@ fn main() {
     }
     if let Some(memory) = &memory {
         report_memory(&mut out, memory);
+    }
+    if let Some(counts) = &instructions {
+        let (text, targets) = cenote_benches::instructions::report(counts);
+        out.push_str(&text);
+        verdicts.extend(targets.into_iter().map(|(met, text)| verdict(met, text)));
     }
 
     let met = verdicts.iter().filter(|v| v.met).count();
