@@ -133,14 +133,16 @@ impl<F: Front> Handle<F> {
         })
     }
 
-    /// Whether this pool's configuration asks for the reaping that needs no manager call:
-    /// `idle_timeout`, `max_lifetime`, `leak_detection_threshold` or an `on_metrics` callback.
+    /// Whether this pool's configuration asks for the background work that needs no manager
+    /// call: `idle_timeout`, `max_lifetime`, `leak_detection_threshold`, an `on_metrics`
+    /// callback, or autoscaling.
     pub fn wants_reaping(&self) -> bool {
         let config = self.config();
         config.idle_timeout.is_some()
             || config.max_lifetime.is_some()
             || config.leak_detection_threshold.is_some()
             || self.shared().on_metrics.is_some()
+            || config.autoscale.is_some()
     }
 }
 

@@ -161,6 +161,17 @@ impl<F: Front> Builder<F> {
         self
     }
 
+    /// Autoscaling (the dynamic pool): maintenance passes move `max_size` within
+    /// `autoscale.min..=autoscale.max` from the pool's utilization and wait p99 over a window,
+    /// at most once per `cooldown` (see [`Autoscale`](crate::Autoscale) for the rule). The
+    /// pool starts at `max_size` (which must be within the range); slots are allocated for
+    /// `max` at build time unless `capacity` is set. Turns background maintenance on.
+    /// Default: `None`.
+    pub fn autoscale(mut self, autoscale: Option<crate::Autoscale>) -> Self {
+        self.config.autoscale = autoscale;
+        self
+    }
+
     /// Whether the shared background thread (`cenote-maintenance`, one for every pool) runs
     /// this pool's maintenance.
     ///

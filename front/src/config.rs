@@ -80,6 +80,9 @@ pub struct Config {
     pub leak_detection_threshold: Option<Duration>,
     /// The pool's name in log lines. Default: `"cenote"`.
     pub name: String,
+    /// Autoscaling: maintenance moves `max_size` within a range from how busy the pool is
+    /// (see [`Autoscale`](crate::Autoscale)). Default: `None` (off).
+    pub autoscale: Option<crate::Autoscale>,
 }
 
 /// The default for [`Config::validate_idle_after`]: 500 ms.
@@ -125,18 +128,22 @@ impl Config {
             max_pending_creates: DEFAULT_MAX_PENDING_CREATES,
             leak_detection_threshold: None,
             name: String::from("cenote"),
+            autoscale: None,
         }
     }
 
-    /// Whether maintenance has anything to do: `min_idle` to keep, a time-based option, or
-    /// leaks to report.
+    /// Whether maintenance has anything to do: `min_idle` to keep, a time-based option,
+    /// leaks to report, or autoscaling.
     pub fn needs_maintenance(&self) -> bool {
-        self.min_idle > 0 || self.needs_clock() || self.leak_detection_threshold.is_some()
+        self.min_idle > 0
+            || self.needs_clock()
+            || self.leak_detection_threshold.is_some()
+            || self.autoscale.is_some()
     }
 
     /// The capacity in slots: `capacity`, or `max_size` when unset.
     pub fn slots(&self) -> usize {
-        self.capacity.unwrap_or(self.max_size)
+        self.capacity.unwrap_or_else(|| self.autoscale.map_or(self.max_size, |a| a.max.max(self.max_size)))
     }
 
     /// Whether lending or returning needs a clock reading (a time-based option is set).
@@ -200,6 +207,9 @@ impl Config {
         if first > max {
             return Err(BuildError::BackoffFirstAboveMax { first, max });
         }
+        if let Some(autoscale) = &self.autoscale {
+            autoscale.validate(self.max_size, self.min_idle, capacity)?;
+        }
         Ok(())
     }
 }
@@ -258,6 +268,11 @@ pub enum BuildError {
         /// Why, and what to do instead.
         why: &'static str,
     },
+    /// An `autoscale` value that cannot work (see [`Autoscale`](crate::Autoscale)).
+    Autoscale {
+        /// What is wrong, and what to do.
+        why: &'static str,
+    },
     /// `create_backoff`'s first pause was longer than its longest.
     BackoffFirstAboveMax {
         /// The first pause.
@@ -294,6 +309,7 @@ impl fmt::Display for BuildError {
                 write!(f, "{option} is zero: leave it unset to turn it off, or give it a positive duration")
             }
             Self::Unsupported { option, why } => write!(f, "{option} is not supported here: {why}"),
+            Self::Autoscale { why } => write!(f, "autoscale: {why}"),
             Self::BackoffFirstAboveMax { first, max } => write!(
                 f,
                 "create_backoff's first pause ({first:?}) is longer than its longest ({max:?}): swap them or raise the longest"

@@ -54,6 +54,63 @@ pub(crate) struct ConfigRepr {
     leak_detection_threshold: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    autoscale: Option<AutoscaleRepr>,
+}
+
+/// `autoscale = { min = 2, max = 32, cooldown = "30s" }`; a missing field keeps its default
+/// ([`Autoscale::default`](crate::Autoscale)).
+#[derive(Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table { min = 2, max = 32, cooldown = \"30s\", ... }")]
+struct AutoscaleRepr {
+    min: usize,
+    max: usize,
+    target_utilization: f64,
+    scale_up_at: f64,
+    scale_down_at: f64,
+    #[serde(with = "duration")]
+    cooldown: Duration,
+    step: usize,
+    #[serde(with = "duration")]
+    max_wait_p99: Duration,
+}
+
+impl Default for AutoscaleRepr {
+    fn default() -> Self {
+        Self::from(crate::Autoscale::default())
+    }
+}
+
+impl From<crate::Autoscale> for AutoscaleRepr {
+    fn from(a: crate::Autoscale) -> Self {
+        let crate::Autoscale {
+            min,
+            max,
+            target_utilization,
+            scale_up_at,
+            scale_down_at,
+            cooldown,
+            step,
+            max_wait_p99,
+        } = a;
+        Self { min, max, target_utilization, scale_up_at, scale_down_at, cooldown, step, max_wait_p99 }
+    }
+}
+
+impl From<AutoscaleRepr> for crate::Autoscale {
+    fn from(a: AutoscaleRepr) -> Self {
+        let AutoscaleRepr {
+            min,
+            max,
+            target_utilization,
+            scale_up_at,
+            scale_down_at,
+            cooldown,
+            step,
+            max_wait_p99,
+        } = a;
+        Self { min, max, target_utilization, scale_up_at, scale_down_at, cooldown, step, max_wait_p99 }
+    }
 }
 
 /// `create_backoff = { first = "5ms", max = "500ms" }`; a missing half keeps its default.
@@ -102,6 +159,7 @@ impl From<Config> for ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             name,
+            autoscale,
         } = config;
         Self {
             max_size,
@@ -122,6 +180,7 @@ impl From<Config> for ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             name: Some(name),
+            autoscale: autoscale.map(AutoscaleRepr::from),
         }
     }
 }
@@ -148,6 +207,7 @@ impl ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             name,
+            autoscale,
         } = self;
         Config {
             max_size,
@@ -168,6 +228,7 @@ impl ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             name: name.unwrap_or_else(|| default_name.to_owned()),
+            autoscale: autoscale.map(crate::Autoscale::from),
         }
     }
 }

@@ -156,6 +156,8 @@ pub struct Shared<F: Front> {
     /// Maintenance loops of the front end's own running (the async `maintenance()` future):
     /// while there is one, the background reaping stands aside.
     pub(crate) maintained: cenote_core::stats::Gauge,
+    /// Autoscaling's window and state (`None`: off).
+    pub(crate) scaler: Option<crate::autoscale::Scaler>,
 }
 
 /// Why an idle object is dropped.
@@ -210,6 +212,7 @@ impl<F: Front> Shared<F> {
         on_metrics: Option<crate::metrics::OnMetrics>,
     ) -> Self {
         let name = std::sync::Arc::from(config.name.as_str());
+        let config_autoscale = config.autoscale;
         let settings = crate::settings::Settings::of(&config);
         let idle_window = config.validate_idle_after.map(|after| {
             let ms = usize::try_from(after.as_millis()).unwrap_or(usize::MAX);
@@ -233,6 +236,7 @@ impl<F: Front> Shared<F> {
             generation: cenote_core::stats::Counter::new(),
             slot_freed: event_listener::Event::new(),
             maintained: cenote_core::stats::Gauge::new(),
+            scaler: config_autoscale.map(crate::autoscale::Scaler::new),
         }
     }
 

@@ -95,6 +95,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod attempt;
+pub mod autoscale;
 pub mod background;
 mod builder;
 mod coarse;
@@ -121,6 +122,7 @@ mod settings;
 pub mod trace;
 
 pub use attempt::{Attempt, Timeout};
+pub use autoscale::Autoscale;
 pub use background::Background;
 pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};

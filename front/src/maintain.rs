@@ -59,6 +59,8 @@ pub struct Maintenance {
     pub created: usize,
     /// Creates that failed; the refill is retried after `create_backoff`.
     pub create_errors: usize,
+    /// `max_size` changed by autoscaling in this pass: `(from, to)`.
+    pub scaled: Option<(usize, usize)>,
     /// When the next pass is due, from the end of this one: at most `maintenance_interval`,
     /// sooner when an object is due for reaping or a check, or a refill for a retry. `None`
     /// once the pool is closed: no more passes are needed.
@@ -83,6 +85,9 @@ impl fmt::Display for Maintenance {
         }
         if self.leaked > 0 {
             write!(f, ", {} held past leak_detection_threshold", self.leaked)?;
+        }
+        if let Some((from, to)) = self.scaled {
+            write!(f, ", autoscaled max_size {from} -> {to}")?;
         }
         match self.next {
             Some(next) => write!(f, ", next pass in {next:?}"),
@@ -350,6 +355,11 @@ impl<'a, F: Front> Pass<'a, F> {
         let now = shared.now();
         if let Some(on_metrics) = &shared.on_metrics {
             self.next = self.next.min(on_metrics.run_if_due(self.handle, now));
+        }
+        if let Some(scaler) = &shared.scaler {
+            let (scaled, due) = self.handle.autoscale(scaler, now);
+            self.report.scaled = scaled;
+            self.next = self.next.min(due);
         }
         let interval = shared.maintenance_interval();
         let due = Duration::from_nanos(self.next.saturating_sub(now));

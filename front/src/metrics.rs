@@ -110,6 +110,13 @@ pub(crate) struct Books {
     at_once: Counter,
 }
 
+impl Books {
+    /// The wait histogram's counts now (for autoscaling's window).
+    pub(crate) fn wait_counts(&self) -> [usize; HISTOGRAM_BUCKETS] {
+        self.wait.counts()
+    }
+}
+
 /// The user's metrics callback (`Builder::on_metrics`), called from maintenance passes.
 pub(crate) struct OnMetrics {
     interval: Duration,

@@ -44,7 +44,7 @@ static CAPTURE: Capture = Capture(std::sync::Mutex::new(Vec::new()));
 
 impl log::Log for Capture {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Warn
+        metadata.level() <= log::Level::Info
     }
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
@@ -57,7 +57,7 @@ impl log::Log for Capture {
 /// Installs [`Capture`] as the logger (once per test binary).
 pub fn capture_logs() {
     if log::set_logger(&CAPTURE).is_ok() {
-        log::set_max_level(log::LevelFilter::Warn);
+        log::set_max_level(log::LevelFilter::Info);
     }
 }
 
