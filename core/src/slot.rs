@@ -36,7 +36,16 @@ pub struct SlotMeta {
 /// who touches `value` and `meta`; passing an index through a queue or a node passes
 /// ownership with its release/acquire (the cells' stamps, loom's mutex, the node's state).
 /// That is what makes the unsynchronised `Cell`s sound.
+///
+/// # Layout
+///
+/// Aligned (and so padded) to a cache-line pair where the CPU prefetches lines in pairs
+/// (x86-64, aarch64: 128 bytes, as `crossbeam_utils::CachePadded`), to a line elsewhere: the
+/// holder of an object writes its slot on every lend and return (the use counts, the idle
+/// stamp), and two threads holding neighbouring objects must not write the same line.
 #[derive(Debug)]
+#[cfg_attr(any(target_arch = "x86_64", target_arch = "aarch64"), repr(align(128)))]
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), repr(align(64)))]
 pub(crate) struct Slot<T> {
     /// `Some` while the slot holds an object (idle or lent), `None` while vacant.
     pub(crate) value: Cell<Option<T>>,
