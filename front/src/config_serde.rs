@@ -53,7 +53,20 @@ pub(crate) struct ConfigRepr {
     #[serde(with = "opt_duration")]
     leak_detection_threshold: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    max_waiters: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    circuit_breaker: Option<BreakerRepr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+}
+
+/// `circuit_breaker = { failures = 5, open_for = "5s" }`: both halves required.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table { failures = 5, open_for = \"5s\" }")]
+struct BreakerRepr {
+    failures: u32,
+    #[serde(with = "duration")]
+    open_for: Duration,
 }
 
 /// `create_backoff = { first = "5ms", max = "500ms" }`; a missing half keeps its default.
@@ -101,6 +114,8 @@ impl From<Config> for ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker,
             name,
         } = config;
         Self {
@@ -121,6 +136,9 @@ impl From<Config> for ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker: circuit_breaker
+                .map(|b| BreakerRepr { failures: b.failures, open_for: b.open_for }),
             name: Some(name),
         }
     }
@@ -147,6 +165,8 @@ impl ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker,
             name,
         } = self;
         Config {
@@ -167,6 +187,8 @@ impl ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker: circuit_breaker.map(|b| crate::CircuitBreaker::new(b.failures, b.open_for)),
             name: name.unwrap_or_else(|| default_name.to_owned()),
         }
     }

@@ -156,6 +156,8 @@ pub struct Shared<F: Front> {
     /// Maintenance loops of the front end's own running (the async `maintenance()` future):
     /// while there is one, the background reaping stands aside.
     pub(crate) maintained: cenote_core::stats::Gauge,
+    /// The circuit breaker on creation (`config.circuit_breaker`), if set: see `breaker.rs`.
+    pub(crate) breaker: Option<crate::breaker::Breaker<F::Error>>,
 }
 
 /// Why an idle object is dropped.
@@ -211,6 +213,7 @@ impl<F: Front> Shared<F> {
     ) -> Self {
         let name = std::sync::Arc::from(config.name.as_str());
         let settings = crate::settings::Settings::of(&config);
+        let breaker = crate::breaker::breaker(config.circuit_breaker);
         let idle_window = config.validate_idle_after.map(|after| {
             let ms = usize::try_from(after.as_millis()).unwrap_or(usize::MAX);
             (ms, crate::coarse::ClockUser::new())
@@ -233,6 +236,7 @@ impl<F: Front> Shared<F> {
             generation: cenote_core::stats::Counter::new(),
             slot_freed: event_listener::Event::new(),
             maintained: cenote_core::stats::Gauge::new(),
+            breaker,
         }
     }
 

@@ -58,9 +58,11 @@
 //! * **Optional durations** (`acquire_timeout`, `create_timeout`, `idle_timeout`,
 //!   `max_lifetime`, `health_check_interval`, `leak_detection_threshold`) also take `"none"` (or YAML's `null`/`~`) for
 //!   "off"; TOML has no null, so `"none"` is the way to say it there.
-//! * **Other optional values** (`capacity`, `maintenance_thread`, `max_errors`): leave them out
-//!   (or YAML `null`) for "unset".
+//! * **Other optional values** (`capacity`, `maintenance_thread`, `max_errors`, `max_waiters`):
+//!   leave them out (or YAML `null`) for "unset".
 //! * **`create_backoff`** is a table: `create_backoff = { first = "5ms", max = "500ms" }`.
+//! * **`circuit_breaker`** is a table with both fields: `circuit_breaker = { failures = 5,
+//!   open_for = "5s" }`; leave it out for "off".
 //!
 //! ## Aliases
 //!
@@ -96,6 +98,7 @@
 
 mod attempt;
 pub mod background;
+mod breaker;
 mod builder;
 mod coarse;
 mod config;
@@ -118,10 +121,12 @@ mod pooled;
 mod prometheus;
 mod refresh;
 mod settings;
+mod shed;
 pub mod trace;
 
 pub use attempt::{Attempt, Timeout};
 pub use background::Background;
+pub use breaker::{CircuitBreaker, Probe};
 pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
 pub use config::{
