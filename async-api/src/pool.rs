@@ -17,6 +17,8 @@ use cenote_front::{
 };
 
 use crate::maintenance;
+
+mod run;
 use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
 use crate::watch::Watch;
 use crate::{Builder, Error, Manager, Pooled};

@@ -120,6 +120,7 @@ mod pooled;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod refresh;
+mod retry;
 mod settings;
 mod shed;
 pub mod trace;
@@ -147,3 +148,4 @@ pub use metrics::{Closed, Creating, Dropped, Histogram, Metrics};
 pub use pooled::Pooled;
 #[cfg(feature = "prometheus")]
 pub use prometheus::PoolCollector;
+pub use retry::{Retry, RetryPolicy, RunError, DEFAULT_RETRY_BACKOFF};

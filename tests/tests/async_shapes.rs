@@ -256,3 +256,108 @@ fn a_breaker_of_zero_failures_is_a_build_error() {
         Pool::builder(m).circuit_breaker(CircuitBreaker::new(0, Duration::from_secs(1))).build().unwrap_err();
     assert_eq!(err, BuildError::ZeroBreakerFailures);
 }
+
+// ---- retry helper --------------------------------------------------------------------------
+
+#[derive(Debug, PartialEq, Eq)]
+struct Failed {
+    n: u32,
+    transient: bool,
+}
+
+fn policy(attempts: u32) -> cenote_async::RetryPolicy<fn(&Failed) -> bool> {
+    cenote_async::RetryPolicy::new(attempts, (|e: &Failed| e.transient) as fn(&Failed) -> bool)
+        .backoff(Duration::from_millis(1), Duration::from_millis(4))
+}
+
+/// As in `sync_shapes.rs`: success on attempt 3, a non-transient error at once, the last
+/// error when the attempts run out.
+#[test]
+fn run_retries_transient_errors_and_returns_the_last_one() {
+    use cenote_async::RunError;
+    let (m, _k) = knobs(0);
+    let pool = Pool::new(m, 2);
+    block_on(async {
+        let mut n = 0;
+        let ok = pool
+            .run(
+                |conn| {
+                    n += 1;
+                    let n = n;
+                    async move {
+                        delay(Duration::from_millis(1)).await;
+                        let result = if n < 3 { Err(Failed { n, transient: true }) } else { Ok(n) };
+                        (conn, result)
+                    }
+                },
+                &policy(5),
+            )
+            .await;
+        assert_eq!(ok.unwrap(), 3, "succeeds on attempt 3");
+        let mut n = 0;
+        let err = pool
+            .run(
+                |conn| {
+                    n += 1;
+                    std::future::ready((conn, Err::<(), _>(Failed { n, transient: false })))
+                },
+                &policy(5),
+            )
+            .await;
+        assert!(matches!(err, Err(RunError::Failed { error: Failed { n: 1, .. }, attempts: 1 })), "{err:?}");
+        let mut n = 0;
+        let err = pool
+            .run(
+                |conn| {
+                    n += 1;
+                    std::future::ready((conn, Err::<(), _>(Failed { n, transient: true })))
+                },
+                &policy(4),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RunError::Failed { error: Failed { n: 4, .. }, attempts: 4 }), "{err:?}");
+    });
+    assert_eq!(pool.status().in_use, 0);
+}
+
+/// A broken connection is retired and the next attempt runs on a new one; `run`'s future is
+/// `Send` for a `Send` closure (spawned on tokio).
+#[test]
+fn run_retires_a_broken_connection_and_uses_a_new_one() {
+    let (m, k) = knobs(0);
+    let pool = Pool::builder(m).max_size(1).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let ids = runtime.block_on({
+        let (pool, k) = (pool.clone(), Arc::clone(&k));
+        async move {
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                let policy = policy(3);
+                let ran = pool
+                    .run(
+                        |conn: cenote_async::Pooled<M>| {
+                            ids.push(conn.id);
+                            let result = if ids.len() == 1 {
+                                k.broken.lock().unwrap().push(conn.id);
+                                Err(Failed { n: 1, transient: true })
+                            } else {
+                                Ok(())
+                            };
+                            async move { (conn, result) }
+                        },
+                        &policy,
+                    )
+                    .await;
+                assert!(ran.is_ok());
+                ids
+            })
+            .await
+            .unwrap()
+        }
+    });
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "the second attempt ran on a new connection");
+    assert_eq!(pool.metrics().closed.broken, 1);
+    assert_eq!(k.counts.live.load(SeqCst), 1);
+}

@@ -319,3 +319,101 @@ fn max_waiters_and_circuit_breaker_load_from_toml() {
     let err = cenote_sync::Config::from_toml_str("circuit_breaker = { failures = 5 }").unwrap_err();
     assert!(err.to_string().contains("open_for"), "{err}");
 }
+
+// ---- retry helper --------------------------------------------------------------------------
+
+/// The closure's error: `n` numbers the attempt, `transient` says whether to retry.
+#[derive(Debug, PartialEq, Eq)]
+struct Failed {
+    n: u32,
+    transient: bool,
+}
+
+fn policy(attempts: u32) -> cenote_sync::RetryPolicy<fn(&Failed) -> bool> {
+    cenote_sync::RetryPolicy::new(attempts, (|e: &Failed| e.transient) as fn(&Failed) -> bool)
+        .backoff(Duration::from_millis(1), Duration::from_millis(4))
+}
+
+/// Two transient errors, then success on attempt 3; a non-transient error returns at once
+/// (one attempt, no pause); used-up attempts return the last error.
+#[test]
+fn run_retries_transient_errors_and_returns_the_last_one() {
+    use cenote_sync::RunError;
+    let (m, _k) = knobs(0);
+    let pool = Pool::new(m, 2);
+    let mut n = 0;
+    let ok = pool.run(
+        |_conn| {
+            n += 1;
+            if n < 3 {
+                Err(Failed { n, transient: true })
+            } else {
+                Ok(n)
+            }
+        },
+        &policy(5),
+    );
+    assert_eq!(ok.unwrap(), 3, "succeeds on attempt 3");
+    let mut n = 0;
+    let start = Instant::now();
+    let err = pool.run(
+        |_conn| {
+            n += 1;
+            Err::<(), _>(Failed { n, transient: false })
+        },
+        &policy(5),
+    );
+    assert!(matches!(err, Err(RunError::Failed { error: Failed { n: 1, .. }, attempts: 1 })), "{err:?}");
+    assert!(start.elapsed() < Duration::from_millis(50));
+    let mut n = 0;
+    let err = pool
+        .run(
+            |_conn| {
+                n += 1;
+                Err::<(), _>(Failed { n, transient: true })
+            },
+            &policy(4),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, RunError::Failed { error: Failed { n: 4, transient: true }, attempts: 4 }),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "the operation failed after 4 attempts");
+    assert_eq!(pool.status().in_use, 0, "every connection went back");
+}
+
+/// A connection the manager calls broken after the error is retired, and the next attempt
+/// runs on a new one; a pool error is returned as `RunError::Pool`, not retried.
+#[test]
+fn run_retires_a_broken_connection_and_uses_a_new_one() {
+    use cenote_sync::RunError;
+    let (m, k) = knobs(0);
+    let pool = Pool::builder(m).max_size(1).build().unwrap();
+    let mut ids = Vec::new();
+    let ok = pool.run(
+        |conn| {
+            ids.push(conn.id);
+            if ids.len() == 1 {
+                k.broken.lock().unwrap().push(conn.id); // the server closed it
+                return Err(Failed { n: 1, transient: true });
+            }
+            Ok(())
+        },
+        &policy(3),
+    );
+    assert!(ok.is_ok());
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "the second attempt ran on a new connection");
+    assert_eq!(pool.metrics().closed.broken, 1, "the broken one was retired");
+    assert_eq!(k.counts.live.load(SeqCst), 1);
+    let _held = pool.get().unwrap();
+    let pool_err = Pool::builder(knobs(0).0)
+        .max_size(1)
+        .acquire_timeout(Some(Duration::from_millis(20)))
+        .build()
+        .unwrap();
+    let _h = pool_err.get().unwrap();
+    let err = pool_err.run(|_| Ok::<(), Failed>(()), &policy(3)).unwrap_err();
+    assert!(matches!(err, RunError::Pool(Error::Timeout { .. })), "{err:?}");
+}
