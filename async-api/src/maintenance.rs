@@ -46,7 +46,7 @@ pub(crate) async fn pass<M: Manager>(handle: &Handle<Async<M>>) -> Maintenance {
         match created {
             Some(Ok(conn)) => pass.created(permit, conn),
             Some(Err(e)) => {
-                pass.create_failed(Some(&e));
+                pass.create_failed(Some(e));
                 break;
             }
             None => {

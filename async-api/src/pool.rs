@@ -17,6 +17,8 @@ use cenote_front::{
 };
 
 use crate::maintenance;
+
+mod run;
 use crate::timer::{sleep_until, sleep_until_unexpired, timeout_at, Sleep};
 use crate::watch::Watch;
 use crate::{Builder, Error, Manager, Pooled};
@@ -354,7 +356,11 @@ impl<M: Manager> Pool<M> {
     /// * [`Error::Timeout`] when the deadline passes, with the last `create` error if any;
     /// * [`Error::CreateTimeout`] when one `create` exceeds `create_timeout`;
     /// * [`Error::Closed`] if the pool is closed;
-    /// * [`Error::Create`] if `create` fails and there is no deadline.
+    /// * [`Error::Create`] if `create` fails and there is no deadline;
+    /// * [`Error::Overloaded`] at once, with `max_waiters` set, if it would wait while that
+    ///   many callers already wait;
+    /// * [`Error::Unavailable`] at once, with a `circuit_breaker` set, if it would have to
+    ///   create while the breaker is open.
     ///
     /// # Cancel safety
     ///
@@ -457,6 +463,7 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Exhausted => {
                     attempt.slow();
                     slot = None; // nothing to create for now: let another caller have the slot
+                    self.handle.admit(&mut attempt)?; // `max_waiters`
                     let span = self.handle.get_span();
                     let waited = span.clone().wrap(pin!(self.wait(&mut attempt))).await;
                     span.outcome(match &waited {
@@ -482,18 +489,22 @@ impl<M: Manager> Pool<M> {
                         Some(None) => {}
                     }
                 }
-                // Every create slot is taken: give the place back and wait for a slot or a
-                // return, within the deadline. (A slot held from a failed create is kept while
-                // an idle object is checked: the get ends, or retries, soon after.)
-                Acquired::Vacant(permit) if slot.is_none() && !self.take_create_slot(&mut slot) => {
-                    attempt.slow();
-                    drop(permit);
-                    if !self.wait_for_create_slot(&mut attempt).await {
-                        return Err(attempt.timed_out());
-                    }
-                }
                 Acquired::Vacant(permit) => {
                     attempt.slow();
+                    // The circuit breaker, if set: fail fast while it is open (the permit goes
+                    // back); when half-open, this create may be its one probe.
+                    let probe = attempt.may_create()?;
+                    // Every create slot is taken: give the place back and wait for a slot or a
+                    // return, within the deadline. (A slot held from a failed create is kept
+                    // while an idle object is checked: the get ends, or retries, soon after.)
+                    if slot.is_none() && !self.take_create_slot(&mut slot) {
+                        drop((permit, probe));
+                        self.handle.admit(&mut attempt)?; // `max_waiters`
+                        if !self.wait_for_create_slot(&mut attempt).await {
+                            return Err(attempt.timed_out());
+                        }
+                        continue;
+                    }
                     // Before the create: its start time and the pool's generation (`refresh`).
                     let creating = self.handle.begin_create();
                     match within(&mut attempt, pin!(self.create(permit, location, creating))).await {
@@ -509,8 +520,9 @@ impl<M: Manager> Pool<M> {
                         Some(Err(CreateFailed::Error(e))) => {
                             // The pause between attempts, within the deadline.
                             let pause = attempt.create_failed(e)?;
-                            // Counted in `status().waiting` while it pauses (a cancelled get too
-                            // leaves the count: the guard goes with the future).
+                            drop(probe); // a failed probe reopened the breaker: it ends here
+                                         // Counted in `status().waiting` while it pauses (a cancelled get too
+                                         // leaves the count: the guard goes with the future).
                             let waiting = self.shared().waiting();
                             let slept = within(&mut attempt, pin!(sleep_until(time::after(pause)))).await;
                             drop(waiting);

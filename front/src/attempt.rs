@@ -65,7 +65,7 @@ fn random() -> u64 {
 /// # Ok::<(), cenote_sync::BuildError>(())
 /// ```
 pub struct Attempt<'a, F: Front> {
-    shared: &'a Shared<F>,
+    pub(crate) shared: &'a Shared<F>,
     timeout: Timeout,
     /// `None` until first needed; then the deadline in [`cenote_core::time`] ticks
     /// (`NEVER`: no limit).
@@ -75,6 +75,8 @@ pub struct Attempt<'a, F: Front> {
     /// When this `get` first had to wait or create (ticks), for the wait histogram; `None`
     /// while it has not (the fast path reads no clock).
     began: Option<u64>,
+    /// Let in by `max_waiters` (see `shed.rs`): checked at its first wait only.
+    pub(crate) admitted: bool,
 }
 
 /// How long one `get` may wait (see [`Handle::attempt_for`](crate::Handle::attempt_for)).
@@ -115,6 +117,7 @@ impl<F: Front> crate::Handle<F> {
             last_create_error: None,
             failures: 0,
             began: None,
+            admitted: false,
         }
     }
 }
@@ -148,6 +151,11 @@ impl<F: Front> Attempt<'_, F> {
             }
         });
         (at, fresh && at != time::NEVER)
+    }
+
+    /// This `get`'s last create error, taken.
+    pub(crate) fn take_last_create_error(&mut self) -> Option<F::Error> {
+        self.last_create_error.take()
     }
 
     /// The error for a deadline that passed: [`Error::Timeout`] with this `get`'s last create
@@ -186,6 +194,13 @@ impl<F: Front> Attempt<'_, F> {
     pub fn create_failed(&mut self, error: F::Error) -> Result<Duration, Error<F::Error>> {
         self.shared.log_create_failure(&error, "get");
         self.shared.create_failed();
+        // The circuit breaker (if set) is open after this failure: fail fast, with this error.
+        if let Some(retry_in) = self.shared.breaker_failed(Some(&error)) {
+            if let Some(older) = self.last_create_error.take() {
+                self.shared.keep_error(older);
+            }
+            return Err(self.shared.refused(retry_in, Some(error)));
+        }
         let deadline = self.deadline();
         if deadline == time::NEVER {
             return Err(Error::Create(error));

@@ -22,6 +22,8 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 /// | `validate_idle_after` | 500 ms |
 /// | `max_pending_creates` | 2 |
 /// | `leak_detection_threshold` | none |
+/// | `max_waiters` (load shedding) | none (no limit) |
+/// | `circuit_breaker` | none (off) |
 ///
 /// `build` creates no object in either front end: it never blocks and never fails because
 /// the backend is down. `Pool::warm` creates the `min_idle` objects (blocking, or `.await`ed).
@@ -219,6 +221,61 @@ impl<F: Front> Builder<F> {
     /// nothing.
     pub fn leak_detection_threshold(mut self, threshold: Option<Duration>) -> Self {
         self.config.leak_detection_threshold = threshold;
+        self
+    }
+
+    /// Load shedding: a `get` that finds nothing to lend and would wait while `n` callers
+    /// already wait fails at once with [`Error::Overloaded`](crate::Error::Overloaded)
+    /// (counted in `Metrics::overloaded`) instead of queueing into a timeout. `None` (the
+    /// default): no limit; `Some(0)`: never queue. Takes `n`, `Some(n)` or `None`.
+    ///
+    /// "Waiting" is what `status().waiting` counts: callers queued for a return and callers
+    /// waiting for a create slot. A `get` is checked once, when it first has to wait; once
+    /// let in it is never turned away later. A `get` pausing between retries of its own
+    /// failed create is not checked (it holds one of the `max_pending_creates` slots: work in
+    /// hand, not a queue), though it is counted while it pauses.
+    ///
+    /// # The bound
+    ///
+    /// The check reads the count without a lock (a `get` is counted once it has entered the
+    /// wait), so it is exact only between races: when `c` callers pass the check at the same
+    /// instant, up to `n - 1 + c` may end up waiting (plus up to `max_pending_creates`
+    /// pausing between create retries, as above); and a caller is turned away only if at least
+    /// `n` were counted at its check, where a waiter moving from one wait to the other at that
+    /// instant may be counted twice (so it may be turned away with `n - 1` waiting, by as
+    /// many callers as were moving). [`Error::Overloaded`](crate::Error::Overloaded) carries
+    /// the count it saw.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::builder(M).max_size(1).max_waiters(0).build()?;
+    /// let held = pool.get()?;
+    /// let start = std::time::Instant::now();
+    /// let err = pool.get_timeout(Duration::from_secs(10)).unwrap_err();
+    /// assert!(err.is_overloaded(), "{err}");
+    /// assert!(start.elapsed() < Duration::from_secs(1), "at once, not after the timeout");
+    /// assert_eq!(pool.metrics().overloaded, 1);
+    /// drop(held);
+    /// assert!(pool.get().is_ok(), "an idle object is lent whatever the limit");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_waiters(mut self, n: impl Into<Option<usize>>) -> Self {
+        self.config.max_waiters = n.into();
+        self
+    }
+
+    /// The circuit breaker on creation (off by default): after `failures` consecutive failed
+    /// creates, a `get` that would have to create fails at once with
+    /// [`Error::Unavailable`](crate::Error::Unavailable) for `open_for`; then one probe create
+    /// is let through, whose success closes the breaker. Idle objects are lent meanwhile.
+    /// Takes a [`CircuitBreaker`](crate::CircuitBreaker), `Some(..)` or `None`; see it for the
+    /// states and an example.
+    pub fn circuit_breaker(mut self, breaker: impl Into<Option<crate::CircuitBreaker>>) -> Self {
+        self.config.circuit_breaker = breaker.into();
         self
     }
 

@@ -78,6 +78,16 @@ pub struct Config {
     /// `Maintenance::leaked`). `None`: off, and then lending records nothing (no clock read,
     /// no store). Default: `None`.
     pub leak_detection_threshold: Option<Duration>,
+    /// Load shedding: a `get` that would wait while this many callers already wait
+    /// (`status().waiting`) fails at once with [`Error::Overloaded`](crate::Error::Overloaded)
+    /// instead of queueing into a timeout. `Some(0)`: never queue. `None`: no limit. Default:
+    /// `None`. See [`Builder::max_waiters`](crate::Builder::max_waiters) for the bound.
+    pub max_waiters: Option<usize>,
+    /// The circuit breaker on creation: after this many consecutive failed creates, a `get`
+    /// that would have to create fails at once with
+    /// [`Error::Unavailable`](crate::Error::Unavailable) until a probe create succeeds. `None`:
+    /// off. Default: `None`. See [`CircuitBreaker`](crate::CircuitBreaker).
+    pub circuit_breaker: Option<crate::CircuitBreaker>,
     /// The pool's name in log lines. Default: `"cenote"`.
     pub name: String,
     /// Autoscaling: maintenance moves `max_size` within a range from how busy the pool is
@@ -127,6 +137,8 @@ impl Config {
             max_errors: None,
             max_pending_creates: DEFAULT_MAX_PENDING_CREATES,
             leak_detection_threshold: None,
+            max_waiters: None,
+            circuit_breaker: None,
             name: String::from("cenote"),
             autoscale: None,
         }
@@ -210,6 +222,14 @@ impl Config {
         if let Some(autoscale) = &self.autoscale {
             autoscale.validate(self.max_size, self.min_idle, capacity)?;
         }
+        if let Some(breaker) = self.circuit_breaker {
+            if breaker.failures == 0 {
+                return Err(BuildError::ZeroBreakerFailures);
+            }
+            if breaker.open_for.is_zero() {
+                return Err(BuildError::ZeroDuration { option: "circuit_breaker.open_for" });
+            }
+        }
         Ok(())
     }
 }
@@ -273,6 +293,8 @@ pub enum BuildError {
         /// What is wrong, and what to do.
         why: &'static str,
     },
+    /// `circuit_breaker`'s `failures` was 0: it would be open before any create failed.
+    ZeroBreakerFailures,
     /// `create_backoff`'s first pause was longer than its longest.
     BackoffFirstAboveMax {
         /// The first pause.
@@ -308,6 +330,9 @@ impl fmt::Display for BuildError {
             Self::ZeroDuration { option } => {
                 write!(f, "{option} is zero: leave it unset to turn it off, or give it a positive duration")
             }
+            Self::ZeroBreakerFailures => f.write_str(
+                "circuit_breaker failures is 0: the breaker would open before any create failed; give the number of consecutive failed creates that opens it (at least 1), or leave the breaker off (None)",
+            ),
             Self::Unsupported { option, why } => write!(f, "{option} is not supported here: {why}"),
             Self::Autoscale { why } => write!(f, "autoscale: {why}"),
             Self::BackoffFirstAboveMax { first, max } => write!(

@@ -53,6 +53,10 @@ pub(crate) struct ConfigRepr {
     #[serde(with = "opt_duration")]
     leak_detection_threshold: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    max_waiters: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    circuit_breaker: Option<BreakerRepr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     autoscale: Option<AutoscaleRepr>,
@@ -113,6 +117,15 @@ impl From<AutoscaleRepr> for crate::Autoscale {
     }
 }
 
+/// `circuit_breaker = { failures = 5, open_for = "5s" }`: both halves required.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table { failures = 5, open_for = \"5s\" }")]
+struct BreakerRepr {
+    failures: u32,
+    #[serde(with = "duration")]
+    open_for: Duration,
+}
+
 /// `create_backoff = { first = "5ms", max = "500ms" }`; a missing half keeps its default.
 #[derive(Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table { first = \"5ms\", max = \"500ms\" }")]
@@ -158,6 +171,8 @@ impl From<Config> for ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker,
             name,
             autoscale,
         } = config;
@@ -179,6 +194,9 @@ impl From<Config> for ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker: circuit_breaker
+                .map(|b| BreakerRepr { failures: b.failures, open_for: b.open_for }),
             name: Some(name),
             autoscale: autoscale.map(AutoscaleRepr::from),
         }
@@ -206,6 +224,8 @@ impl ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker,
             name,
             autoscale,
         } = self;
@@ -227,6 +247,8 @@ impl ConfigRepr {
             max_errors,
             max_pending_creates,
             leak_detection_threshold,
+            max_waiters,
+            circuit_breaker: circuit_breaker.map(|b| crate::CircuitBreaker::new(b.failures, b.open_for)),
             name: name.unwrap_or_else(|| default_name.to_owned()),
             autoscale: autoscale.map(crate::Autoscale::from),
         }

@@ -126,5 +126,6 @@ impl<F: Front> Shared<F> {
         if let Ok(mut health) = self.create_health.lock() {
             health.errors.clear();
         }
+        self.breaker_succeeded();
     }
 }

@@ -38,6 +38,29 @@ pub enum Error<E> {
     Create(E),
     /// One `create` took longer than `create_timeout` (async front end).
     CreateTimeout,
+    /// Load shedding (`Builder::max_waiters`): the `get` found nothing to lend and would have
+    /// waited, but `max_waiters` callers were waiting already, so it failed at once instead
+    /// of queueing into a timeout.
+    Overloaded {
+        /// The callers counted waiting (`status().waiting`) when this one was turned away.
+        waiting: usize,
+        /// The limit, `max_waiters`.
+        max_waiters: usize,
+    },
+    /// The circuit breaker on creation is open (`Builder::circuit_breaker`): creates kept
+    /// failing, no object was idle, and this `get` would have had to create one, so it
+    /// failed at once instead of waiting out `acquire_timeout` against a backend that is down.
+    Unavailable {
+        /// The error of the create that opened the breaker (or of the latest failed probe).
+        /// An error is not `Clone`: it goes to the first caller turned away after it (or to
+        /// the `get` whose own create failed), the others get `None`; every failure is also
+        /// logged with the pool's name.
+        last_create_error: Option<E>,
+        /// How long until the breaker lets one probe create through (half-open); zero when a
+        /// probe is due or already under way (its outcome decides). Retry after this long,
+        /// or use it for a `Retry-After` answer.
+        retry_in: core::time::Duration,
+    },
 }
 
 impl<E> Error<E> {
@@ -51,10 +74,35 @@ impl<E> Error<E> {
         matches!(self, Self::Closed)
     }
 
+    /// Whether the `get` was turned away by load shedding ([`Error::Overloaded`]).
+    ///
+    /// ```
+    /// let e: cenote_front::Error<std::io::Error> = cenote_front::Error::Overloaded { waiting: 8, max_waiters: 8 };
+    /// assert!(e.is_overloaded() && !e.is_timeout());
+    /// ```
+    pub fn is_overloaded(&self) -> bool {
+        matches!(self, Self::Overloaded { .. })
+    }
+
+    /// Whether the `get` failed fast because the circuit breaker is open
+    /// ([`Error::Unavailable`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let e: cenote_front::Error<std::io::Error> =
+    ///     cenote_front::Error::Unavailable { last_create_error: None, retry_in: Duration::from_secs(1) };
+    /// assert!(e.is_unavailable() && !e.is_timeout());
+    /// ```
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+
     /// The manager's error, if this error carries one.
     pub fn create_error(&self) -> Option<&E> {
         match self {
-            Self::Timeout { last_create_error } => last_create_error.as_ref(),
+            Self::Timeout { last_create_error } | Self::Unavailable { last_create_error, .. } => {
+                last_create_error.as_ref()
+            }
             Self::Create(e) => Some(e),
             _ => None,
         }
@@ -76,6 +124,14 @@ impl<E> fmt::Display for Error<E> {
             Self::Closed => f.write_str("the pool is closed"),
             Self::Create(_) => f.write_str("creating a pooled object failed"),
             Self::CreateTimeout => f.write_str("creating a pooled object took longer than create_timeout"),
+            Self::Overloaded { waiting, max_waiters } => write!(
+                f,
+                "the pool is overloaded: {waiting} callers were already waiting for an object (max_waiters {max_waiters}), so this get failed at once; shed or retry the request later, or raise max_waiters or max_size"
+            ),
+            Self::Unavailable { retry_in, .. } => write!(
+                f,
+                "the backend is unavailable: creates kept failing and the circuit breaker is open, so this get, which needed a new object, failed at once; the next probe is in {retry_in:?}: retry then"
+            ),
         }
     }
 }

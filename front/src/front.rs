@@ -158,6 +158,8 @@ pub struct Shared<F: Front> {
     pub(crate) maintained: cenote_core::stats::Gauge,
     /// Autoscaling's window and state (`None`: off).
     pub(crate) scaler: Option<crate::autoscale::Scaler>,
+    /// The circuit breaker on creation (`config.circuit_breaker`), if set: see `breaker.rs`.
+    pub(crate) breaker: Option<crate::breaker::Breaker<F::Error>>,
 }
 
 /// Why an idle object is dropped.
@@ -214,6 +216,7 @@ impl<F: Front> Shared<F> {
         let name = std::sync::Arc::from(config.name.as_str());
         let config_autoscale = config.autoscale;
         let settings = crate::settings::Settings::of(&config);
+        let breaker = crate::breaker::breaker(config.circuit_breaker);
         let idle_window = config.validate_idle_after.map(|after| {
             let ms = usize::try_from(after.as_millis()).unwrap_or(usize::MAX);
             (ms, crate::coarse::ClockUser::new())
@@ -237,6 +240,7 @@ impl<F: Front> Shared<F> {
             slot_freed: event_listener::Event::new(),
             maintained: cenote_core::stats::Gauge::new(),
             scaler: config_autoscale.map(crate::autoscale::Scaler::new),
+            breaker,
         }
     }
 

@@ -58,9 +58,11 @@
 //! * **Optional durations** (`acquire_timeout`, `create_timeout`, `idle_timeout`,
 //!   `max_lifetime`, `health_check_interval`, `leak_detection_threshold`) also take `"none"` (or YAML's `null`/`~`) for
 //!   "off"; TOML has no null, so `"none"` is the way to say it there.
-//! * **Other optional values** (`capacity`, `maintenance_thread`, `max_errors`): leave them out
-//!   (or YAML `null`) for "unset".
+//! * **Other optional values** (`capacity`, `maintenance_thread`, `max_errors`, `max_waiters`):
+//!   leave them out (or YAML `null`) for "unset".
 //! * **`create_backoff`** is a table: `create_backoff = { first = "5ms", max = "500ms" }`.
+//! * **`circuit_breaker`** is a table with both fields: `circuit_breaker = { failures = 5,
+//!   open_for = "5s" }`; leave it out for "off".
 //!
 //! ## Aliases
 //!
@@ -97,6 +99,7 @@
 mod attempt;
 pub mod autoscale;
 pub mod background;
+mod breaker;
 mod builder;
 mod coarse;
 mod config;
@@ -118,12 +121,15 @@ mod pooled;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod refresh;
+mod retry;
 mod settings;
+mod shed;
 pub mod trace;
 
 pub use attempt::{Attempt, Timeout};
 pub use autoscale::Autoscale;
 pub use background::Background;
+pub use breaker::{CircuitBreaker, Probe};
 pub use builder::Builder;
 pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
 pub use config::{
@@ -144,3 +150,4 @@ pub use metrics::{Closed, Creating, Dropped, Histogram, Metrics};
 pub use pooled::Pooled;
 #[cfg(feature = "prometheus")]
 pub use prometheus::PoolCollector;
+pub use retry::{Retry, RetryPolicy, RunError, DEFAULT_RETRY_BACKOFF};

@@ -190,6 +190,8 @@ pub struct Pass<'a, F: Front> {
     /// The earliest time (ticks) something is due; `u64::MAX`: nothing.
     next: u64,
     report: Maintenance,
+    /// The half-open circuit breaker's probe, when this pass's refill is it.
+    probe: Option<crate::breaker::Probe<'a, F>>,
 }
 
 impl<F: Front> Handle<F> {
@@ -204,6 +206,7 @@ impl<F: Front> Handle<F> {
             reapable: idle.saturating_sub(shared.min_idle()),
             next: u64::MAX,
             report: Maintenance::default(),
+            probe: None,
         }
     }
 }
@@ -289,13 +292,23 @@ impl<'a, F: Front> Pass<'a, F> {
     }
 
     /// A permit to create one more idle object, while fewer than `min_idle` are idle, the
-    /// pool has room and no refill retry is pending; `None` otherwise.
+    /// pool has room, no refill retry is pending and the circuit breaker (if set) lets a
+    /// create through; `None` otherwise.
     pub fn refill_permit(&mut self) -> Option<crate::Fill<'a, F>> {
         let shared = self.handle.shared();
         if let Ok(health) = shared.create_health.lock() {
             if health.retry_at > shared.now() {
                 self.next = self.next.min(health.retry_at);
                 return None;
+            }
+        }
+        if self.probe.is_none() && self.handle.core().status().idle < shared.min_idle() {
+            match shared.refill_gate() {
+                Ok(probe) => self.probe = probe,
+                Err(again) => {
+                    self.next = self.next.min(again);
+                    return None;
+                }
             }
         }
         match self.handle.warm_step() {
@@ -314,23 +327,32 @@ impl<'a, F: Front> Pass<'a, F> {
     pub fn created(&mut self, permit: crate::Fill<'_, F>, conn: F::Connection) {
         self.report.created += 1;
         self.handle.fill_idle(permit, conn);
+        self.probe = None;
         if let Ok(mut health) = self.handle.shared().create_health.lock() {
             health.failures = 0;
         }
     }
 
     /// A refill's create failed (`None`: it took longer than `create_timeout`): logged
-    /// (rate-limited), retried after `create_backoff`.
-    pub fn create_failed(&mut self, error: Option<&F::Error>) {
+    /// (rate-limited), retried after `create_backoff`, and counted by the circuit breaker (if
+    /// set; an error that leaves it open is kept for the first `get` it turns away).
+    pub fn create_failed(&mut self, error: Option<F::Error>) {
         self.report.create_errors += 1;
         let shared = self.handle.shared();
         shared.create_failed();
-        match error {
+        match &error {
             Some(error) => shared.log_create_failure(error, "a refill"),
             None => {
                 log::warn!("pool {}: a refill's create took longer than create_timeout", shared.config.name)
             }
         }
+        if let Some(retry_in) = shared.breaker_failed(error.as_ref()) {
+            if let Some(error) = error {
+                shared.breaker_keep(error);
+            }
+            self.next = self.next.min(shared.now().saturating_add(ticks(retry_in)));
+        }
+        self.probe = None;
         let (first, max) = shared.config.create_backoff;
         let now = shared.now();
         if let Ok(mut health) = shared.create_health.lock() {

@@ -108,6 +108,10 @@ pub(crate) struct Books {
     /// The most lends ever reported as "at once" (wait 0): kept so that the zero-wait bucket
     /// never goes down between snapshots (see `metrics`).
     at_once: Counter,
+    /// `get`s turned away by `max_waiters`.
+    pub(crate) overloaded: Counter,
+    /// `get`s turned away by the open circuit breaker.
+    pub(crate) unavailable: Counter,
 }
 
 impl Books {
@@ -212,9 +216,11 @@ impl<F: Front> Handle<F> {
         Creating { started: time::now(), generation: self.shared().generation() }
     }
 
-    /// For front ends: a create failed (counted in [`Metrics::create_errors`]).
+    /// For front ends: a create failed (counted in [`Metrics::create_errors`], and by the
+    /// circuit breaker, if set).
     pub fn create_failed(&self) {
         self.shared().create_failed();
+        let _open = self.shared().breaker_failed(None);
     }
 
     /// What the pool has done since it was built, and how it stands now.
@@ -270,6 +276,8 @@ impl<F: Front> Handle<F> {
             acquired,
             waited,
             timeouts: books.timeouts.get() as u64,
+            overloaded: books.overloaded.get() as u64,
+            unavailable: books.unavailable.get() as u64,
             closed: Closed::from_counts(closed),
             leaked: books.leaked.get() as u64,
             wait,
@@ -446,6 +454,11 @@ pub struct Metrics {
     pub waited: u64,
     /// `get`s that timed out.
     pub timeouts: u64,
+    /// `get`s turned away at once by load shedding (`max_waiters`: [`Error::Overloaded`](crate::Error::Overloaded)).
+    pub overloaded: u64,
+    /// `get`s that failed fast because the circuit breaker was open
+    /// ([`Error::Unavailable`](crate::Error::Unavailable)).
+    pub unavailable: u64,
     /// Objects dropped, by reason.
     pub closed: Closed,
     /// Objects held past `leak_detection_threshold` when the last maintenance pass looked (0
@@ -470,8 +483,15 @@ impl fmt::Display for Metrics {
         )?;
         writeln!(
             f,
-            "  created {} create_errors {} acquired {} waited {} timeouts {} leaked {}",
-            self.created, self.create_errors, self.acquired, self.waited, self.timeouts, self.leaked
+            "  created {} create_errors {} acquired {} waited {} timeouts {} overloaded {} unavailable {} leaked {}",
+            self.created,
+            self.create_errors,
+            self.acquired,
+            self.waited,
+            self.timeouts,
+            self.overloaded,
+            self.unavailable,
+            self.leaked
         )?;
         write!(f, "  dropped {}:", self.closed.total())?;
         for (reason, n) in self.closed.iter().filter(|&(_, n)| n != 0) {

@@ -7,7 +7,7 @@
 //! | name | type | what |
 //! |---|---|---|
 //! | `cenote_pool_max_size`, `_size`, `_idle`, `_in_use`, `_waiting`, `_leaked` | gauge | as in [`Metrics`] |
-//! | `cenote_pool_created_total`, `_create_errors_total`, `_acquired_total`, `_waited_total`, `_timeouts_total` | counter | since build |
+//! | `cenote_pool_created_total`, `_create_errors_total`, `_acquired_total`, `_waited_total`, `_timeouts_total`, `_overloaded_total`, `_unavailable_total` | counter | since build |
 //! | `cenote_pool_closed_total{reason="idle_timeout"\|...}` | counter | objects dropped, by [`Dropped`](crate::Dropped) reason |
 //! | `cenote_pool_wait_seconds`, `_lifetime_seconds`, `_create_seconds` | histogram | buckets at powers of two from 1.024 µs to 13 days |
 //!
@@ -149,7 +149,7 @@ impl Collector for PoolCollector {
                 ConstGauge::new(value(m) as i64).encode(family.encode_family(&labels)?)?;
             }
         }
-        let counters: [Family<u64>; 5] = [
+        let counters: [Family<u64>; 7] = [
             ("cenote_pool_created", "Objects created.", |m| m.created),
             ("cenote_pool_create_errors", "Creates that failed (an error or create_timeout).", |m| {
                 m.create_errors
@@ -159,6 +159,12 @@ impl Collector for PoolCollector {
                 m.waited
             }),
             ("cenote_pool_timeouts", "Gets that timed out.", |m| m.timeouts),
+            ("cenote_pool_overloaded", "Gets turned away at once by max_waiters (load shedding).", |m| {
+                m.overloaded
+            }),
+            ("cenote_pool_unavailable", "Gets that failed fast while the circuit breaker was open.", |m| {
+                m.unavailable
+            }),
         ];
         for (name, help, value) in counters {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;

@@ -54,12 +54,14 @@
 mod maintenance;
 mod manager;
 mod pool;
+mod run;
 
 #[cfg(feature = "prometheus")]
 pub use cenote_front::PoolCollector;
 pub use cenote_front::{
-    Autoscale, BuildError, Closed, Config, Dropped, Error, Handle, Histogram, Maintenance, Metrics,
-    ResizeError, Shutdown, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
+    Autoscale, BuildError, CircuitBreaker, Closed, Config, Dropped, Error, Handle, Histogram, Maintenance,
+    Metrics, ResizeError, RetryPolicy, RunError, Shutdown, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
+    DEFAULT_MAX_SIZE,
 };
 #[cfg(feature = "serde")]
 pub use cenote_front::{ConfigFileError, Format, Pools};

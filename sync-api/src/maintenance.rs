@@ -24,7 +24,7 @@ pub(crate) fn pass<M: Manager>(handle: &Handle<Blocking<M>>) -> Maintenance {
         match created {
             Ok(conn) => pass.created(permit, conn),
             Err(e) => {
-                pass.create_failed(Some(&e));
+                pass.create_failed(Some(e));
                 break;
             }
         }

@@ -293,7 +293,11 @@ impl<M: Manager> Pool<M> {
     /// * [`Error::Timeout`] when the deadline passes, with the last `create` error if any;
     /// * [`Error::Closed`] if the pool is closed;
     /// * [`Error::Create`] if `create` fails and there is no deadline (`acquire_timeout`
-    ///   `None`, or too far off to represent).
+    ///   `None`, or too far off to represent);
+    /// * [`Error::Overloaded`] at once, with `max_waiters` set, if it would wait while that
+    ///   many callers already wait;
+    /// * [`Error::Unavailable`] at once, with a `circuit_breaker` set, if it would have to
+    ///   create while the breaker is open.
     ///
     /// # Blocking
     ///
@@ -386,6 +390,7 @@ impl<M: Manager> Pool<M> {
                 TryAcquire::Exhausted => {
                     attempt.slow();
                     slot = None; // nothing to create for now: let another caller have the slot
+                    self.handle.admit(&mut attempt)?; // `max_waiters`
                     let span = self.handle.get_span();
                     let waited = span.in_scope(|| self.core().acquire_blocking(attempt.deadline()));
                     span.outcome(match &waited {
@@ -410,13 +415,17 @@ impl<M: Manager> Pool<M> {
                 }
                 Acquired::Vacant(permit) => {
                     attempt.slow();
+                    // The circuit breaker, if set: fail fast while it is open (the permit goes
+                    // back); when half-open, this create may be its one probe.
+                    let probe = attempt.may_create()?;
                     if slot.is_none() {
                         slot = self.shared().try_create_slot();
                     }
                     if slot.is_none() {
                         // Every create slot is taken: give the place back and wait for a slot
                         // or a return, within the deadline.
-                        drop(permit);
+                        drop((permit, probe));
+                        self.handle.admit(&mut attempt)?; // `max_waiters`
                         if !self.wait_for_create_slot(&mut attempt) {
                             return Err(attempt.timed_out());
                         }
@@ -431,6 +440,7 @@ impl<M: Manager> Pool<M> {
                         // the slot: at most `max_pending_creates` callers retry at once).
                         Err(e) => {
                             let pause = attempt.create_failed(e)?;
+                            drop(probe); // a failed probe reopened the breaker: it ends here
                             let _waiting = self.shared().waiting(); // counted in `status().waiting`
                             std::thread::sleep(pause);
                         }

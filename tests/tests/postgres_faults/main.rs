@@ -9,7 +9,8 @@
 //! started; with a server of your own (`CENOTE_PG_URL`) they are skipped.
 //!
 //! The tests share the server and kill or stop it, so they run one at a time (a lock).
-//! Each prints its figures; see them with `--nocapture`.
+//! Each prints its figures; see them with `--nocapture`. The outage again with the circuit
+//! breaker on is in `breaker.rs`.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 use cenote_postgres::postgres;
 use cenote_postgres::tokio_postgres;
 use cenote_postgres::NoTls;
+
+mod breaker;
 
 /// Kills the other client backends of the test database; the number killed.
 const KILL: &str = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -492,6 +495,17 @@ struct Outage {
     other_errors: Vec<String>,
     lent_dead: usize,
     reason: Option<String>,
+    /// How long the gets took, together, and the longest (breaker off: each failing get
+    /// waits out `acquire_timeout`; compare `breaker.rs`).
+    waited: Duration,
+    max_wait: Duration,
+}
+
+impl Outage {
+    fn waited(&mut self, one: Duration) {
+        self.waited += one;
+        self.max_wait = self.max_wait.max(one);
+    }
 }
 
 impl Outage {
@@ -499,7 +513,8 @@ impl Outage {
         println!(
             "{front} outage of {OUTAGE:?}: {} gets, {} Timeout carrying the connection error (last: {:?}), \
              {} Timeout without one (waited for a create slot), {} other errors, {} dead connections lent, \
-             {create_errors} failed connection attempts; \
+             {create_errors} failed connection attempts; callers waited {:.0?} per get on average, \
+             {:.0?} at most (breaker off); \
              recovered {recovery:.1?} after the restart (bound {RECOVERY_BOUND:?}), min_idle back after \
              {min_idle_back:.1?} (bound {MIN_IDLE_BOUND:?})",
             self.gets,
@@ -508,6 +523,8 @@ impl Outage {
             self.timeouts_without_reason,
             self.other_errors.len(),
             self.lent_dead,
+            self.waited / u32::try_from(self.gets.max(1)).unwrap_or(u32::MAX),
+            self.max_wait,
         );
         assert!(self.timeouts_with_reason > 0, "{front}: no get timed out during the outage");
         assert!(self.other_errors.is_empty(), "{front}: gets failed otherwise: {:?}", self.other_errors);
@@ -556,7 +573,10 @@ fn sync_outage() {
     let mut outage = Outage::default();
     while stopped.elapsed() < OUTAGE {
         outage.gets += 1;
-        match pool.get() {
+        let start = Instant::now();
+        let got = pool.get();
+        outage.waited(start.elapsed());
+        match got {
             Err(cenote_sync::Error::Timeout { last_create_error: Some(e) }) => {
                 outage.timeouts_with_reason += 1;
                 outage.reason = Some(chain(&e));
@@ -644,7 +664,10 @@ fn async_outage() {
                     let mut outage = Outage::default();
                     while stopped.elapsed() < OUTAGE {
                         outage.gets += 1;
-                        match pool.get().await {
+                        let start = Instant::now();
+                        let got = pool.get().await;
+                        outage.waited(start.elapsed());
+                        match got {
                             Err(cenote_async::Error::Timeout { last_create_error: Some(e) }) => {
                                 outage.timeouts_with_reason += 1;
                                 outage.reason = Some(chain(&e));
@@ -678,6 +701,8 @@ fn async_outage() {
             outage.other_errors.extend(one.other_errors);
             outage.lent_dead += one.lent_dead;
             outage.reason = one.reason.or(outage.reason);
+            outage.waited += one.waited;
+            outage.max_wait = outage.max_wait.max(one.max_wait);
         }
         tokio::task::spawn_blocking(|| pg::ctl(&["start", "-w", "-t", "30"])).await.expect("pg_ctl start");
         restart.stopped = false;
