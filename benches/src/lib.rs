@@ -11,6 +11,7 @@
 pub mod alloc;
 pub mod card;
 pub mod hist;
+pub mod keyed;
 pub mod managers;
 pub mod pools;
 pub mod sys;
