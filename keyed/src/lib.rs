@@ -37,7 +37,8 @@
 //!
 //! The key map is a sharded `parking_lot::RwLock<HashMap<K, Arc<Core>>>` (four shards per
 //! CPU by default, [`KeyedConfig::shards`]). A `get` that finds an idle object of an existing
-//! key takes one shard's read lock, looks the key up and pops the idle object (the core's
+//! key hashes the key once (foldhash, randomly seeded: see `shared::Hasher` for why not std's
+//! SipHash), takes one shard's read lock, looks the key up and pops the idle object (the core's
 //! lock-free `try_take_idle`) under it: no global lock, no allocation, and not even a
 //! reference count (the lent object keeps its sub-pool's memory alive, as every core lease
 //! does). Only a key's first use takes its shard's write lock. Why not a concurrent-map crate:

@@ -175,12 +175,20 @@ pub(crate) type SubPermit<K, C, M> = Permit<Entry<C, M>, SubExt<K, M>>;
 /// using it (`Arc::strong_count` is 1 under the shard's write lock).
 pub(crate) type Sub<K, C, M> = Arc<SubCore<K, C, M>>;
 
-/// The key map's hasher: std's, randomly seeded; a fixed one under loom, whose models must
-/// replay each execution exactly (the eviction scan follows the map's order).
+/// The key map's hasher: foldhash's, randomly seeded per pool (and per process); a fixed one
+/// under loom, whose models must replay each execution exactly (the eviction scan follows the
+/// map's order).
+///
+/// Why not std's `RandomState`: SipHash-1-3 costs about a hundred instructions for a small
+/// key, on every get, half of what the plain pool's whole get + drop costs; foldhash costs a
+/// few. Its resistance to chosen-key flooding is the "minimal" kind (a random seed, no
+/// cryptographic claim), which fits a pool: its keys are backends, hosts or shards, a handful
+/// to a few thousand, chosen by the application; one that let outsiders choose keys would
+/// have a worse problem than collisions, as every new key builds a sub-pool.
 #[cfg(not(loom))]
-type Hasher = std::hash::RandomState;
+type Hasher = foldhash::fast::RandomState;
 #[cfg(loom)]
-type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+type Hasher = foldhash::fast::FixedState;
 
 /// One shard: a hash table of `(key, sub-pool)`, probed with the hash that chose the shard
 /// (one hash per lookup).
