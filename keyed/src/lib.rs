@@ -134,6 +134,8 @@
 pub mod __loom;
 mod config;
 #[cfg(not(loom))]
+mod lend;
+#[cfg(not(loom))]
 pub mod nonblocking;
 mod prims;
 mod shared;

@@ -54,10 +54,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::timer::timeout_at;
-use cenote_core::{time, Acquired, Lease, Permit, TryAcquire};
+use cenote_core::{time, Acquired, Lease, Permit};
 use cenote_front::{Error, Status};
 
 use crate::config::{sealed, BuildPool, Builder, KeyedConfig};
+use crate::lend::{self, Front, Guard, Placed, Step};
 use crate::shared::{
     self, GlobalStatus, Lookup, Maintained, PlaceWait, Shared, SubLease, SubPermit, RECHECK,
 };
@@ -169,11 +170,16 @@ where
     }
 }
 
-/// What the wait for a global place ended with.
-enum Placed<K, C, M> {
-    Token(shared::Token<M>),
-    /// An object of our own key came back meanwhile.
-    Idle(SubLease<K, C, M>),
+/// This front end, for the shared code: its managers' objects and return check.
+struct Nonblocking;
+
+impl<K, M: KeyedManager<K>> Front<K, M> for Nonblocking {
+    type Conn = M::Connection;
+
+    #[inline]
+    fn has_broken(manager: &M, key: &K, conn: &mut M::Connection) -> bool {
+        manager.has_broken(key, conn)
+    }
 }
 
 impl<K, M> KeyedPool<K, M>
@@ -355,50 +361,36 @@ where
         }
     }
 
-    /// `get` within `timeout`: the hot path runs first, without a clock read or a timer.
+    /// `get` within `timeout`: the hot path (an idle object, no validation) runs first,
+    /// without a clock read or a timer.
     async fn get_within(&self, key: &K, timeout: Option<Duration>) -> Result<Pooled<K, M>, Error<M::Error>> {
-        let first = match self.shared.lookup(key) {
-            Lookup::Idle(lease) => match self.validated(lease).await {
-                Some(lease) => return Ok(Pooled::new(lease)),
-                None => None,
-            },
-            Lookup::Miss(sub) => Some(sub),
-            Lookup::Closed => return Err(Error::Closed),
+        let found = match self.shared.lookup(key) {
+            Lookup::Idle(lease) if !self.config().validate_on_acquire => return Ok(Pooled::new(lease)),
+            found => found,
         };
         let deadline = shared::deadline(timeout);
         if deadline == time::NEVER {
-            return self.get_inner(key, first).await;
+            return self.get_slow(key, found).await;
         }
         // The inner future is polled first: a get served at once registers no timer.
-        timeout_at(deadline, self.get_inner(key, first))
+        timeout_at(deadline, self.get_slow(key, found))
             .await
             .unwrap_or(Err(Error::Timeout { last_create_error: None }))
     }
 
-    async fn get_inner(
+    async fn get_slow(
         &self,
         key: &K,
-        mut first: Option<shared::Sub<K, M::Connection, M>>,
+        found: Lookup<K, M::Connection, M>,
     ) -> Result<Pooled<K, M>, Error<M::Error>> {
+        let mut found = Some(found);
         loop {
-            let found = match first.take() {
-                Some(sub) => Lookup::Miss(sub),
-                None => self.shared.lookup(key),
-            };
-            let sub = match found {
-                Lookup::Idle(lease) => match self.validated(lease).await {
-                    Some(lease) => return Ok(Pooled::new(lease)),
-                    None => continue,
-                },
-                Lookup::Miss(sub) => sub,
-                Lookup::Closed => return Err(Error::Closed),
-            };
-            let found = match sub.try_acquire() {
-                TryAcquire::Idle(lease) => Acquired::Idle(lease),
-                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
-                TryAcquire::Closed => return Err(Error::Closed),
+            let found = match lend::step(found.take().unwrap_or_else(|| self.shared.lookup(key))) {
+                Step::Idle(lease) => Acquired::Idle(lease),
+                Step::Vacant(permit) => Acquired::Vacant(permit),
+                Step::Closed => return Err(Error::Closed),
                 // The core's fair wait on this key; cancel-safe.
-                TryAcquire::Exhausted => sub.acquire().await.map_err(|_| Error::Closed)?,
+                Step::Exhausted(sub) => sub.acquire().await.map_err(|_| Error::Closed)?,
             };
             let permit = match found {
                 Acquired::Idle(lease) => match self.validated(lease).await {
@@ -422,7 +414,9 @@ where
         }
     }
 
-    /// Waits for a global place while holding a permit of `key`'s sub-pool.
+    /// Waits for a global place while holding a permit of `key`'s sub-pool: awaits between
+    /// looks (woken when granted a place, or after `RECHECK`). Dropping the future at any
+    /// await gives back what it was granted ([`PlaceWait`]'s drop).
     async fn wait_place(
         &self,
         permit: &SubPermit<K, M::Connection, M>,
@@ -430,30 +424,14 @@ where
     ) -> Result<Placed<K, M::Connection, M>, Error<M::Error>> {
         let mut wait = PlaceWait::new(&Permit::ext(permit).global);
         loop {
-            match poll_fn(|cx| Poll::Ready(wait.poll(cx.waker()))).await {
-                Poll::Ready(Ok(token)) => return Ok(Placed::Token(token)),
-                Poll::Ready(Err(_)) => return Err(Error::Closed),
-                Poll::Pending => {}
-            }
-            // At the cap. An object of our own key may have come back: take it (our permit
-            // and our place in line go back as they drop).
-            if let Some(sub) = self.shared.get_sub(key) {
-                if let Some(lease) = sub.try_take_idle() {
-                    return Ok(Placed::Idle(lease));
-                }
-            }
-            // Close another key's least recently used idle object: its place goes to the
-            // oldest waiter, maybe us.
-            if self.shared.evict_lru(key) {
-                continue;
+            let step = poll_fn(|cx| Poll::Ready(self.shared.place_step(&mut wait, cx.waker(), key))).await;
+            if let Poll::Ready(placed) = step {
+                return placed.map_err(|_| Error::Closed);
             }
             // Queued: wait to be granted a place, looking again every `RECHECK`.
             if let Some(granted) = timeout_at(time::after(RECHECK), poll_fn(|cx| wait.poll(cx.waker()))).await
             {
-                return match granted {
-                    Ok(token) => Ok(Placed::Token(token)),
-                    Err(_) => Err(Error::Closed),
-                };
+                return granted.map(Placed::Token).map_err(|_| Error::Closed);
             }
         }
     }
@@ -644,16 +622,13 @@ where
 /// # }).unwrap();
 /// ```
 pub struct Pooled<K, M: KeyedManager<K>> {
-    lease: Option<SubLease<K, M::Connection, M>>,
+    guard: Guard<K, M, Nonblocking>,
 }
 
 impl<K, M: KeyedManager<K>> Pooled<K, M> {
+    #[inline]
     fn new(lease: SubLease<K, M::Connection, M>) -> Self {
-        Self { lease: Some(lease) }
-    }
-
-    fn lease(&self) -> &SubLease<K, M::Connection, M> {
-        self.lease.as_ref().unwrap_or_else(|| unreachable!("taken only in drop"))
+        Self { guard: Guard::new(lease) }
     }
 
     /// The key this object belongs to.
@@ -676,7 +651,7 @@ impl<K, M: KeyedManager<K>> Pooled<K, M> {
     /// # }).unwrap();
     /// ```
     pub fn key(this: &Self) -> &K {
-        &Lease::ext(this.lease()).key
+        this.guard.key()
     }
 
     /// Closes the object instead of returning it (for an object found unusable).
@@ -699,10 +674,8 @@ impl<K, M: KeyedManager<K>> Pooled<K, M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn discard(mut this: Self) {
-        if let Some(lease) = this.lease.take() {
-            Lease::retire(lease);
-        }
+    pub fn discard(this: Self) {
+        this.guard.discard();
     }
 }
 
@@ -711,26 +684,14 @@ impl<K, M: KeyedManager<K>> Deref for Pooled<K, M> {
 
     #[inline]
     fn deref(&self) -> &M::Connection {
-        &self.lease().conn
+        &self.guard
     }
 }
 
 impl<K, M: KeyedManager<K>> DerefMut for Pooled<K, M> {
     #[inline]
     fn deref_mut(&mut self) -> &mut M::Connection {
-        &mut self.lease.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")).conn
-    }
-}
-
-impl<K, M: KeyedManager<K>> Drop for Pooled<K, M> {
-    #[inline]
-    fn drop(&mut self) {
-        let Some(mut lease) = self.lease.take() else { return };
-        let broken = std::thread::panicking() || {
-            let (ext, entry) = Lease::split_mut(&mut lease);
-            ext.global.manager.has_broken(&ext.key, &mut entry.conn)
-        };
-        shared::give_back(lease, broken);
+        &mut self.guard
     }
 }
 

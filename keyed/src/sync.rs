@@ -40,10 +40,11 @@ use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 use std::time::Duration;
 
-use cenote_core::{time, Acquired, Lease, Permit, TryAcquire, WaitError};
+use cenote_core::{time, Acquired, Lease, Permit, WaitError};
 use cenote_front::{Error, Status};
 
 use crate::config::{sealed, BuildPool, Builder, KeyedConfig};
+use crate::lend::{self, Front, Guard, Placed, Step};
 use crate::shared::{
     self, GlobalStatus, Lookup, Maintained, PlaceWait, Shared, SubLease, SubPermit, RECHECK,
 };
@@ -167,11 +168,16 @@ impl Wake for Unpark {
     }
 }
 
-/// What the wait for a global place ended with.
-enum Placed<K, C, M> {
-    Token(shared::Token<M>),
-    /// An object of our own key came back meanwhile.
-    Idle(SubLease<K, C, M>),
+/// This front end, for the shared code: its managers' objects and return check.
+struct Blocking;
+
+impl<K, M: KeyedManager<K>> Front<K, M> for Blocking {
+    type Conn = M::Connection;
+
+    #[inline]
+    fn has_broken(manager: &M, key: &K, conn: &mut M::Connection) -> bool {
+        manager.has_broken(key, conn)
+    }
 }
 
 impl<K, M> KeyedPool<K, M>
@@ -265,6 +271,7 @@ where
     /// assert_eq!(*pool.get(&4)?, 40);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn get(&self, key: &K) -> Result<Pooled<K, M>, Error<M::Error>> {
         self.get_within(key, self.config().acquire_timeout)
     }
@@ -337,47 +344,34 @@ where
         }
     }
 
-    /// `get` within `timeout`: the deadline is fixed (the clock read) only once the hot path
-    /// has missed.
+    /// `get` within `timeout`. The hot path (an idle object, no validation) is inlined into
+    /// the caller; everything else, the clock read for the deadline included, is out of line.
+    #[inline]
     fn get_within(&self, key: &K, timeout: Option<Duration>) -> Result<Pooled<K, M>, Error<M::Error>> {
-        let first = match self.shared.lookup(key) {
-            Lookup::Idle(lease) => match self.validated(lease) {
-                Some(lease) => return Ok(Pooled::new(lease)),
-                None => None,
-            },
-            Lookup::Miss(sub) => Some(sub),
-            Lookup::Closed => return Err(Error::Closed),
-        };
-        self.get_until(key, shared::deadline(timeout), first)
+        match self.shared.lookup(key) {
+            Lookup::Idle(lease) if !self.config().validate_on_acquire => Ok(Pooled::new(lease)),
+            found => self.get_slow(key, timeout, found),
+        }
     }
 
-    fn get_until(
+    #[inline(never)]
+    fn get_slow(
         &self,
         key: &K,
-        deadline: u64,
-        mut first: Option<shared::Sub<K, M::Connection, M>>,
+        timeout: Option<Duration>,
+        found: Lookup<K, M::Connection, M>,
     ) -> Result<Pooled<K, M>, Error<M::Error>> {
+        let deadline = shared::deadline(timeout);
+        let mut found = Some(found);
         loop {
-            let found = match first.take() {
-                Some(sub) => Lookup::Miss(sub),
-                None => self.shared.lookup(key),
-            };
-            let sub = match found {
-                Lookup::Idle(lease) => match self.validated(lease) {
+            let permit = match lend::step(found.take().unwrap_or_else(|| self.shared.lookup(key))) {
+                Step::Idle(lease) => match self.validated(lease) {
                     Some(lease) => return Ok(Pooled::new(lease)),
                     None => continue,
                 },
-                Lookup::Miss(sub) => sub,
-                Lookup::Closed => return Err(Error::Closed),
-            };
-            let permit = match sub.try_acquire() {
-                TryAcquire::Idle(lease) => match self.validated(lease) {
-                    Some(lease) => return Ok(Pooled::new(lease)),
-                    None => continue,
-                },
-                TryAcquire::Vacant(permit) => permit,
-                TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => match sub.acquire_blocking(deadline) {
+                Step::Vacant(permit) => permit,
+                Step::Closed => return Err(Error::Closed),
+                Step::Exhausted(sub) => match sub.acquire_blocking(deadline) {
                     Ok(Acquired::Idle(lease)) => match self.validated(lease) {
                         Some(lease) => return Ok(Pooled::new(lease)),
                         None => continue,
@@ -402,39 +396,24 @@ where
         }
     }
 
-    /// Waits for a global place while holding a permit of `key`'s sub-pool.
+    /// Waits for a global place while holding a permit of `key`'s sub-pool: parks between
+    /// looks (woken when granted a place, or after `RECHECK`), up to `deadline`.
     fn wait_place(
         &self,
         permit: &SubPermit<K, M::Connection, M>,
         key: &K,
         deadline: u64,
     ) -> Result<Placed<K, M::Connection, M>, Error<M::Error>> {
-        let global = &Permit::ext(permit).global;
-        let mut wait = PlaceWait::new(global);
+        let mut wait = PlaceWait::new(&Permit::ext(permit).global);
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         loop {
-            match wait.poll(&waker) {
-                Poll::Ready(Ok(token)) => return Ok(Placed::Token(token)),
-                Poll::Ready(Err(_)) => return Err(Error::Closed),
-                Poll::Pending => {}
-            }
-            // At the cap. An object of our own key may have come back: take it (our permit
-            // and our place in line go back as they drop).
-            if let Some(sub) = self.shared.get_sub(key) {
-                if let Some(lease) = sub.try_take_idle() {
-                    return Ok(Placed::Idle(lease));
-                }
-            }
-            // Close another key's least recently used idle object: its place goes to the
-            // oldest waiter, maybe us.
-            if self.shared.evict_lru(key) {
-                continue;
+            if let Poll::Ready(placed) = self.shared.place_step(&mut wait, &waker, key) {
+                return placed.map_err(|_| Error::Closed);
             }
             let left = time::until(deadline);
             if left.is_zero() {
                 return match wait.poll(&waker) {
-                    Poll::Ready(Ok(token)) => Ok(Placed::Token(token)),
-                    Poll::Ready(Err(_)) => Err(Error::Closed),
+                    Poll::Ready(placed) => placed.map(Placed::Token).map_err(|_| Error::Closed),
                     Poll::Pending => Err(Error::Timeout { last_create_error: None }),
                 };
             }
@@ -615,16 +594,13 @@ where
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Pooled<K, M: KeyedManager<K>> {
-    lease: Option<SubLease<K, M::Connection, M>>,
+    guard: Guard<K, M, Blocking>,
 }
 
 impl<K, M: KeyedManager<K>> Pooled<K, M> {
+    #[inline]
     fn new(lease: SubLease<K, M::Connection, M>) -> Self {
-        Self { lease: Some(lease) }
-    }
-
-    fn lease(&self) -> &SubLease<K, M::Connection, M> {
-        self.lease.as_ref().unwrap_or_else(|| unreachable!("taken only in drop"))
+        Self { guard: Guard::new(lease) }
     }
 
     /// The key this object belongs to.
@@ -645,7 +621,7 @@ impl<K, M: KeyedManager<K>> Pooled<K, M> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn key(this: &Self) -> &K {
-        &Lease::ext(this.lease()).key
+        this.guard.key()
     }
 
     /// Closes the object instead of returning it (for an object found unusable).
@@ -666,10 +642,8 @@ impl<K, M: KeyedManager<K>> Pooled<K, M> {
     /// assert_eq!(pool.status(&1).unwrap().size, 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn discard(mut this: Self) {
-        if let Some(lease) = this.lease.take() {
-            Lease::retire(lease);
-        }
+    pub fn discard(this: Self) {
+        this.guard.discard();
     }
 }
 
@@ -678,26 +652,14 @@ impl<K, M: KeyedManager<K>> Deref for Pooled<K, M> {
 
     #[inline]
     fn deref(&self) -> &M::Connection {
-        &self.lease().conn
+        &self.guard
     }
 }
 
 impl<K, M: KeyedManager<K>> DerefMut for Pooled<K, M> {
     #[inline]
     fn deref_mut(&mut self) -> &mut M::Connection {
-        &mut self.lease.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")).conn
-    }
-}
-
-impl<K, M: KeyedManager<K>> Drop for Pooled<K, M> {
-    #[inline]
-    fn drop(&mut self) {
-        let Some(mut lease) = self.lease.take() else { return };
-        let broken = std::thread::panicking() || {
-            let (ext, entry) = Lease::split_mut(&mut lease);
-            ext.global.manager.has_broken(&ext.key, &mut entry.conn)
-        };
-        shared::give_back(lease, broken);
+        &mut self.guard
     }
 }
 
