@@ -7,7 +7,11 @@
 //! [`nonblocking`] (futures, any executor). The async one is called `nonblocking` because
 //! `async` is a keyword (a module named `r#async` would have to be spelled so at every use).
 //! Configuration ([`KeyedConfig`], [`Builder`], [`BuildError`]), the key map, the global cap,
-//! eviction and maintenance are written once, in a module both use. Errors and per-key
+//! eviction and maintenance are written once, in a module both use; so are the steps of a
+//! `get` that do not wait and the lent object's guard (a second one), and the methods that
+//! do not wait (`status`, `keys`, `maintain`, `close`, ...) with their examples (macros each
+//! front end invokes with the words its examples differ in). Each front end's own file holds
+//! its manager trait, its `get` and its waits. Errors and per-key
 //! status are the front ends' own types ([`Error`], [`Status`]), so a keyed pool answers like
 //! a plain `cenote-sync` or `cenote-async` pool.
 //!
@@ -132,6 +136,8 @@
 #[doc(hidden)]
 #[path = "loom_model.rs"]
 pub mod __loom;
+#[cfg(not(loom))]
+mod api;
 mod config;
 #[cfg(not(loom))]
 mod lend;

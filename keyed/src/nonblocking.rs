@@ -47,7 +47,6 @@
 
 use core::fmt::{Debug, Display};
 use core::future::{poll_fn, Future};
-use core::ops::{Deref, DerefMut};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::task::Poll;
@@ -55,13 +54,10 @@ use std::time::Duration;
 
 use crate::timer::timeout_at;
 use cenote_core::{time, Acquired, Lease, Permit};
-use cenote_front::{Error, Status};
+use cenote_front::Error;
 
-use crate::config::{sealed, BuildPool, Builder, KeyedConfig};
-use crate::lend::{self, Front, Guard, Placed, Step};
-use crate::shared::{
-    self, GlobalStatus, Lookup, Maintained, PlaceWait, Shared, SubLease, SubPermit, RECHECK,
-};
+use crate::lend::{self, Guard, Placed, Step};
+use crate::shared::{self, Lookup, PlaceWait, Shared, SubLease, SubPermit, RECHECK};
 
 /// Creates and checks the objects of each key, for the async keyed pool, with native
 /// `async fn` in traits (no `#[async_trait]`, no boxing). The futures must be `Send`, so that
@@ -144,116 +140,20 @@ pub struct KeyedPool<K, M: KeyedManager<K>> {
     shared: Arc<Shared<K, M::Connection, M>>,
 }
 
-impl<K, M: KeyedManager<K>> Clone for KeyedPool<K, M> {
-    fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared) }
-    }
-}
-
-impl<K, M: KeyedManager<K>> Debug for KeyedPool<K, M> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedPool").field("config", &self.shared.global.config).finish_non_exhaustive()
-    }
-}
-
-impl<K, M> sealed::Sealed for KeyedPool<K, M> where M: KeyedManager<K> {}
-
-impl<K, M> BuildPool for KeyedPool<K, M>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-    M: KeyedManager<K>,
-{
-    type Manager = M;
-
-    fn from_checked(manager: M, config: KeyedConfig) -> Self {
-        Self { shared: Arc::new(Shared::new(manager, config)) }
-    }
-}
-
-/// This front end, for the shared code: its managers' objects and return check.
-struct Nonblocking;
-
-impl<K, M: KeyedManager<K>> Front<K, M> for Nonblocking {
-    type Conn = M::Connection;
-
-    #[inline]
-    fn has_broken(manager: &M, key: &K, conn: &mut M::Connection) -> bool {
-        manager.has_broken(key, conn)
-    }
-}
+crate::api::pool_impls!(Nonblocking);
 
 impl<K, M> KeyedPool<K, M>
 where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     M: KeyedManager<K>,
 {
-    /// A builder with the default options ([`KeyedConfig::default`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).max_size(1).max_total(1).build()?;
-    /// assert_eq!(pool.config().max_size, 1);
-    /// # Ok::<(), cenote_keyed::BuildError>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn builder(manager: M) -> Builder<Self> {
-        Builder::new(manager)
-    }
-
-    /// The pool's options.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).max_total(32).build()?;
-    /// assert_eq!(pool.config().max_total, 32);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn config(&self) -> &KeyedConfig {
-        self.shared.config()
-    }
-
-    /// The manager.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// let _manager: &Numbers = pool.manager();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn manager(&self) -> &M {
-        &self.shared.global.manager
-    }
+    crate::api::pool_methods!(
+        "nonblocking",
+        "async fn",
+        ".await",
+        "# futures_lite::future::block_on(async {\n",
+        "# }).unwrap();\n"
+    );
 
     /// Lends an object of `key`: an idle one, a new one if the key and the pool have room, or
     /// waits for one, up to `acquire_timeout`. When the pool is at `max_total` and `key` has
@@ -435,164 +335,6 @@ where
             }
         }
     }
-
-    /// The counts of `key`'s sub-pool, or `None` if the key has none (never used, or removed
-    /// by [`maintain`](Self::maintain)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).max_size(3).build()?;
-    /// assert!(pool.status(&7).is_none());
-    /// let held = pool.get(&7).await?;
-    /// let status = pool.status(&7).unwrap();
-    /// assert_eq!((status.max_size, status.size, status.in_use), (3, 1, 1));
-    /// # drop(held);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn status(&self, key: &K) -> Option<Status> {
-        self.shared.get_sub(key).map(|sub| Status::from(sub.status()))
-    }
-
-    /// The whole pool's counts.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// let held = pool.get(&1).await?;
-    /// assert_eq!(pool.global_status().total, 1);
-    /// drop(held);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn global_status(&self) -> GlobalStatus {
-        self.shared.global_status()
-    }
-
-    /// The keys that have a sub-pool now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// drop((pool.get(&1).await?, pool.get(&2).await?));
-    /// let mut keys = pool.keys();
-    /// keys.sort();
-    /// assert_eq!(keys, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn keys(&self) -> Vec<K> {
-        self.shared.keys()
-    }
-
-    /// One maintenance pass: closes idle objects idle longer than `idle_timeout` and removes
-    /// the sub-pools left with nothing in them (no object, no waiter), so that the key map
-    /// does not grow without bound. Call it periodically (say, every `idle_timeout / 2`) from
-    /// a task or thread of your own; the pool starts none.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).idle_timeout(Some(Duration::from_millis(20))).build()?;
-    /// drop(pool.get(&1).await?);
-    /// std::thread::sleep(Duration::from_millis(30));
-    /// let pass = pool.maintain();
-    /// assert_eq!((pass.closed, pass.removed_keys), (1, 1));
-    /// assert!(pool.keys().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn maintain(&self) -> Maintained {
-        self.shared.maintain()
-    }
-
-    /// Closes the pool: waiters get [`Error::Closed`], idle objects are closed now and lent
-    /// ones when they return, and `get` fails from now on. Idempotent.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// drop(pool.get(&1).await?);
-    /// pool.close();
-    /// assert!(pool.is_closed() && pool.get(&1).await.unwrap_err().is_closed());
-    /// assert_eq!(pool.global_status().total, 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn close(&self) {
-        self.shared.close();
-    }
-
-    /// Whether [`close`](Self::close) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// assert!(!pool.is_closed());
-    /// pool.close();
-    /// assert!(pool.is_closed());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.shared.is_closed()
-    }
 }
 
 /// An object lent by a [`KeyedPool`]. Dereferences to the object; dropping it returns the
@@ -630,76 +372,12 @@ impl<K, M: KeyedManager<K>> Pooled<K, M> {
     fn new(lease: SubLease<K, M::Connection, M>) -> Self {
         Self { guard: Guard::new(lease) }
     }
-
-    /// The key this object belongs to.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// assert_eq!(*Pooled::key(&pool.get(&9).await?), 9);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn key(this: &Self) -> &K {
-        this.guard.key()
-    }
-
-    /// Closes the object instead of returning it (for an object found unusable).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     async fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// # futures_lite::future::block_on(async {
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// Pooled::discard(pool.get(&1).await?);
-    /// assert_eq!(pool.status(&1).unwrap().size, 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn discard(this: Self) {
-        this.guard.discard();
-    }
 }
 
-impl<K, M: KeyedManager<K>> Deref for Pooled<K, M> {
-    type Target = M::Connection;
-
-    #[inline]
-    fn deref(&self) -> &M::Connection {
-        &self.guard
-    }
-}
-
-impl<K, M: KeyedManager<K>> DerefMut for Pooled<K, M> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut M::Connection {
-        &mut self.guard
-    }
-}
-
-impl<K: Debug, M: KeyedManager<K>> Debug for Pooled<K, M>
-where
-    M::Connection: Debug,
-{
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pooled").field("key", Self::key(self)).field("object", &**self).finish()
-    }
-}
+crate::api::pooled_methods!(
+    "nonblocking",
+    "async fn",
+    ".await",
+    "# futures_lite::future::block_on(async {\n",
+    "# }).unwrap();\n"
+);
