@@ -39,6 +39,13 @@ pub(crate) struct Global<M> {
     /// which eviction (and so the order of returns across keys) can matter.
     pub(crate) subs_made: Counter,
     subs_removed: Counter,
+    /// `max_total / max_size`: with more sub-pools than this, the keys could together hold
+    /// more than `max_total` (see [`lru_matters`](Self::lru_matters)). Fixed at build, so that
+    /// a return compares and does not multiply.
+    lru_above: usize,
+    /// `max_idle` if it is below `max_size` (a return then checks its key's idle count), else
+    /// `None` (a key never has more idle objects than `max_size`: nothing to check).
+    idle_cap: Option<usize>,
 }
 
 struct GlobalState {
@@ -59,9 +66,15 @@ struct Queued {
 
 impl<M> Global<M> {
     fn new(manager: M, config: KeyedConfig) -> Self {
+        // `max_size >= 1`: `KeyedConfig::check` passed.
+        let lru_above = config.max_total / config.max_size.max(1);
+        let max_idle = config.resolved_max_idle();
+        let idle_cap = (max_idle < config.max_size).then_some(max_idle);
         Self {
             manager,
             config,
+            lru_above,
+            idle_cap,
             state: Mutex::new(GlobalState {
                 total: 0,
                 queue: VecDeque::new(),
@@ -84,8 +97,8 @@ impl<M> Global<M> {
     /// only then does a return stamp its object with the clock for the LRU order.
     #[inline]
     fn lru_matters(&self) -> bool {
-        let subs = self.subs_made.get().wrapping_sub(self.subs_removed.get());
-        subs.saturating_mul(self.config.max_size) > self.config.max_total
+        // `subs * max_size > max_total` exactly when `subs > max_total / max_size`.
+        self.subs_made.get().wrapping_sub(self.subs_removed.get()) > self.lru_above
     }
 
     /// Whether someone may be waiting for a global place (a hint: see the crate docs).
@@ -610,8 +623,7 @@ pub(crate) fn give_back<K, C, M>(mut lease: SubLease<K, C, M>, broken: bool) {
     // Someone waits for a global place: this object's place is theirs (fairness across keys,
     // see the crate docs), so close the object instead of keeping it idle.
     let hand_off = global.waiters_hint();
-    let max_idle = global.config.resolved_max_idle();
-    let over_idle = max_idle < global.config.max_size && Lease::status(&lease).idle >= max_idle;
+    let over_idle = global.idle_cap.is_some_and(|cap| Lease::status(&lease).idle >= cap);
     if hand_off || over_idle {
         Lease::retire(lease);
     } else {
