@@ -632,7 +632,8 @@ fn report_keyed(out: &mut String, verdicts: &mut Vec<Verdict>, results: &KeyedRe
          cap, no waiting: an empty queue is retried). {KEYED_THREADS} threads and {KEYED_TASKS} \
          tokio tasks never wait (no more of them than objects). Cost ratios are medians of \
          per-round ratios (time per op, or inverse throughput): below 1 means cheaper than the \
-         column's pool.\n",
+         column's pool. Fairness: the fewest operations by one thread or task ÷ the mean (a \
+         mutex lets the thread that holds it take it again at once, which is fast and unfair).\n",
         keyed::KEYS,
         keyed::OBJECTS,
         keyed::HOT,
@@ -653,7 +654,9 @@ fn report_keyed(out: &mut String, verdicts: &mut Vec<Verdict>, results: &KeyedRe
     let throughput = |r: &[Summary]| -> (Vec<Vec<f64>>, Vec<String>) {
         (
             r.iter().map(|x| x.round_ops.iter().map(|ops| 1e6 / ops).collect()).collect(),
-            r.iter().map(|x| format!("{} Mops/s", fmt_mops(x.ops_per_sec))).collect(),
+            r.iter()
+                .map(|x| format!("{} Mops/s (fairness {:.2})", fmt_mops(x.ops_per_sec), x.fairness))
+                .collect(),
         )
     };
     let rows = [
