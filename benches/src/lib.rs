@@ -12,6 +12,7 @@ pub mod alloc;
 pub mod card;
 pub mod hist;
 pub mod instructions;
+pub mod keyed;
 pub mod managers;
 pub mod pools;
 pub mod sys;

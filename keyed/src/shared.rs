@@ -39,6 +39,13 @@ pub(crate) struct Global<M> {
     /// which eviction (and so the order of returns across keys) can matter.
     pub(crate) subs_made: Counter,
     subs_removed: Counter,
+    /// `max_total / max_size`: with more sub-pools than this, the keys could together hold
+    /// more than `max_total` (see [`lru_matters`](Self::lru_matters)). Fixed at build, so that
+    /// a return compares and does not multiply.
+    lru_above: usize,
+    /// `max_idle` if it is below `max_size` (a return then checks its key's idle count), else
+    /// `None` (a key never has more idle objects than `max_size`: nothing to check).
+    idle_cap: Option<usize>,
 }
 
 struct GlobalState {
@@ -59,9 +66,15 @@ struct Queued {
 
 impl<M> Global<M> {
     fn new(manager: M, config: KeyedConfig) -> Self {
+        // `max_size >= 1`: `KeyedConfig::check` passed.
+        let lru_above = config.max_total / config.max_size.max(1);
+        let max_idle = config.resolved_max_idle();
+        let idle_cap = (max_idle < config.max_size).then_some(max_idle);
         Self {
             manager,
             config,
+            lru_above,
+            idle_cap,
             state: Mutex::new(GlobalState {
                 total: 0,
                 queue: VecDeque::new(),
@@ -84,8 +97,8 @@ impl<M> Global<M> {
     /// only then does a return stamp its object with the clock for the LRU order.
     #[inline]
     fn lru_matters(&self) -> bool {
-        let subs = self.subs_made.get().wrapping_sub(self.subs_removed.get());
-        subs.saturating_mul(self.config.max_size) > self.config.max_total
+        // `subs * max_size > max_total` exactly when `subs > max_total / max_size`.
+        self.subs_made.get().wrapping_sub(self.subs_removed.get()) > self.lru_above
     }
 
     /// Whether someone may be waiting for a global place (a hint: see the crate docs).
@@ -175,12 +188,20 @@ pub(crate) type SubPermit<K, C, M> = Permit<Entry<C, M>, SubExt<K, M>>;
 /// using it (`Arc::strong_count` is 1 under the shard's write lock).
 pub(crate) type Sub<K, C, M> = Arc<SubCore<K, C, M>>;
 
-/// The key map's hasher: std's, randomly seeded; a fixed one under loom, whose models must
-/// replay each execution exactly (the eviction scan follows the map's order).
+/// The key map's hasher: foldhash's, randomly seeded per pool (and per process); a fixed one
+/// under loom, whose models must replay each execution exactly (the eviction scan follows the
+/// map's order).
+///
+/// Why not std's `RandomState`: SipHash-1-3 costs about a hundred instructions for a small
+/// key, on every get, half of what the plain pool's whole get + drop costs; foldhash costs a
+/// few. Its resistance to chosen-key flooding is the "minimal" kind (a random seed, no
+/// cryptographic claim), which fits a pool: its keys are backends, hosts or shards, a handful
+/// to a few thousand, chosen by the application; one that let outsiders choose keys would
+/// have a worse problem than collisions, as every new key builds a sub-pool.
 #[cfg(not(loom))]
-type Hasher = std::hash::RandomState;
+type Hasher = foldhash::fast::RandomState;
 #[cfg(loom)]
-type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+type Hasher = foldhash::fast::FixedState;
 
 /// One shard: a hash table of `(key, sub-pool)`, probed with the hash that chose the shard
 /// (one hash per lookup).
@@ -291,7 +312,9 @@ where
 
     /// The key's hash and shard. The shard is chosen by bits 32.. of the hash, which the
     /// table inside uses for neither its bucket index (the low bits) nor its tags (the top 7).
-    #[inline]
+    // `always`: in a large binary LLVM was seen to call `hash_one` and `lookup` out of line
+    // (~30% slower), which is most of what a hit costs.
+    #[inline(always)]
     fn shard(&self, key: &K) -> (u64, &Shard<K, C, M>) {
         let hash = self.hasher.hash_one(key);
         // The shard count is a power of two, at most 2^16.
@@ -300,7 +323,7 @@ where
 
     /// The hot path: one read of the key's shard; an idle object if there is one, else the
     /// key's sub-pool (made now if the key is new).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup(&self, key: &K) -> Lookup<K, C, M> {
         let (hash, shard) = self.shard(key);
         {
@@ -602,8 +625,7 @@ pub(crate) fn give_back<K, C, M>(mut lease: SubLease<K, C, M>, broken: bool) {
     // Someone waits for a global place: this object's place is theirs (fairness across keys,
     // see the crate docs), so close the object instead of keeping it idle.
     let hand_off = global.waiters_hint();
-    let max_idle = global.config.resolved_max_idle();
-    let over_idle = max_idle < global.config.max_size && Lease::status(&lease).idle >= max_idle;
+    let over_idle = global.idle_cap.is_some_and(|cap| Lease::status(&lease).idle >= cap);
     if hand_off || over_idle {
         Lease::retire(lease);
     } else {

@@ -34,19 +34,16 @@
 //! ```
 
 use core::fmt::{Debug, Display};
-use core::ops::{Deref, DerefMut};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 use std::time::Duration;
 
-use cenote_core::{time, Acquired, Lease, Permit, TryAcquire, WaitError};
-use cenote_front::{Error, Status};
+use cenote_core::{time, Acquired, Lease, Permit, WaitError};
+use cenote_front::Error;
 
-use crate::config::{sealed, BuildPool, Builder, KeyedConfig};
-use crate::shared::{
-    self, GlobalStatus, Lookup, Maintained, PlaceWait, Shared, SubLease, SubPermit, RECHECK,
-};
+use crate::lend::{self, Guard, Placed, Step};
+use crate::shared::{self, Lookup, PlaceWait, Shared, SubLease, SubPermit, RECHECK};
 
 /// Creates and checks the objects of each key, for the blocking keyed pool.
 ///
@@ -128,31 +125,7 @@ pub struct KeyedPool<K, M: KeyedManager<K>> {
     shared: Arc<Shared<K, M::Connection, M>>,
 }
 
-impl<K, M: KeyedManager<K>> Clone for KeyedPool<K, M> {
-    fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared) }
-    }
-}
-
-impl<K, M: KeyedManager<K>> Debug for KeyedPool<K, M> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedPool").field("config", &self.shared.global.config).finish_non_exhaustive()
-    }
-}
-
-impl<K, M> sealed::Sealed for KeyedPool<K, M> where M: KeyedManager<K> {}
-
-impl<K, M> BuildPool for KeyedPool<K, M>
-where
-    K: Eq + Hash + Clone + Send + Sync + 'static,
-    M: KeyedManager<K>,
-{
-    type Manager = M;
-
-    fn from_checked(manager: M, config: KeyedConfig) -> Self {
-        Self { shared: Arc::new(Shared::new(manager, config)) }
-    }
-}
+crate::api::pool_impls!(Blocking);
 
 /// Wakes a parked thread: the blocking wait's side of the global FIFO, which stores wakers.
 struct Unpark(std::thread::Thread);
@@ -167,79 +140,12 @@ impl Wake for Unpark {
     }
 }
 
-/// What the wait for a global place ended with.
-enum Placed<K, C, M> {
-    Token(shared::Token<M>),
-    /// An object of our own key came back meanwhile.
-    Idle(SubLease<K, C, M>),
-}
-
 impl<K, M> KeyedPool<K, M>
 where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     M: KeyedManager<K>,
 {
-    /// A builder with the default options ([`KeyedConfig::default`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).max_size(1).max_total(1).build()?;
-    /// assert_eq!(pool.config().max_size, 1);
-    /// # Ok::<(), cenote_keyed::BuildError>(())
-    /// ```
-    pub fn builder(manager: M) -> Builder<Self> {
-        Builder::new(manager)
-    }
-
-    /// The pool's options.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).max_total(32).build()?;
-    /// assert_eq!(pool.config().max_total, 32);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn config(&self) -> &KeyedConfig {
-        self.shared.config()
-    }
-
-    /// The manager.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// let _manager: &Numbers = pool.manager();
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn manager(&self) -> &M {
-        &self.shared.global.manager
-    }
+    crate::api::pool_methods!("sync", "fn", "", "", "");
 
     /// Lends an object of `key`: an idle one, a new one if the key and the pool have room, or
     /// waits for one, up to `acquire_timeout`. When the pool is at `max_total` and `key` has
@@ -265,6 +171,7 @@ where
     /// assert_eq!(*pool.get(&4)?, 40);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[inline]
     pub fn get(&self, key: &K) -> Result<Pooled<K, M>, Error<M::Error>> {
         self.get_within(key, self.config().acquire_timeout)
     }
@@ -337,47 +244,34 @@ where
         }
     }
 
-    /// `get` within `timeout`: the deadline is fixed (the clock read) only once the hot path
-    /// has missed.
+    /// `get` within `timeout`. The hot path (an idle object, no validation) is inlined into
+    /// the caller; everything else, the clock read for the deadline included, is out of line.
+    #[inline]
     fn get_within(&self, key: &K, timeout: Option<Duration>) -> Result<Pooled<K, M>, Error<M::Error>> {
-        let first = match self.shared.lookup(key) {
-            Lookup::Idle(lease) => match self.validated(lease) {
-                Some(lease) => return Ok(Pooled::new(lease)),
-                None => None,
-            },
-            Lookup::Miss(sub) => Some(sub),
-            Lookup::Closed => return Err(Error::Closed),
-        };
-        self.get_until(key, shared::deadline(timeout), first)
+        match self.shared.lookup(key) {
+            Lookup::Idle(lease) if !self.config().validate_on_acquire => Ok(Pooled::new(lease)),
+            found => self.get_slow(key, timeout, found),
+        }
     }
 
-    fn get_until(
+    #[inline(never)]
+    fn get_slow(
         &self,
         key: &K,
-        deadline: u64,
-        mut first: Option<shared::Sub<K, M::Connection, M>>,
+        timeout: Option<Duration>,
+        found: Lookup<K, M::Connection, M>,
     ) -> Result<Pooled<K, M>, Error<M::Error>> {
+        let deadline = shared::deadline(timeout);
+        let mut found = Some(found);
         loop {
-            let found = match first.take() {
-                Some(sub) => Lookup::Miss(sub),
-                None => self.shared.lookup(key),
-            };
-            let sub = match found {
-                Lookup::Idle(lease) => match self.validated(lease) {
+            let permit = match lend::step(found.take().unwrap_or_else(|| self.shared.lookup(key))) {
+                Step::Idle(lease) => match self.validated(lease) {
                     Some(lease) => return Ok(Pooled::new(lease)),
                     None => continue,
                 },
-                Lookup::Miss(sub) => sub,
-                Lookup::Closed => return Err(Error::Closed),
-            };
-            let permit = match sub.try_acquire() {
-                TryAcquire::Idle(lease) => match self.validated(lease) {
-                    Some(lease) => return Ok(Pooled::new(lease)),
-                    None => continue,
-                },
-                TryAcquire::Vacant(permit) => permit,
-                TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => match sub.acquire_blocking(deadline) {
+                Step::Vacant(permit) => permit,
+                Step::Closed => return Err(Error::Closed),
+                Step::Exhausted(sub) => match sub.acquire_blocking(deadline) {
                     Ok(Acquired::Idle(lease)) => match self.validated(lease) {
                         Some(lease) => return Ok(Pooled::new(lease)),
                         None => continue,
@@ -402,191 +296,30 @@ where
         }
     }
 
-    /// Waits for a global place while holding a permit of `key`'s sub-pool.
+    /// Waits for a global place while holding a permit of `key`'s sub-pool: parks between
+    /// looks (woken when granted a place, or after `RECHECK`), up to `deadline`.
     fn wait_place(
         &self,
         permit: &SubPermit<K, M::Connection, M>,
         key: &K,
         deadline: u64,
     ) -> Result<Placed<K, M::Connection, M>, Error<M::Error>> {
-        let global = &Permit::ext(permit).global;
-        let mut wait = PlaceWait::new(global);
+        let mut wait = PlaceWait::new(&Permit::ext(permit).global);
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         loop {
-            match wait.poll(&waker) {
-                Poll::Ready(Ok(token)) => return Ok(Placed::Token(token)),
-                Poll::Ready(Err(_)) => return Err(Error::Closed),
-                Poll::Pending => {}
-            }
-            // At the cap. An object of our own key may have come back: take it (our permit
-            // and our place in line go back as they drop).
-            if let Some(sub) = self.shared.get_sub(key) {
-                if let Some(lease) = sub.try_take_idle() {
-                    return Ok(Placed::Idle(lease));
-                }
-            }
-            // Close another key's least recently used idle object: its place goes to the
-            // oldest waiter, maybe us.
-            if self.shared.evict_lru(key) {
-                continue;
+            if let Poll::Ready(placed) = self.shared.place_step(&mut wait, &waker, key) {
+                return placed.map_err(|_| Error::Closed);
             }
             let left = time::until(deadline);
             if left.is_zero() {
                 return match wait.poll(&waker) {
-                    Poll::Ready(Ok(token)) => Ok(Placed::Token(token)),
-                    Poll::Ready(Err(_)) => Err(Error::Closed),
+                    Poll::Ready(placed) => placed.map(Placed::Token).map_err(|_| Error::Closed),
                     Poll::Pending => Err(Error::Timeout { last_create_error: None }),
                 };
             }
             debug_assert!(wait.is_queued());
             std::thread::park_timeout(left.min(RECHECK));
         }
-    }
-
-    /// The counts of `key`'s sub-pool, or `None` if the key has none (never used, or removed
-    /// by [`maintain`](Self::maintain)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).max_size(3).build()?;
-    /// assert!(pool.status(&7).is_none());
-    /// let held = pool.get(&7)?;
-    /// let status = pool.status(&7).unwrap();
-    /// assert_eq!((status.max_size, status.size, status.in_use), (3, 1, 1));
-    /// # drop(held);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn status(&self, key: &K) -> Option<Status> {
-        self.shared.get_sub(key).map(|sub| Status::from(sub.status()))
-    }
-
-    /// The whole pool's counts.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// let held = pool.get(&1)?;
-    /// assert_eq!(pool.global_status().total, 1);
-    /// drop(held);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn global_status(&self) -> GlobalStatus {
-        self.shared.global_status()
-    }
-
-    /// The keys that have a sub-pool now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// drop((pool.get(&1)?, pool.get(&2)?));
-    /// let mut keys = pool.keys();
-    /// keys.sort();
-    /// assert_eq!(keys, [1, 2]);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn keys(&self) -> Vec<K> {
-        self.shared.keys()
-    }
-
-    /// One maintenance pass: closes idle objects idle longer than `idle_timeout` and removes
-    /// the sub-pools left with nothing in them (no object, no waiter), so that the key map
-    /// does not grow without bound. Call it periodically (say, every `idle_timeout / 2`) from
-    /// a thread of your own; the pool starts none.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).idle_timeout(Some(Duration::from_millis(20))).build()?;
-    /// drop(pool.get(&1)?);
-    /// std::thread::sleep(Duration::from_millis(30));
-    /// let pass = pool.maintain();
-    /// assert_eq!((pass.closed, pass.removed_keys), (1, 1));
-    /// assert!(pool.keys().is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn maintain(&self) -> Maintained {
-        self.shared.maintain()
-    }
-
-    /// Closes the pool: waiters get [`Error::Closed`], idle objects are closed now and lent
-    /// ones when they return, and `get` fails from now on. Idempotent.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// drop(pool.get(&1)?);
-    /// pool.close();
-    /// assert!(pool.is_closed() && pool.get(&1).unwrap_err().is_closed());
-    /// assert_eq!(pool.global_status().total, 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn close(&self) {
-        self.shared.close();
-    }
-
-    /// Whether [`close`](Self::close) was called.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// assert!(!pool.is_closed());
-    /// pool.close();
-    /// assert!(pool.is_closed());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.shared.is_closed()
     }
 }
 
@@ -615,97 +348,14 @@ where
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Pooled<K, M: KeyedManager<K>> {
-    lease: Option<SubLease<K, M::Connection, M>>,
+    guard: Guard<K, M, Blocking>,
 }
 
 impl<K, M: KeyedManager<K>> Pooled<K, M> {
+    #[inline]
     fn new(lease: SubLease<K, M::Connection, M>) -> Self {
-        Self { lease: Some(lease) }
-    }
-
-    fn lease(&self) -> &SubLease<K, M::Connection, M> {
-        self.lease.as_ref().unwrap_or_else(|| unreachable!("taken only in drop"))
-    }
-
-    /// The key this object belongs to.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// assert_eq!(*Pooled::key(&pool.get(&9)?), 9);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn key(this: &Self) -> &K {
-        &Lease::ext(this.lease()).key
-    }
-
-    /// Closes the object instead of returning it (for an object found unusable).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)]
-    /// # use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
-    /// # struct Numbers;
-    /// # impl KeyedManager<u32> for Numbers {
-    /// #     type Connection = u32;
-    /// #     type Error = std::convert::Infallible;
-    /// #     fn create(&self, key: &u32) -> Result<u32, Self::Error> { Ok(*key) }
-    /// # }
-    /// let pool = KeyedPool::builder(Numbers).build()?;
-    /// Pooled::discard(pool.get(&1)?);
-    /// assert_eq!(pool.status(&1).unwrap().size, 0);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn discard(mut this: Self) {
-        if let Some(lease) = this.lease.take() {
-            Lease::retire(lease);
-        }
+        Self { guard: Guard::new(lease) }
     }
 }
 
-impl<K, M: KeyedManager<K>> Deref for Pooled<K, M> {
-    type Target = M::Connection;
-
-    #[inline]
-    fn deref(&self) -> &M::Connection {
-        &self.lease().conn
-    }
-}
-
-impl<K, M: KeyedManager<K>> DerefMut for Pooled<K, M> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut M::Connection {
-        &mut self.lease.as_mut().unwrap_or_else(|| unreachable!("taken only in drop")).conn
-    }
-}
-
-impl<K, M: KeyedManager<K>> Drop for Pooled<K, M> {
-    #[inline]
-    fn drop(&mut self) {
-        let Some(mut lease) = self.lease.take() else { return };
-        let broken = std::thread::panicking() || {
-            let (ext, entry) = Lease::split_mut(&mut lease);
-            ext.global.manager.has_broken(&ext.key, &mut entry.conn)
-        };
-        shared::give_back(lease, broken);
-    }
-}
-
-impl<K: Debug, M: KeyedManager<K>> Debug for Pooled<K, M>
-where
-    M::Connection: Debug,
-{
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pooled").field("key", Self::key(self)).field("object", &**self).finish()
-    }
-}
+crate::api::pooled_methods!("sync", "fn", "", "", "");

@@ -3,33 +3,15 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cenote_keyed::nonblocking::{KeyedManager, KeyedPool, Pooled};
 use futures_lite::future::{block_on, poll_once};
 
-#[derive(Default)]
-struct Books {
-    created: AtomicUsize,
-    dropped: Arc<AtomicUsize>,
-    hang_create: AtomicBool,
-    hang_validate: AtomicBool,
-}
-
-#[derive(Debug)]
-struct Obj {
-    key: u32,
-    serial: usize,
-    dropped: Arc<AtomicUsize>,
-}
-
-impl Drop for Obj {
-    fn drop(&mut self) {
-        self.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
+mod common;
+use common::{Books, Obj};
 
 struct Mgr(Arc<Books>);
 
@@ -40,8 +22,7 @@ impl KeyedManager<u32> for Mgr {
         if self.0.hang_create.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
-        let serial = self.0.created.fetch_add(1, Ordering::SeqCst);
-        Ok(Obj { key: *key, serial, dropped: Arc::clone(&self.0.dropped) })
+        Ok(self.0.create(*key))
     }
     async fn is_valid(&self, _key: &u32, _conn: &mut Obj) -> bool {
         if self.0.hang_validate.load(Ordering::SeqCst) {

@@ -2,32 +2,14 @@
 //! idle sub-pool removal, and a stress test whose books balance.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cenote_keyed::sync::{KeyedManager, KeyedPool, Pooled};
 
-/// Objects are `(key, serial)`; counts creates and drops per key.
-#[derive(Default)]
-struct Books {
-    created: AtomicUsize,
-    dropped: Arc<AtomicUsize>,
-    log: Mutex<Vec<(u32, usize)>>,
-}
-
-#[derive(Debug)]
-struct Obj {
-    key: u32,
-    serial: usize,
-    dropped: Arc<AtomicUsize>,
-}
-
-impl Drop for Obj {
-    fn drop(&mut self) {
-        self.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
+mod common;
+use common::{Books, Obj};
 
 /// The manager: a handle to the books.
 struct Mgr(Arc<Books>);
@@ -36,9 +18,7 @@ impl KeyedManager<u32> for Mgr {
     type Connection = Obj;
     type Error = std::io::Error;
     fn create(&self, key: &u32) -> Result<Obj, std::io::Error> {
-        let serial = self.0.created.fetch_add(1, Ordering::SeqCst);
-        self.0.log.lock().unwrap().push((*key, serial));
-        Ok(Obj { key: *key, serial, dropped: Arc::clone(&self.0.dropped) })
+        Ok(self.0.create(*key))
     }
 }
 

@@ -14,7 +14,10 @@ use loom::thread;
 /// each core's idle count with relaxed loads; at 3 preemptions loom runs out of branches in
 /// some execution of that loop (a budget error, not a failed assertion; most likely a relaxed
 /// load that loom lets return a stale value on every turn, which no hardware does, though we
-/// did not pin down which execution it is). 2 covers every
+/// did not pin down which execution it is; measured on the 2-core VM, 2026-12-03: at 3 the
+/// eviction model stops after ~3 minutes with "exceeded maximum number of branches" at
+/// `max_branches` 20 000, and had not finished after 9 minutes at 200 000, far over the loom
+/// step's budget, so the bound stays at 2). 2 covers every
 /// interleaving of the return, the two waiters' queueing and the eviction with up to two
 /// forced switches, and fails on a lost hand-off (checked by breaking `PlaceWait::drop`).
 fn model(f: impl Fn() + Sync + Send + 'static) {

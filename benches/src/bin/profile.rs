@@ -13,7 +13,10 @@
 //! floor, floor-async: the floor's
 //! pop + push awaited under one `block_on`, what the async harness itself costs). `card` is the
 //! pool built as the design card says (`cenote_benches::card`): blocking `get`, or awaited in
-//! tokio; `card-async` awaits it under one `block_on`.
+//! tokio; `card-async` awaits it under one `block_on`. The keyed pool's hot key
+//! (`cenote_benches::keyed`): `keyed`, `keyed-async` (under one `block_on`, no
+//! `acquire_timeout`; compare with `async-nt`, the plain async pool without one) and
+//! `mutex-map` (seed 003's `Mutex<HashMap<K, VecDeque<_>>>` cache).
 //! `PROFILE_OPS=N` sets the single-thread operation count (default 50 M per second asked for);
 //! `PROFILE_OPS=0` builds and fills the pool and does nothing else, for subtracting start-up
 //! from an instruction count.
@@ -24,9 +27,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cenote_benches::card;
 use cenote_benches::pools::{self, BlockOn};
 use cenote_benches::work::{self, Hold, RunConfig, RunResult};
+use cenote_benches::{card, keyed};
 
 fn report(what: &str, r: &RunResult) {
     println!(
@@ -105,6 +108,10 @@ fn run(args: &[String]) -> Result<(), String> {
                 "card-async" => work::time_get_drop_block_on(&card::card(4), ops),
                 "floor" => work::time_get_drop(&pools::floor(4), ops),
                 "floor-async" => work::time_get_drop_block_on(&pools::floor(4), ops),
+                "async-nt" => work::time_get_drop_block_on(&pools::cenote_async_no_timeout(4), ops),
+                "keyed" => work::time_get_drop(&keyed::keyed_sync(), ops),
+                "keyed-async" => work::time_get_drop_block_on(&keyed::keyed_async(), ops),
+                "mutex-map" => work::time_get_drop(&keyed::MutexMap::new(), ops),
                 other => return Err(format!("unknown pool {other}")),
             };
             if ops == 0 {

@@ -5,6 +5,7 @@
 //! cargo run --release -p cenote-benches --bin table             # full run, ~3 minutes
 //! cargo run --release -p cenote-benches --bin table -- --quick  # ~30-60 seconds
 //! cargo run --release -p cenote-benches --bin table -- --only contended,tokio
+//! cargo run --release -p cenote-benches --bin table -- --only keyed   # keyed pool, hot key
 //! cargo build --release -p cenote-benches --bin profile   # for the instruction counts
 //! ```
 //!
@@ -26,7 +27,7 @@ use cenote_benches::card::{self, CardPool};
 use cenote_benches::hist::Histogram;
 use cenote_benches::pools::{self, BlockOn, Floor, NoPool, ObjectPool};
 use cenote_benches::work::{self, Hold, RunConfig, RunResult};
-use cenote_benches::{sys, AsyncNumbers, Bb8Numbers, DeadpoolNumbers, R2d2Numbers, SyncNumbers};
+use cenote_benches::{keyed, sys, AsyncNumbers, Bb8Numbers, DeadpoolNumbers, R2d2Numbers, SyncNumbers};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -186,7 +187,7 @@ fn run_single(plan: &Plan) -> Vec<SingleResult> {
     let rt = work::tokio_current_thread();
     let bb8 = rt.block_on(pools::bb8(N));
 
-    let mut runs: Vec<SingleRun<'_>> = vec![
+    let runs: Vec<SingleRun<'_>> = vec![
         ("floor (ArrayQueue pop+push)", Box::new(|ops| work::time_get_drop(&floor, ops))),
         ("cenote_sync", Box::new(|ops| work::time_get_drop(&cenote_sync, ops))),
         ("cenote_async (block_on)", Box::new(|ops| work::time_get_drop_block_on(&cenote_async, ops))),
@@ -206,7 +207,12 @@ fn run_single(plan: &Plan) -> Vec<SingleResult> {
         ("bb8 0.9 (tokio current-thread)", Box::new(|ops| work::time_get_drop_tokio(&rt, &bb8, ops))),
     ];
 
-    // Calibrate: ops per round so that one round takes about `single_round_time`.
+    measure_single(plan, runs)
+}
+
+/// Calibrates each run (ops per round so that one round takes about `single_round_time`), then
+/// measures every run once per round, in an order that rotates from round to round.
+fn measure_single(plan: &Plan, mut runs: Vec<SingleRun<'_>>) -> Vec<SingleResult> {
     let ops: Vec<u64> = runs
         .iter_mut()
         .map(|(_, run)| {
@@ -531,6 +537,165 @@ fn run_tasks(plan: &Plan, rt: &tokio::runtime::Runtime) -> Vec<Vec<Summary>> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Keyed pool: get + drop on a hot key (the pools of `cenote_benches::keyed`)
+
+/// Threads of the keyed threads workload: fewer than the hot key's objects, so that nobody
+/// waits (after the warm-up) and the rows measure the lookup and the return, not the wait.
+const KEYED_THREADS: usize = 2;
+/// Tokio tasks of the keyed tokio workload (on [`TOKIO_WORKERS`] workers): one per object of
+/// the hot key, for the same reason.
+const KEYED_TASKS: usize = keyed::OBJECTS;
+
+/// The three pools of each keyed workload, in the order of their rows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum KeyedImpl {
+    /// One plain pool of the hot key's size.
+    Plain,
+    /// The keyed pool, asked for the hot key.
+    Keyed,
+    /// Seed 003's `Mutex<HashMap<K, VecDeque<_>>>` cache, asked for the hot key.
+    MutexMap,
+}
+
+const KEYED_IMPLS: [KeyedImpl; 3] = [KeyedImpl::Plain, KeyedImpl::Keyed, KeyedImpl::MutexMap];
+
+/// What the keyed section measured: per workload, one result per [`KeyedImpl`], in order.
+struct KeyedResults {
+    single_sync: Vec<SingleResult>,
+    single_async: Vec<SingleResult>,
+    threads: Vec<Summary>,
+    tokio: Vec<Summary>,
+}
+
+fn run_keyed(plan: &Plan, rt: &tokio::runtime::Runtime) -> KeyedResults {
+    progress("keyed: 1 thread, hot key");
+    let plain = pools::cenote_sync(keyed::OBJECTS);
+    let plain_async = Arc::new(pools::cenote_async_no_timeout(keyed::OBJECTS));
+    let keyed_sync = keyed::keyed_sync();
+    let keyed_async = Arc::new(keyed::keyed_async());
+    let cache = Arc::new(keyed::MutexMap::new());
+    // Blocking and async in separate sets: each set's rounds interleave its three pools.
+    let single_sync = measure_single(
+        plan,
+        vec![
+            ("cenote_sync", Box::new(|ops| work::time_get_drop(&plain, ops))),
+            ("keyed sync", Box::new(|ops| work::time_get_drop(&keyed_sync, ops))),
+            ("mutex-map", Box::new(|ops| work::time_get_drop(&*cache, ops))),
+        ],
+    );
+    let single_async = measure_single(
+        plan,
+        vec![
+            (
+                "cenote_async, no acquire_timeout",
+                Box::new(|ops| work::time_get_drop_block_on(&*plain_async, ops)),
+            ),
+            (
+                "keyed async, no acquire_timeout",
+                Box::new(|ops| work::time_get_drop_block_on(&*keyed_async, ops)),
+            ),
+            ("mutex-map", Box::new(|ops| work::time_get_drop_block_on(&*cache, ops))),
+        ],
+    );
+
+    progress(&format!("keyed: {KEYED_THREADS} threads, hot key"));
+    let cfg = RunConfig {
+        workers: KEYED_THREADS,
+        objects: keyed::OBJECTS,
+        duration: plan.thread_time,
+        hold: Hold::Tiny,
+        record_waits: false,
+        count_allocs: false,
+    };
+    let threads = rounds(&KEYED_IMPLS, plan.thread_rounds, |which| match which {
+        KeyedImpl::Plain => work::threads_for(&plain, &cfg),
+        KeyedImpl::Keyed => work::threads_for(&keyed_sync, &cfg),
+        KeyedImpl::MutexMap => work::threads_for(&*cache, &cfg),
+    });
+
+    progress(&format!("keyed: tokio ({TOKIO_WORKERS} workers), {KEYED_TASKS} tasks, hot key"));
+    let cfg = RunConfig { workers: KEYED_TASKS, duration: plan.task_time, ..cfg };
+    let tokio = rounds(&KEYED_IMPLS, plan.task_rounds, |which| match which {
+        KeyedImpl::Plain => work::tokio_tasks_for(rt, &plain_async, &cfg),
+        KeyedImpl::Keyed => work::tokio_tasks_for(rt, &keyed_async, &cfg),
+        KeyedImpl::MutexMap => work::tokio_tasks_for(rt, &cache, &cfg),
+    });
+    KeyedResults { single_sync, single_async, threads, tokio }
+}
+
+fn report_keyed(out: &mut String, verdicts: &mut Vec<Verdict>, results: &KeyedResults) {
+    let _ = writeln!(
+        out,
+        "## Keyed pool: get + drop on a hot key
+"
+    );
+    let _ = writeln!(
+        out,
+        "The keyed pool holds {} keys of {} idle objects each and every get asks for key {}; the \
+         plain pool is one pool of {} objects (what the keyed pool would be with one key); \
+         mutex-map is seed 003's cache, one `Mutex<HashMap<K, VecDeque<_>>>` for all keys (no \
+         cap, no waiting: an empty queue is retried). {KEYED_THREADS} threads and {KEYED_TASKS} \
+         tokio tasks never wait (no more of them than objects). Cost ratios are medians of \
+         per-round ratios (time per op, or inverse throughput): below 1 means cheaper than the \
+         column's pool. Fairness: the fewest operations by one thread or task ÷ the mean (a \
+         mutex lets the thread that holds it take it again at once, which is fast and unfair).\n",
+        keyed::KEYS,
+        keyed::OBJECTS,
+        keyed::HOT,
+        keyed::OBJECTS
+    );
+    let _ = writeln!(
+        out,
+        "| workload | cenote plain | cenote-keyed | mutex-map | keyed ÷ plain | keyed ÷ mutex-map |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|");
+    // Per workload: the three pools' cost per round (ns/op, or s per Mop) and a cell each.
+    let single = |r: &[SingleResult]| -> (Vec<Vec<f64>>, Vec<String>) {
+        (
+            r.iter().map(|x| x.ns.clone()).collect(),
+            r.iter().map(|x| format!("{:.1} ns", median(&x.ns))).collect(),
+        )
+    };
+    let throughput = |r: &[Summary]| -> (Vec<Vec<f64>>, Vec<String>) {
+        (
+            r.iter().map(|x| x.round_ops.iter().map(|ops| 1e6 / ops).collect()).collect(),
+            r.iter()
+                .map(|x| format!("{} Mops/s (fairness {:.2})", fmt_mops(x.ops_per_sec), x.fairness))
+                .collect(),
+        )
+    };
+    let rows = [
+        ("1 thread, blocking get", single(&results.single_sync)),
+        ("1 thread, async get (block_on, no acquire_timeout)", single(&results.single_async)),
+        (&*format!("{KEYED_THREADS} threads, blocking get"), throughput(&results.threads)),
+        (&*format!("tokio, {KEYED_TASKS} tasks"), throughput(&results.tokio)),
+    ];
+    for (name, (cost, cells)) in &rows {
+        let (vs_plain, vs_map) = (paired_ratio(&cost[1], &cost[0]), paired_ratio(&cost[1], &cost[2]));
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {vs_plain:.2}× | {vs_map:.2}× |",
+            cells[0], cells[1], cells[2]
+        );
+        verdicts.push(verdict(
+            vs_plain <= 1.5,
+            format!(
+                "keyed hot key, {name}: keyed ≤ 1.5× plain pool: {vs_plain:.2}× ({} vs {})",
+                cells[1], cells[0]
+            ),
+        ));
+        verdicts.push(verdict(
+            vs_map < 1.0,
+            format!(
+                "keyed hot key, {name}: keyed ahead of mutex-map: {vs_map:.2}× its cost ({} vs {})",
+                cells[1], cells[2]
+            ),
+        ));
+    }
+    let _ = writeln!(out);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Allocations per operation
 
 struct AllocRow {
@@ -681,12 +846,15 @@ fn run_memory() -> Vec<MemRow> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const SECTIONS: [&str; 7] = ["memory", "single", "contended", "long", "tokio", "allocs", "instructions"];
+const SECTIONS: [&str; 8] =
+    ["memory", "single", "contended", "long", "tokio", "keyed", "allocs", "instructions"];
 
 const USAGE: &str = "usage: table [--quick] [--only SECTION[,SECTION...]]
   --quick  fewer and shorter rounds (about 30-60 s instead of about 2-3 minutes)
-  --only   run only these sections: memory, single, contended, long, tokio, allocs,
-           instructions (callgrind counts: needs valgrind and the profile binary built)";
+  --only   run only these sections: memory, single, contended, long, tokio, keyed, allocs,
+           instructions (keyed: the keyed pool's hot key against the plain pool and a
+           mutex-map cache; instructions: callgrind counts, needs valgrind and the profile
+           binary built)";
 
 fn parse_args() -> Result<(Plan, Vec<&'static str>), String> {
     let mut quick = false;
@@ -741,6 +909,7 @@ fn main() {
     let long = runs("long").then(|| run_long_hold(&plan));
     let rt = work::tokio_runtime(TOKIO_WORKERS);
     let tasks = runs("tokio").then(|| run_tasks(&plan, &rt));
+    let keyed = runs("keyed").then(|| run_keyed(&plan, &rt));
     let allocs = runs("allocs").then(|| run_allocs(&plan, &rt));
     drop(rt);
     let instructions = runs("instructions").then(|| cenote_benches::instructions::count_all(progress));
@@ -760,6 +929,9 @@ fn main() {
     }
     if let Some(tasks) = &tasks {
         report_tasks(&mut out, &mut verdicts, tasks);
+    }
+    if let Some(keyed) = &keyed {
+        report_keyed(&mut out, &mut verdicts, keyed);
     }
     if let Some(allocs) = &allocs {
         report_allocs(&mut out, &mut verdicts, allocs);
