@@ -55,6 +55,7 @@ mod maintenance;
 mod manager;
 mod pool;
 mod run;
+mod sharded;
 
 #[cfg(feature = "prometheus")]
 pub use cenote_front::PoolCollector;
@@ -67,6 +68,7 @@ pub use cenote_front::{
 pub use cenote_front::{ConfigFileError, Format, Pools};
 pub use manager::Manager;
 pub use pool::{Blocking, Pool};
+pub use sharded::{ShardedBuilder, ShardedPool, ShardedPooled};
 
 /// Configures a [`Pool`]: see [`cenote_front::Builder`] for the options (the same in both
 /// front ends). Get one from [`Pool::builder`].
