@@ -134,7 +134,7 @@ impl<M: Manager> ShardedPool<M> {
     /// ```
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<ShardedPooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_at(self.home_shard(), Timeout::Pool, Location::caller())
+        self.get_at(self.home_shard(), false, Timeout::Pool, Location::caller())
     }
 
     /// Like [`get`](ShardedPool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -151,7 +151,7 @@ impl<M: Manager> ShardedPool<M> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<ShardedPooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_at(self.home_shard(), Timeout::Given(Some(timeout)), Location::caller())
+        self.get_at(self.home_shard(), false, Timeout::Given(Some(timeout)), Location::caller())
     }
 
     /// Like [`get`](ShardedPool::get), with the shard of `key` ([`Shards::shard_of`]) as the
@@ -184,7 +184,7 @@ impl<M: Manager> ShardedPool<M> {
         &self,
         key: &K,
     ) -> impl Future<Output = Result<ShardedPooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_at(self.shard_of(key), Timeout::Pool, Location::caller())
+        self.get_at(self.shard_of(key), true, Timeout::Pool, Location::caller())
     }
 
     /// An idle object now (the home shard's, else another's), or `None`. Never waits and
@@ -211,9 +211,11 @@ impl<M: Manager> ShardedPool<M> {
     }
 
     /// `get` with `home` as the home shard (see `cenote_front::sharded` for the steps).
+    /// `affine` (`get_from`): room in the home shard comes before stealing.
     async fn get_at(
         &self,
         home: usize,
+        affine: bool,
         timeout: Timeout,
         location: &'static Location<'static>,
     ) -> Result<ShardedPooled<M>, Error<M::Error>> {
@@ -228,7 +230,10 @@ impl<M: Manager> ShardedPool<M> {
         };
         // Step 2: steal. Step 3: room. Each goes on in that shard's own `get`.
         let mut found = None;
-        for s in self.others(home) {
+        if affine {
+            found = self.shard(home).core().try_reserve().map(|permit| (home, TryAcquire::Vacant(permit)));
+        }
+        for s in self.others(home).filter(|_| found.is_none()) {
             if let Some(lease) = self.shard(s).try_take_idle() {
                 found = Some((s, TryAcquire::Idle(lease)));
                 break;

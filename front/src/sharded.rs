@@ -31,7 +31,8 @@
 //!    [`Error::Closed`](crate::Error::Closed)).
 //!
 //! A getter with a key ([`Shards::shard_of`], `get_from(&key)`) does the same with the key's
-//! shard as its home.
+//! shard as its home, except that room in its home shard comes before stealing (step 3's
+//! first place before step 2): the key's gets stay on its shard while it has room.
 //!
 //! # Waiting: why no wake-up is lost, and why it is fair
 //!

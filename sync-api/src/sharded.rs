@@ -136,7 +136,7 @@ impl<M: Manager> ShardedPool<M> {
     #[inline]
     #[track_caller]
     pub fn get(&self) -> Result<ShardedPooled<M>, Error<M::Error>> {
-        self.get_at(self.home_shard(), Timeout::Pool)
+        self.get_at(self.home_shard(), false, Timeout::Pool)
     }
 
     /// Like [`get`](ShardedPool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -150,7 +150,7 @@ impl<M: Manager> ShardedPool<M> {
     /// As for [`get`](ShardedPool::get).
     #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<ShardedPooled<M>, Error<M::Error>> {
-        self.get_at(self.home_shard(), Timeout::Given(Some(timeout)))
+        self.get_at(self.home_shard(), false, Timeout::Given(Some(timeout)))
     }
 
     /// Like [`get`](ShardedPool::get), with the shard of `key` ([`Shards::shard_of`]) as the
@@ -178,7 +178,7 @@ impl<M: Manager> ShardedPool<M> {
     /// ```
     #[track_caller]
     pub fn get_from<K: Hash + ?Sized>(&self, key: &K) -> Result<ShardedPooled<M>, Error<M::Error>> {
-        self.get_at(self.shard_of(key), Timeout::Pool)
+        self.get_at(self.shard_of(key), true, Timeout::Pool)
     }
 
     /// An idle object now (the home shard's, else another's), or `None`. Never waits and
@@ -206,13 +206,19 @@ impl<M: Manager> ShardedPool<M> {
     }
 
     /// `get` with `home` as the home shard: step 1 (its idle objects), then the rest.
+    /// `affine` (`get_from`): room in the home shard comes before stealing.
     #[inline]
     #[track_caller]
-    fn get_at(&self, home: usize, timeout: Timeout) -> Result<ShardedPooled<M>, Error<M::Error>> {
+    fn get_at(
+        &self,
+        home: usize,
+        affine: bool,
+        timeout: Timeout,
+    ) -> Result<ShardedPooled<M>, Error<M::Error>> {
         if let Some(pooled) = self.shard(home).try_get() {
             return Ok(pooled);
         }
-        self.get_slow(home, timeout, Location::caller())
+        self.get_slow(home, affine, timeout, Location::caller())
     }
 
     /// Steps 2 to 4 of `get` (see `cenote_front::sharded`): steal, make room, wait on all.
@@ -220,6 +226,7 @@ impl<M: Manager> ShardedPool<M> {
     fn get_slow(
         &self,
         home: usize,
+        affine: bool,
         timeout: Timeout,
         location: &'static Location<'static>,
     ) -> Result<ShardedPooled<M>, Error<M::Error>> {
@@ -231,6 +238,11 @@ impl<M: Manager> ShardedPool<M> {
         // What a shard's own `get` goes on from: what we found there, under the time left.
         let finish =
             |shard: usize, found, timeout| self.shard(shard).get_slow(Some(found), timeout, location);
+        if affine {
+            if let Some(permit) = self.shard(home).core().try_reserve() {
+                return finish(home, TryAcquire::Vacant(permit), left(&mut attempt));
+            }
+        }
         for s in self.others(home) {
             if let Some(lease) = self.shard(s).try_take_idle() {
                 return finish(s, TryAcquire::Idle(lease), left(&mut attempt));
