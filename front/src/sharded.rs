@@ -30,6 +30,14 @@
 //!    (`acquire_timeout`, [`Error::Timeout`](crate::Error::Timeout),
 //!    [`Error::Closed`](crate::Error::Closed)).
 //!
+//! The blocking front end first yields its thread a few times (4), looking at every shard's
+//! idle objects after each yield, before it queues: a thread parked in a wait list is woken
+//! by a hand-off, one context switch per return (a lock convoy when the threads outnumber
+//! the cores), and a getter that takes an object returned a moment later avoids the park.
+//! This overtakes nobody queued: while anyone waits on a shard, that shard's returns go to
+//! its waiters, not to its idle queue. (On this 2-core machine it made 16 threads on 4
+//! objects 11 times faster; the async front end hands off to tasks and does not yield.)
+//!
 //! A getter with a key ([`Shards::shard_of`], `get_from(&key)`) does the same with the key's
 //! shard as its home, except that room in its home shard comes before stealing (step 3's
 //! first place before step 2): the key's gets stay on its shard while it has room.
