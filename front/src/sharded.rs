@@ -75,6 +75,21 @@
 //! getter waits it is counted once in each shard's `waiting` ([`Shards::status`] corrects the
 //! sum).
 //!
+//! # Limits (the smallest honest form)
+//!
+//! * Once a shard's own `get` takes over (steps 3 and 4 hand it what they found), its retries
+//!   stay on that shard: if the object it was handed fails its check or expires, or a create
+//!   fails and is retried, and the shard's freed place was taken meanwhile, that `get` waits on
+//!   that shard alone. These are the rare paths; the plain waits of step 4 are on every shard.
+//! * The shares are fixed at build: no `resize` or `autoscale` (rejected by `build`). With
+//!   `get_from`, a key's shard creates while it has room even if another shard has idle
+//!   objects (affinity before reuse); the total still never exceeds `max_size`.
+//! * `max_waiters` is rejected (a waiter queues on every shard); `max_pending_creates`,
+//!   the circuit breaker, `set_acquire_timeout` and metrics are per shard: reach a shard with
+//!   [`Shards::shard`] (also for `warm`, `maintain`, `shutdown`, `refresh` and, in the async
+//!   front end, each shard's `maintenance()` future to spawn).
+//! * Waiting allocates (see above), and a waiter is counted in each shard's `waiting`.
+//!
 //! # Home shards
 //!
 //! A thread is given a number the first time it uses any sharded pool (a `Counter` ticket:

@@ -202,3 +202,29 @@ fn bad_shard_counts_are_build_errors() {
     let many = build(5, 4).unwrap_err();
     assert!(many.to_string().contains("more shards (5) than max_size (4)"), "{many}");
 }
+
+/// The futures run as `tokio::spawn`ed tasks on the multi-threaded runtime, under the cap.
+#[test]
+fn gets_spawn_on_tokio_multi_thread() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let (pool, counts) = pool(2, 3);
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..16_u32)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        let obj = if i % 2 == 0 { pool.get().await } else { pool.get_from(&i).await };
+                        drop(obj.unwrap());
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert!(counts.max_live.load(SeqCst) <= 3);
+    assert_eq!((pool.status().in_use, pool.status().waiting), (0, 0));
+}
