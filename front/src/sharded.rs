@@ -36,7 +36,8 @@
 //! the cores), and a getter that takes an object returned a moment later avoids the park.
 //! This overtakes nobody queued: while anyone waits on a shard, that shard's returns go to
 //! its waiters, not to its idle queue. (On this 2-core machine it made 16 threads on 4
-//! objects 11 times faster; the async front end hands off to tasks and does not yield.)
+//! objects 11 times faster, 2.6 to 29 Mops/s; the async front end hands off to tasks and
+//! does not yield.)
 //!
 //! A getter with a key ([`Shards::shard_of`], `get_from(&key)`) does the same with the key's
 //! shard as its home, except that room in its home shard comes before stealing (step 3's
@@ -113,9 +114,15 @@
 //! the cores until stealing starts. Stealing costs the transfers of a plain pool's operation,
 //! on the other shard's lines, only when the home shard has no idle object.
 //!
-//! On a machine with 2 cores, 2 threads on a plain pool already share only 2 lines, and the
-//! table's `sharded` rows (in `cenote-benches`) show little or no gain there: the win is a
-//! many-core one.
+//! Measured on a 2-core VM (the table's `sharded` section in `cenote-benches`, a full run
+//! while other jobs ran): at 2 threads the sharded pool cost 1.1-1.2x the plain pool (within
+//! the noise: two cores share few lines, and a stolen or cross-shard step costs a few more
+//! loads), at 4 and 16 threads on 16 objects 0.6-0.8x (threads time-sliced on one core
+//! still hand the plain pool's lines back and forth at each switch; a home shard's lines stay
+//! with the threads that use it), and 0.7x with 16 threads waiting on 4 objects (the yields
+//! above). Runs vary a lot on this machine (one showed the plain pool at 4 Mops/s for 2
+//! threads on 16 objects against the sharded pool's 88, and the next did not): the claim
+//! this supports is "no worse on 2 cores"; the gain the model predicts is a many-core one.
 use core::fmt;
 use core::future::Future;
 use core::hash::{Hash, Hasher};
