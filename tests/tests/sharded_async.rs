@@ -120,6 +120,27 @@ fn a_waiter_is_served_by_a_return_on_another_shard() {
     drop((mine, got));
 }
 
+/// A return racing a waiting get's steps is never lost (a lost wake-up shows as a timeout).
+#[test]
+fn a_return_racing_a_waiter_is_never_lost() {
+    let (pool, _counts) = pool(2, 2);
+    let rounds = if cfg!(miri) { 10 } else { 300 };
+    let mine = block_on(pool.get()).unwrap();
+    for round in 0..rounds {
+        let theirs = block_on(pool.get()).unwrap();
+        thread::scope(|s| {
+            let waiter = s.spawn(|| block_on(pool.get_timeout(Duration::from_secs(5))).map(drop));
+            if round % 2 == 0 {
+                thread::yield_now();
+            }
+            drop(theirs);
+            assert!(waiter.join().unwrap().is_ok(), "round {round}: the return was lost");
+        });
+        assert_eq!(pool.status().waiting, 0);
+    }
+    drop(mine);
+}
+
 /// `get_from(&key)` lends from the key's shard while it has idle objects or room.
 #[test]
 fn get_from_keeps_a_key_on_its_shard() {

@@ -118,6 +118,29 @@ fn a_waiter_is_served_by_a_return_on_another_shard() {
     drop((mine, got));
 }
 
+/// A return racing a getter's steps (its steal scan, its yields, its queueing on each shard)
+/// is never lost: the getter is served every time, whichever shard is its home. A lost
+/// wake-up shows as a timeout.
+#[test]
+fn a_return_racing_a_waiter_is_never_lost() {
+    let (pool, _counts) = pool(2, 2);
+    let rounds = if cfg!(miri) { 10 } else { 300 };
+    let mine = pool.get().unwrap(); // one shard stays full throughout
+    for round in 0..rounds {
+        let theirs = pool.get().unwrap();
+        thread::scope(|s| {
+            let waiter = s.spawn(|| pool.get_timeout(Duration::from_secs(5)).map(drop));
+            if round % 2 == 0 {
+                thread::yield_now();
+            }
+            drop(theirs); // races the waiter's steps
+            assert!(waiter.join().unwrap().is_ok(), "round {round}: the return was lost");
+        });
+        assert_eq!(pool.status().waiting, 0);
+    }
+    drop(mine);
+}
+
 /// Each of several waiters (on threads with different home shards) is served, whichever
 /// shard the objects come back to, and none is left waiting.
 #[test]
