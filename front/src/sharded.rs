@@ -90,6 +90,10 @@
 //!   [`Shards::shard`] (also for `warm`, `maintain`, `shutdown`, `refresh` and, in the async
 //!   front end, each shard's `maintenance()` future to spawn).
 //! * Waiting allocates (see above), and a waiter is counted in each shard's `waiting`.
+//! * Metrics are each shard's own: a lend is counted (`acquired`, and its wait in the `wait`
+//!   histogram) by the shard that lent it, which sees only its own part of the `get`; the time
+//!   spent waiting on every shard is not in any histogram, and a timed-out cross-shard wait
+//!   is counted in the home shard's `timeouts`.
 //!
 //! # Home shards
 //!
