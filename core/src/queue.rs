@@ -762,14 +762,25 @@ mod tests {
 
     /// Threads move a fixed set of values through the queue while others flip the gate:
     /// nothing is lost or duplicated, and nobody hangs. Once on a fresh queue, once on one
-    /// that crosses its (tiny) position range's wrap many times.
+    /// that starts two laps before its positions wrap (the real range, so that it crosses
+    /// the wrap under contention).
+    ///
+    /// Not on a tiny range: with 32 positions a thread preempted between its tail load and
+    /// its head load can see the positions come round again (an ABA of 24 operations, which
+    /// a descheduled thread on a loaded machine misses easily) and take a queue of 3 values
+    /// for full. The real range needs 2^61 operations (2^30 on 32-bit targets) for that;
+    /// `positions_wrap` covers the tiny range's arithmetic single-threaded.
     #[test]
     fn concurrent_values_are_conserved() {
         concurrent_values_conserved(IdleQueue::try_new(6).unwrap());
-        concurrent_values_conserved(IdleQueue::with_positions(6, 5, 2));
+        let one_lap = (6usize + 1).next_power_of_two();
+        let laps = (POS_MASK / one_lap) + 1;
+        let start = (laps - 2) * one_lap;
+        let q = concurrent_values_conserved(IdleQueue::with_positions(6, usize::BITS - GATE_BITS, laps - 2));
+        assert!(q.head.load(O::Relaxed) < start, "the positions wrapped");
     }
 
-    fn concurrent_values_conserved(q: IdleQueue) {
+    fn concurrent_values_conserved(q: IdleQueue) -> IdleQueue {
         let rounds = if cfg!(miri) { 50 } else { 100_000 };
         let values = 3u32;
         for v in 0..values {
@@ -802,15 +813,21 @@ mod tests {
                     q.clear_gate(GATE_WAITERS);
                 }
             });
-            for mover in movers {
-                mover.join().unwrap();
-            }
+            // Stop the gate flipper even if a mover failed, then report the failure (else
+            // the scope would wait for the flipper for ever).
+            let joined: alloc::vec::Vec<_> = movers.into_iter().map(|mover| mover.join()).collect();
             stop.store(true, O::Relaxed);
+            for result in joined {
+                if let Err(panic) = result {
+                    std::panic::resume_unwind(panic);
+                }
+            }
         });
         assert!(moved.load(O::Relaxed) > 0);
         let mut left: alloc::vec::Vec<u32> = core::iter::from_fn(|| q.pop()).collect();
         left.sort_unstable();
         assert_eq!(left, [0, 1, 2]);
+        q
     }
 }
 
