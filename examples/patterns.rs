@@ -1,7 +1,7 @@
 //! The pool shapes of the README's "Patterns" section, each exercised once with its outcome
 //! printed: autoscaling under a load that rises and falls, load shedding, the circuit breaker
-//! on creation against a backend that goes down and comes back, and the retry helper on
-//! transient errors.
+//! on creation against a backend that goes down and comes back, the retry helper on
+//! transient errors, and the sharded pool (threads on their home shards, one `max_size`).
 //!
 //! ```text
 //! cargo run -p cenote-examples --example patterns
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cenote_sync::{Autoscale, CircuitBreaker, Manager, Pool, RetryPolicy, RunError};
+use cenote_sync::{Autoscale, CircuitBreaker, Manager, Pool, RetryPolicy, RunError, ShardedPool};
 
 /// A connection to the pretend backend.
 #[derive(Debug)]
@@ -224,10 +224,52 @@ fn retries() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+fn sharded() -> Result<(), Box<dyn std::error::Error>> {
+    println!("== sharded pool: 4 shards, one max_size of 8, 8 threads");
+    let (manager, _) = backend();
+    let pool = ShardedPool::builder(manager).shards(4).max_size(8).build()?;
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    let conn = pool.get().expect("8 objects for 8 threads");
+                    std::thread::sleep(Duration::from_micros(50)); // a short query
+                    drop(conn);
+                }
+            });
+        }
+    });
+    let status = pool.status();
+    println!(
+        "  after 1600 gets: {} objects (max 8), {} idle, {} waiting",
+        status.size, status.idle, status.waiting
+    );
+    for i in 0..pool.shard_count() {
+        println!("  shard {i}: {}", pool.shard_status(i));
+    }
+    // Affinity: one tenant's gets go to one shard.
+    let shard = pool.shard_of("tenant-17");
+    let conn = pool.get_from("tenant-17")?;
+    println!("  get_from(\"tenant-17\"): shard {shard}, connection {}", conn.id);
+    // Every shard full: a waiter is served by a return on any shard.
+    let held: Vec<_> = std::iter::once(conn).chain((0..7).map(|_| pool.get().expect("room"))).collect();
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(held); // back to their own shards
+        });
+        let got = pool.get_timeout(Duration::from_secs(1)).map(|c| c.id);
+        println!("  all 8 lent: a get waited {:?} and got {got:?}", started.elapsed());
+    });
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     autoscaling()?;
     load_shedding()?;
     circuit_breaker()?;
     retries()?;
+    sharded()?;
     Ok(())
 }
