@@ -127,15 +127,22 @@
 //! steal (a home shard empties) and pay the plain pool's transfers on another shard's lines
 //! for those operations only.
 //!
-//! Measured on a 2-core VM (the table's `sharded` section in `cenote-benches`, a full run
-//! while other jobs ran): at 2 threads the sharded pool cost 1.1-1.2x the plain pool (within
-//! the noise: two cores share few lines, and a stolen or cross-shard step costs a few more
-//! loads), at 4 and 16 threads on 16 objects 0.6-0.8x (more threads than cores: the
-//! model above does not explain a gain here, where homes are not tied to cores; treat it as
-//! measured, not understood), and 0.7x with 16 threads waiting on 4 objects (the yields
-//! above). Runs vary a lot on this machine (one showed the plain pool at 4 Mops/s for 2
-//! threads on 16 objects against the sharded pool's 88, and the next did not): the claim
-//! this supports is "no worse on 2 cores"; the gain the model predicts is a many-core one.
+//! Measured on a shared 2-core VM (the table's `sharded` section in `cenote-benches`, four
+//! full or quick runs while other jobs ran; cost = the sharded pool's inverse throughput over
+//! the plain pool's, median of per-round ratios):
+//!
+//! | threads / objects | 2 / 4 | 2 / 16 | 4 / 16 | 16 / 16 | 16 / 4 |
+//! |---|--:|--:|--:|--:|--:|
+//! | cost, lowest to highest run | 0.39-1.16 | 0.05-1.28 | 0.58-1.13 | 0.57-0.88 | 0.40-0.71 |
+//!
+//! At 2 and 4 threads there is no consistent difference: two cores share few lines, and the
+//! runs vary more than the pools do (the 0.05 was a run in which the plain pool made 4 Mops/s,
+//! its two threads on two cores trading the queue's lines, and the next run did not repeat
+//! it). At 16 threads the sharded pool was cheaper in every run. The model above does not
+//! predict that on 2 cores; a likely reason is preemption: a thread descheduled inside a pop or
+//! push (its position claimed, its stamp not yet published) holds up every thread on that
+//! queue until it runs again, and with shards only that shard's. So the claim this supports is
+//! "no worse on 2 cores"; the gain the model predicts is a many-core one.
 use core::fmt;
 use core::future::Future;
 use core::hash::{Hash, Hasher};
