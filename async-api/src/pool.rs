@@ -444,19 +444,21 @@ impl<M: Manager> Pool<M> {
         None
     }
 
-    async fn get_within(
+    /// `get` with `timeout`: [`get_first`](Pool::get_first)'s future itself (not awaited
+    /// inside another: one state machine less on every get).
+    fn get_within(
         &self,
         timeout: Timeout,
         location: &'static Location<'static>,
-    ) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_first(None, timeout, location).await
+    ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
+        self.get_first(Ask, timeout, location)
     }
 
-    /// `get`, from a first `try_acquire`'s answer (`None`: ask; a sharded pool passes what
-    /// another step found: an idle object, or a place to create into).
+    /// `get`, from a first `try_acquire`'s answer ([`Ask`]: ask the core; a sharded pool
+    /// passes what another step found: an idle object, or a place to create into).
     pub(crate) async fn get_first(
         &self,
-        mut first: Option<cenote_front::TryAcquireOf<Async<M>>>,
+        mut first: impl First<M>,
         timeout: Timeout,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
@@ -467,7 +469,7 @@ impl<M: Manager> Pool<M> {
         // A create slot (`max_pending_creates`), kept across the pause after a failed create.
         let mut slot: Option<CreateSlot<'_, Async<M>>> = None;
         loop {
-            let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire()) {
+            let acquired = match first.next().unwrap_or_else(|| self.core().try_acquire()) {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
@@ -657,5 +659,30 @@ impl<M: Manager> Pool<M> {
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.handle, f)
+    }
+}
+
+/// What [`Pool::get_first`] starts from: nothing ([`Ask`], a plain `get`: a zero-sized type,
+/// so that its future is the same as without this parameter), or what a sharded pool's
+/// step found (`Option<TryAcquire>`, taken on the first round).
+pub(crate) trait First<M: Manager>: Send {
+    /// The answer to use instead of asking the core, this round.
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>>;
+}
+
+/// Ask the core from the first round on.
+pub(crate) struct Ask;
+
+impl<M: Manager> First<M> for Ask {
+    #[inline(always)]
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>> {
+        None
+    }
+}
+
+impl<M: Manager> First<M> for Option<cenote_front::TryAcquireOf<Async<M>>> {
+    #[inline]
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>> {
+        self.take()
     }
 }
