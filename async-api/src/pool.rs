@@ -521,7 +521,13 @@ impl<M: Manager> Pool<M> {
                     // Before the create: its start time and the pool's generation (`refresh`).
                     let creating = self.handle.begin_create();
                     match within(&mut attempt, pin!(self.create(permit, location, creating))).await {
-                        None => return Err(attempt.timed_out()),
+                        // The deadline cut a create off: a failed create for the books and the
+                        // circuit breaker (a backend that accepts and never answers must open
+                        // it, with or without `create_timeout`).
+                        None => {
+                            self.handle.create_failed();
+                            return Err(attempt.timed_out());
+                        }
                         Some(Ok(pooled)) => {
                             attempt.lent();
                             return Ok(pooled);

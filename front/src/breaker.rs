@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | closed | creates (retrying within `acquire_timeout`, as without a breaker) | `failures` creates in a row fail: open |
 //! | open | fails at once with [`Error::Unavailable`] | `open_for` has passed: half-open |
-//! | half-open | the first one creates (the probe); the others fail at once | the probe succeeds: closed; it fails: open again |
+//! | half-open | the first one creates (the probe); the others fail at once (`retry_in`: when a hung probe would be given up on) | the probe succeeds: closed; it fails: open again; it runs `open_for` without an outcome: the next caller probes too |
 //!
 //! Idle objects are lent in every state (the fast path never looks at the breaker): only a
 //! `get` that found nothing idle and room to create is turned away, and one that finds the
@@ -98,6 +98,10 @@ pub(crate) struct BreakerState<E> {
     /// The probe in flight (0: none), and the number the next one takes.
     probe: u64,
     probes: u64,
+    /// When the probe in flight began (ticks): one that has run `open_for` without an
+    /// outcome (a create hanging on a backend that accepts and never answers) no longer
+    /// blocks the next probe.
+    probe_began: u64,
     /// The error of the failure that opened it (or of a later one) when no caller took it
     /// with it (a refill's): for the first caller turned away.
     kept: Option<E>,
@@ -107,7 +111,15 @@ pub(crate) type Breaker<E> = Mutex<BreakerState<E>>;
 
 pub(crate) fn breaker<E>(settings: Option<CircuitBreaker>) -> Option<Breaker<E>> {
     settings.map(|settings| {
-        Mutex::new(BreakerState { settings, failures: 0, open_until: None, probe: 0, probes: 0, kept: None })
+        Mutex::new(BreakerState {
+            settings,
+            failures: 0,
+            open_until: None,
+            probe: 0,
+            probes: 0,
+            probe_began: 0,
+            kept: None,
+        })
     })
 }
 
@@ -162,14 +174,28 @@ impl<F: Front> Shared<F> {
             let retry_in = Duration::from_nanos(until - now);
             return Gate::Refuse { retry_in, kept: state.kept.take() };
         }
-        if state.probe != 0 {
-            return Gate::Refuse { retry_in: Duration::ZERO, kept: state.kept.take() };
+        let open_for = crate::front::ticks(state.settings.open_for);
+        let stuck = state.probe != 0 && now.saturating_sub(state.probe_began) >= open_for;
+        if state.probe != 0 && !stuck {
+            // The probe's outcome decides; look again when a probe that hangs would be
+            // given up on (never a zero pause: a caller honouring it would spin).
+            let retry_in =
+                Duration::from_nanos((state.probe_began + open_for).saturating_sub(now).max(1_000_000));
+            return Gate::Refuse { retry_in, kept: state.kept.take() };
         }
         state.probes += 1;
         state.probe = state.probes;
+        state.probe_began = now;
         let id = state.probe;
         drop(state);
-        log::info!("pool {}: circuit breaker half-open: one probe create is let through", self.name());
+        if stuck {
+            log::warn!(
+                "pool {}: circuit breaker: the probe create has run for open_for without an outcome; another probe is let through",
+                self.name()
+            );
+        } else {
+            log::info!("pool {}: circuit breaker half-open: one probe create is let through", self.name());
+        }
         Gate::Probe(Probe { shared: self, id })
     }
 

@@ -209,7 +209,9 @@ fn half_open_lets_one_probe_through_and_its_success_closes_the_breaker() {
             for _ in 0..3 {
                 let start = Instant::now();
                 match pool.get().await {
-                    Err(Error::Unavailable { retry_in, .. }) => assert_eq!(retry_in, Duration::ZERO),
+                    Err(Error::Unavailable { retry_in, .. }) => {
+                        assert!(retry_in > Duration::ZERO && retry_in <= BREAKER.open_for, "{retry_in:?}")
+                    }
                     other => panic!("expected Unavailable while the probe runs, got {other:?}"),
                 }
                 assert!(start.elapsed() < AT_ONCE);
@@ -360,4 +362,65 @@ fn run_retires_a_broken_connection_and_uses_a_new_one() {
     assert_ne!(ids[0], ids[1], "the second attempt ran on a new connection");
     assert_eq!(pool.metrics().closed.broken, 1);
     assert_eq!(k.counts.live.load(SeqCst), 1);
+}
+
+/// A backend that accepts connections and never answers: every create hangs.
+struct Hangs(Arc<AtomicUsize>);
+
+impl Manager for Hangs {
+    type Connection = u8;
+    type Error = String;
+    async fn create(&self) -> Result<u8, String> {
+        self.0.fetch_add(1, SeqCst);
+        std::future::pending().await
+    }
+}
+
+/// A create the get's deadline cuts off counts as a failed create, for the books and for the
+/// breaker: against a backend that hangs, the breaker opens (without `create_timeout`) and
+/// later gets fail fast instead of each waiting out `acquire_timeout`. While the probe hangs,
+/// the others are told to look again later (never a zero `retry_in`); once it has hung for
+/// `open_for`, the next caller probes.
+#[test]
+fn creates_cut_off_by_the_deadline_open_the_breaker_and_a_hung_probe_is_given_up() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let pool = Pool::builder(Hangs(Arc::clone(&calls)))
+        .max_size(4)
+        .acquire_timeout(Some(Duration::from_millis(50)))
+        .circuit_breaker(CircuitBreaker::new(2, Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    block_on(async {
+        for _ in 0..2 {
+            assert!(pool.get().await.unwrap_err().is_timeout());
+        }
+        let start = Instant::now();
+        let refused = pool.get().await.unwrap_err();
+        assert!(refused.is_unavailable(), "{refused:?}");
+        assert!(start.elapsed() < AT_ONCE, "failed fast: {:?}", start.elapsed());
+    });
+    let m = pool.metrics();
+    assert_eq!((m.create_errors, m.unavailable), (2, 1), "{m:?}");
+    assert_eq!(calls.load(SeqCst), 2);
+    // Half-open: one probe, which hangs; the others are refused with a pause to wait.
+    std::thread::sleep(Duration::from_millis(110));
+    let probe = std::thread::spawn({
+        let pool = pool.clone();
+        move || block_on(pool.get_timeout(Duration::from_millis(600))).map(drop)
+    });
+    while calls.load(SeqCst) < 3 {
+        std::thread::yield_now();
+    }
+    match block_on(pool.get()) {
+        Err(Error::Unavailable { retry_in, .. }) => {
+            assert!(retry_in > Duration::ZERO && retry_in <= Duration::from_millis(100), "{retry_in:?}")
+        }
+        other => panic!("expected Unavailable while the probe runs, got {other:?}"),
+    }
+    // The probe has now hung for `open_for`: the next caller probes (and hangs too).
+    std::thread::sleep(Duration::from_millis(110));
+    assert!(block_on(pool.get()).unwrap_err().is_timeout());
+    assert_eq!(calls.load(SeqCst), 4, "a second probe was let through");
+    pool.close();
+    let _ = probe.join();
 }
