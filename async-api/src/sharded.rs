@@ -230,7 +230,10 @@ impl<M: Manager> ShardedPool<M> {
         };
         // Step 2: steal. Step 3: room. Each goes on in that shard's own `get`.
         let mut found = None;
-        if affine {
+        // (Room only where the breaker lets a create through: a shard that would refuse
+        // must not turn the get away while another shard has an idle object or a create.)
+        let admits = |s: usize| !self.shard(s).shared().breaker_refuses();
+        if affine && admits(home) {
             found = self.shard(home).core().try_reserve().map(|permit| (home, TryAcquire::Vacant(permit)));
         }
         for s in self.others(home).filter(|_| found.is_none()) {
@@ -239,12 +242,14 @@ impl<M: Manager> ShardedPool<M> {
                 break;
             }
         }
-        if found.is_none() {
+        // Room: first where the breaker admits a create; else anywhere, whose own `get` then
+        // says `Unavailable` as a plain pool's does.
+        for pass_admitting in [true, false] {
             for s in core::iter::once(home).chain(self.others(home)) {
-                if let Some(permit) = self.shard(s).core().try_reserve() {
-                    found = Some((s, TryAcquire::Vacant(permit)));
-                    break;
+                if found.is_some() || (pass_admitting && !admits(s)) {
+                    continue;
                 }
+                found = self.shard(s).core().try_reserve().map(|permit| (s, TryAcquire::Vacant(permit)));
             }
         }
         if found.is_none() {

@@ -199,6 +199,18 @@ impl<F: Front> Shared<F> {
         Gate::Probe(Probe { shared: self, id })
     }
 
+    /// Whether a caller about to create would be turned away now (open, or a probe under
+    /// way that has not hung for `open_for`), without taking a probe: for a sharded pool
+    /// choosing the shard to create in. A hint: the breaker may change right after.
+    pub fn breaker_refuses(&self) -> bool {
+        let Some(breaker) = &self.breaker else { return false };
+        let state = breaker.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(until) = state.open_until else { return false };
+        let now = time::now();
+        let open_for = crate::front::ticks(state.settings.open_for);
+        now < until || (state.probe != 0 && now.saturating_sub(state.probe_began) < open_for)
+    }
+
     /// A create failed (`error`, if there is one): counts it; `Some(retry_in)` if the breaker
     /// is open after it (it just opened, or a probe or a create begun before it opened
     /// failed: then it stays open another `open_for`).

@@ -238,7 +238,10 @@ impl<M: Manager> ShardedPool<M> {
         // What a shard's own `get` goes on from: what we found there, under the time left.
         let finish =
             |shard: usize, found, timeout| self.shard(shard).get_slow(Some(found), timeout, location);
-        if affine {
+        // (Room only where the breaker lets a create through: a shard that would refuse
+        // must not turn the get away while another shard has an idle object or a create.)
+        let admits = |s: usize| !self.shard(s).shared().breaker_refuses();
+        if affine && admits(home) {
             if let Some(permit) = self.shard(home).core().try_reserve() {
                 return finish(home, TryAcquire::Vacant(permit), left(&mut attempt));
             }
@@ -248,9 +251,16 @@ impl<M: Manager> ShardedPool<M> {
                 return finish(s, TryAcquire::Idle(lease), left(&mut attempt));
             }
         }
-        for s in core::iter::once(home).chain(self.others(home)) {
-            if let Some(permit) = self.shard(s).core().try_reserve() {
-                return finish(s, TryAcquire::Vacant(permit), left(&mut attempt));
+        // Room: first where the breaker admits a create; else anywhere, whose own `get` then
+        // says `Unavailable` as a plain pool's does.
+        for pass_admitting in [true, false] {
+            for s in core::iter::once(home).chain(self.others(home)) {
+                if pass_admitting && !admits(s) {
+                    continue;
+                }
+                if let Some(permit) = self.shard(s).core().try_reserve() {
+                    return finish(s, TryAcquire::Vacant(permit), left(&mut attempt));
+                }
             }
         }
         if self.is_closed() {

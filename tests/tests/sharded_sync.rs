@@ -216,3 +216,47 @@ fn bad_shard_counts_are_build_errors() {
     let small = ShardedPool::builder(Objects(counts)).max_size(1).build().unwrap();
     assert_eq!(small.shard_count(), 1, "the default number of shards is lowered to max_size");
 }
+
+/// A shard whose circuit breaker is open does not turn a `get_from` away while another
+/// shard has an idle object: the key's shard is skipped for creating, and the idle object
+/// elsewhere is lent (as a plain pool lends idle objects in every breaker state).
+#[test]
+fn an_open_breaker_on_the_keys_shard_still_lends_an_idle_object_of_another() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+
+    #[derive(Debug)]
+    struct Down;
+    impl std::fmt::Display for Down {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("down")
+        }
+    }
+    struct Flaky(std::sync::Arc<AtomicBool>);
+    impl cenote_sync::Manager for Flaky {
+        type Connection = u32;
+        type Error = Down;
+        fn create(&self) -> Result<u32, Down> {
+            if self.0.load(SeqCst) {
+                Err(Down)
+            } else {
+                Ok(1)
+            }
+        }
+    }
+    let fail = std::sync::Arc::new(AtomicBool::new(false));
+    let mut config = cenote_front::Config::new(4);
+    config.circuit_breaker = Some(cenote_front::CircuitBreaker::new(1, std::time::Duration::from_secs(60)));
+    config.acquire_timeout = Some(std::time::Duration::from_secs(2));
+    let pool = cenote_sync::ShardedPool::builder(Flaky(std::sync::Arc::clone(&fail)))
+        .shards(2)
+        .config(&config)
+        .build()
+        .unwrap();
+    let k0 = (0u64..).find(|k| pool.shard_of(k) == 0).unwrap();
+    let k1 = (0u64..).find(|k| pool.shard_of(k) == 1).unwrap();
+    drop(pool.get_from(&k1).unwrap()); // one idle object in shard 1
+    fail.store(true, SeqCst);
+    assert!(pool.get_from(&k0).unwrap_err().is_unavailable(), "the failed create opens shard 0's breaker");
+    let second = pool.get_from(&k0);
+    assert!(second.is_ok(), "shard 1's idle object is lent: {:?}", second.err());
+}
