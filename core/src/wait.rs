@@ -21,6 +21,7 @@ use core::task::{ready, Context, Poll};
 
 use crate::error::Closed;
 use crate::pool::{Acquired, Core, Inner, TryAcquire, STARVE_AFTER_MISSES};
+use crate::priority::{Found, Priority};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
 use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT, NO_DEADLINE, WAITING, WOKEN};
@@ -108,6 +109,8 @@ struct Waiter<'a, T, E> {
     /// When an async waiter gives up, for `expire` to wake it then (`NO_DEADLINE`: never, or
     /// it keeps its own time, as blocking waiters do).
     deadline: u64,
+    /// The waiter's class: which FIFO it lines up in, and whether it may take the reserve.
+    class: Priority,
 }
 
 /// What a look under the lock did.
@@ -124,7 +127,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         // ORDERING: `SeqCst`, ordered with the last leaver's re-read under the lock (`drop`)
         // and with freers' reads (`release_live`).
         core.waiters.fetch_add(1, Ordering::SeqCst);
-        Self { core, misses: 0, direct: !thread, thread, deadline: NO_DEADLINE }
+        Self { core, misses: 0, direct: !thread, thread, deadline: NO_DEADLINE, class: Priority::Normal }
     }
 
     /// A wakeup that found nothing.
@@ -149,7 +152,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         // so it cannot be cleared behind us while we are.
         self.core.idle.set_gate(GATE_WAITERS);
         seqcst_fence_for_loom();
-        if let Some(found) = self.core.try_take() {
+        if let Some(found) = self.core.try_take_locked(self.class) {
             drop(list);
             drop(wake);
             return Looked::Found(found);
@@ -158,7 +161,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         let front = self.misses > 0;
         // SAFETY: `node` is ours, unlinked and `WAITING` (new or rearmed), pinned in its
         // `Wait`, which unlinks it before it goes (see "Pinning").
-        let old = unsafe { list.link(node, front, self.direct, wake) };
+        let old = unsafe { list.link(node, self.class.index(), front, self.direct, wake) };
         let watch = if self.deadline == NO_DEADLINE {
             None
         } else {
@@ -188,7 +191,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         match state {
             CLOSED_NODE => Some(Err(Closed)),
             WOKEN => {
-                let found = self.core.try_take();
+                let found = self.core.try_take(self.class);
                 if found.is_none() {
                     self.missed();
                     node.rearm();
@@ -227,9 +230,6 @@ impl<T, E> Drop for Waiter<'_, T, E> {
     }
 }
 
-/// What a look found: an object or permit, or the news that the pool is closed.
-type Found<T, E> = Result<Acquired<T, E>, Closed>;
-
 /// A caller that waits: its count in `waiters`, its node, and whether the node needs
 /// seeing to before it goes. Pinned (see "Pinning" in the module docs).
 ///
@@ -247,10 +247,12 @@ struct Wait<'a, T, E> {
 }
 
 impl<'a, T, E> Wait<'a, T, E> {
-    /// Counts a new waiter (a blocking one if `thread`) that gives up at `deadline`.
-    fn new(core: &'a Inner<T, E>, thread: bool, deadline: u64) -> Self {
+    /// Counts a new waiter (a blocking one if `thread`) of class `class` that gives up at
+    /// `deadline`.
+    fn new(core: &'a Inner<T, E>, thread: bool, deadline: u64, class: Priority) -> Self {
         let mut waiter = Waiter::new(core, thread);
         waiter.deadline = deadline;
+        waiter.class = class;
         Self { armed: false, node: WaitNode::new(), waiter }
     }
 
@@ -351,18 +353,6 @@ impl<T, E> Drop for Wait<'_, T, E> {
 }
 
 impl<T, E> Inner<T, E> {
-    /// One look for something to take, made by a waiter: `Closed`, an idle object, or a
-    /// permit.
-    fn try_take(&self) -> Option<Found<T, E>> {
-        if self.is_closed() {
-            return Some(Err(Closed));
-        }
-        if let Some(index) = self.idle.pop() {
-            return Some(Ok(Acquired::Idle(self.lend(index))));
-        }
-        self.try_reserve().map(|p| Ok(Acquired::Vacant(p)))
-    }
-
     /// Takes what a server gave a waiter (`GIVEN_SLOT + index` or `GIVEN_PERMIT`). If the
     /// pool closed meanwhile, passes it back and answers `Closed`.
     fn take_given(&self, given: usize) -> Option<Found<T, E>> {
@@ -446,6 +436,8 @@ pub struct Acquire<'a, T, E = (), W = NoWatch> {
     watch: W,
     /// The future returned `Ready`.
     done: bool,
+    /// The class it waits in (`Normal` unless set by `with_priority`).
+    priority: Priority,
 }
 
 /// An [`Acquire`], projected: the wait pinned, the other fields not.
@@ -455,6 +447,7 @@ struct AcquireProj<'p, 'a, T, E, W> {
     deadline: u64,
     watch: &'p mut W,
     done: &'p mut bool,
+    priority: Priority,
 }
 
 impl<'a, T, E, W> Acquire<'a, T, E, W> {
@@ -472,7 +465,41 @@ impl<'a, T, E, W> Acquire<'a, T, E, W> {
             deadline: this.deadline,
             watch: &mut this.watch,
             done: &mut this.done,
+            priority: this.priority,
         }
+    }
+}
+
+impl<T, E, W> Acquire<'_, T, E, W> {
+    /// Waits in class `priority` instead of `Normal`: served after waiting waiters of higher
+    /// classes and before those of lower ones, within the aging bound
+    /// ([`AGE_AFTER`](crate::AGE_AFTER)); a `Normal` or `Low` waiter does not take the
+    /// [reserve](Core::set_reserve). Set it before the first poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_core::{Acquired, Core, Permit, Priority};
+    ///
+    /// let core = Core::<u32>::new(1, 1, ()).unwrap();
+    /// let held = Permit::fill(core.try_reserve().unwrap(), 7);
+    /// # futures_lite::future::block_on(async {
+    /// let mut low = std::pin::pin!(core.acquire().with_priority(Priority::Low));
+    /// let mut high = std::pin::pin!(core.acquire().with_priority(Priority::High));
+    /// assert!(futures_lite::future::poll_once(low.as_mut()).await.is_none());
+    /// assert!(futures_lite::future::poll_once(high.as_mut()).await.is_none());
+    /// drop(held); // High came later, but is served first
+    /// let Ok(Acquired::Idle(lease)) = high.await else { unreachable!() };
+    /// assert!(futures_lite::future::poll_once(low.as_mut()).await.is_none());
+    /// drop(lease); // and then Low
+    /// assert!(matches!(low.await, Ok(Acquired::Idle(_))));
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub fn with_priority(mut self, priority: Priority) -> Self {
+        debug_assert!(self.wait.is_none(), "set the priority before the first poll");
+        self.priority = priority;
+        self
     }
 }
 
@@ -483,15 +510,15 @@ impl<T, E, W: Watch> Future for Acquire<'_, T, E, W> {
     ///
     /// If polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let AcquireProj { mut wait, core, deadline, watch, done } = self.project();
+        let AcquireProj { mut wait, core, deadline, watch, done, priority } = self.project();
         if wait.is_none() {
             assert!(!*done, "`Acquire` polled after completion");
-            let found = match core.try_acquire() {
+            let found = match core.try_acquire_with(priority) {
                 TryAcquire::Idle(lease) => Ok(Acquired::Idle(lease)),
                 TryAcquire::Vacant(permit) => Ok(Acquired::Vacant(permit)),
                 TryAcquire::Closed => Err(Closed),
                 TryAcquire::Exhausted => {
-                    wait.set(Some(Wait::new(core.inner(), false, deadline)));
+                    wait.set(Some(Wait::new(core.inner(), false, deadline, priority)));
                     return poll_wait(wait, cx, watch, done);
                 }
             };
@@ -614,7 +641,7 @@ impl<T, E> Core<T, E> {
     /// ```
     #[inline]
     pub fn acquire_until<W: Watch>(&self, deadline: u64, watch: W) -> Acquire<'_, T, E, W> {
-        Acquire { wait: None, core: self, deadline, watch, done: false }
+        Acquire { wait: None, core: self, deadline, watch, done: false, priority: Priority::Normal }
     }
 
     /// Waits for an idle object or a permit to create one, parking the thread, until
@@ -645,8 +672,46 @@ impl<T, E> Core<T, E> {
     /// assert!(core.acquire_blocking(time::NEVER).is_ok());
     /// ```
     #[cfg(feature = "std")]
+    #[inline]
     pub fn acquire_blocking(&self, deadline: u64) -> Result<Acquired<T, E>, crate::WaitError> {
-        match self.try_acquire() {
+        self.acquire_blocking_with(deadline, Priority::Normal)
+    }
+
+    /// [`acquire_blocking`](Core::acquire_blocking) for a waiter of class `priority`: served
+    /// after waiting waiters of higher classes and before those of lower ones, within the
+    /// aging bound ([`AGE_AFTER`](crate::AGE_AFTER)); a `Normal` or `Low` waiter does not take
+    /// the [reserve](Core::set_reserve).
+    ///
+    /// # Errors
+    ///
+    /// As for [`acquire_blocking`](Core::acquire_blocking).
+    ///
+    /// # Blocking
+    ///
+    /// As for [`acquire_blocking`](Core::acquire_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cenote_core::{time, Core, Permit, Priority, WaitError};
+    ///
+    /// let core = Core::<u32>::new(2, 2, ()).unwrap();
+    /// core.set_reserve(1).unwrap();
+    /// let held = Permit::fill(core.try_reserve().unwrap(), 7);
+    /// let soon = time::after(Duration::from_millis(10));
+    /// // The one place left is the reserve: Normal times out, High gets it.
+    /// assert_eq!(core.acquire_blocking_with(soon, Priority::Normal).err(), Some(WaitError::Timeout));
+    /// assert!(core.acquire_blocking_with(time::NEVER, Priority::High).is_ok());
+    /// # drop(held);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn acquire_blocking_with(
+        &self,
+        deadline: u64,
+        priority: Priority,
+    ) -> Result<Acquired<T, E>, crate::WaitError> {
+        match self.try_acquire_with(priority) {
             TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
             TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
             TryAcquire::Closed => return Err(crate::WaitError::Closed),
@@ -662,7 +727,7 @@ impl<T, E> Core<T, E> {
         #[cfg(not(loom))]
         while !backoff.is_completed() {
             backoff.snooze();
-            match self.try_acquire() {
+            match self.try_acquire_with(priority) {
                 TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
                 TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
                 TryAcquire::Closed => return Err(crate::WaitError::Closed),
@@ -673,7 +738,7 @@ impl<T, E> Core<T, E> {
             }
         }
         let inner = self.inner();
-        let mut wait = core::pin::pin!(Wait::new(inner, true, NO_DEADLINE));
+        let mut wait = core::pin::pin!(Wait::new(inner, true, NO_DEADLINE, priority));
         let found = loop {
             let (node, armed, waiter) = wait.as_mut().project();
             match waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
@@ -700,7 +765,7 @@ impl<T, E> Core<T, E> {
                     }
                     if wait.as_mut().unlink() {
                         // Timed out before anyone served us. One last look.
-                        return match inner.try_take() {
+                        return match inner.try_take(priority) {
                             Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
                             None => Err(crate::WaitError::Timeout),
                         };
