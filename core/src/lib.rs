@@ -84,6 +84,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+mod blocking;
 mod error;
 mod handle;
 mod lease;
@@ -111,6 +113,7 @@ pub mod __hooks {
 mod wait;
 mod waitlist;
 mod wake;
+mod watch;
 mod weak;
 
 pub use error::{Closed, ConfigError, WaitError};

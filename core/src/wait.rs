@@ -25,78 +25,11 @@ use crate::priority::{Found, Priority};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
 use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT, NO_DEADLINE, WAITING, WOKEN};
-
-/// How a timed waiter ([`Core::acquire_until`]) asks for a call to
-/// [`WeakCore::expire_waiters`](crate::WeakCore::expire_waiters).
-///
-/// Implemented for every `FnMut(u64)` closure; implement it on a type of your own (a handle to
-/// your pool's timer) to be able to name the future's type, [`Acquire<'_, T, E, YourWatch>`].
-///
-/// # Examples
-///
-/// ```
-/// use std::cell::Cell;
-/// use cenote_core::{Acquire, Core, Permit, Watch};
-///
-/// /// The pool's one timer: the earliest time it was asked to fire at.
-/// struct Timer<'a>(&'a Cell<u64>);
-///
-/// impl Watch for Timer<'_> {
-///     fn watch(&mut self, deadline: u64) {
-///         self.0.set(self.0.get().min(deadline));
-///     }
-/// }
-///
-/// /// A type that holds a wait can name it.
-/// struct TimedGet<'a> {
-///     wait: Acquire<'a, u32, (), Timer<'a>>,
-/// }
-///
-/// let core = Core::<u32>::new(1, 1, ()).unwrap();
-/// let _held = Permit::fill(core.try_reserve().unwrap(), 7);
-/// let due = Cell::new(u64::MAX);
-/// let get = TimedGet { wait: core.acquire_until(100, Timer(&due)) };
-/// # futures_lite::future::block_on(async {
-/// let mut wait = std::pin::pin!(get.wait);
-/// assert!(futures_lite::future::poll_once(wait.as_mut()).await.is_none());
-/// assert_eq!(due.get(), 100); // the timer must fire at 100
-/// # });
-/// ```
-pub trait Watch {
-    /// Called (outside any lock, on the waiter's task) when the waiter's `deadline` is earlier
-    /// than any call to `expire_waiters` already promised: see to it that
-    /// `expire_waiters(now)` runs once `now >= deadline`, and again at each time it returns.
-    fn watch(&mut self, deadline: u64);
-}
-
-impl<F: FnMut(u64)> Watch for F {
-    #[inline]
-    fn watch(&mut self, deadline: u64) {
-        self(deadline);
-    }
-}
-
-/// The [`Watch`] of a waiter without a deadline ([`Core::acquire`]): never called.
-///
-/// # Examples
-///
-/// ```
-/// use cenote_core::{Acquire, Core, NoWatch};
-///
-/// let core = Core::<u32>::new(1, 1, ()).unwrap();
-/// let _wait: Acquire<'_, u32, (), NoWatch> = core.acquire();
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoWatch;
-
-impl Watch for NoWatch {
-    #[inline]
-    fn watch(&mut self, _deadline: u64) {}
-}
+pub use crate::watch::{NoWatch, Watch};
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` right on every
 /// exit, including a panic or a dropped future, and decides where its node goes.
-struct Waiter<'a, T, E> {
+pub(crate) struct Waiter<'a, T, E> {
     core: &'a Inner<T, E>,
     misses: u32,
     /// Served directly (returns go to us, not to the idle queue) and linked at the front after
@@ -114,7 +47,7 @@ struct Waiter<'a, T, E> {
 }
 
 /// What a look under the lock did.
-enum Looked<T, E> {
+pub(crate) enum Looked<T, E> {
     /// Found an object, a permit, or a closed pool.
     Found(Found<T, E>),
     /// Linked the node; `Some(deadline)`: the caller must see to it that
@@ -143,7 +76,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
     /// `None` once linked.
     /// `wake` is made by the caller before the lock is taken (cloning a waker runs the
     /// executor's code) and dropped after it is released if not needed.
-    fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Looked<T, E> {
+    pub(crate) fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Looked<T, E> {
         let mut list = self.core.waitlist.lock();
         // ORDERING: the `SeqCst` RMW that sets the gate, under the lock: the waiter's half of
         // the return ↔ wait pair (see `pool.rs`). Every gated push after it fails and takes
@@ -187,7 +120,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
     }
 
     /// Acts on what a server gave our node (`state`, not `WAITING`); `None` means look again.
-    fn on_served(&mut self, node: &WaitNode, state: usize) -> Option<Found<T, E>> {
+    pub(crate) fn on_served(&mut self, node: &WaitNode, state: usize) -> Option<Found<T, E>> {
         match state {
             CLOSED_NODE => Some(Err(Closed)),
             WOKEN => {
@@ -236,7 +169,7 @@ impl<T, E> Drop for Waiter<'_, T, E> {
 /// Dropped while armed (the future dropped, the thread timed out or panicked), it unlinks the
 /// node or, if a server got there first, passes on what the node was given, so that nothing
 /// is lost; then, and also if passing on panics, the count is given up (`waiter`'s drop).
-struct Wait<'a, T, E> {
+pub(crate) struct Wait<'a, T, E> {
     /// The node is linked, or was served and what it was given is not acted on yet.
     armed: bool,
     /// Structurally pinned: linked by address while `armed`.
@@ -249,16 +182,23 @@ struct Wait<'a, T, E> {
 impl<'a, T, E> Wait<'a, T, E> {
     /// Counts a new waiter (a blocking one if `thread`) of class `class` that gives up at
     /// `deadline`.
-    fn new(core: &'a Inner<T, E>, thread: bool, deadline: u64, class: Priority) -> Self {
+    pub(crate) fn new(core: &'a Inner<T, E>, thread: bool, deadline: u64, class: Priority) -> Self {
         let mut waiter = Waiter::new(core, thread);
         waiter.deadline = deadline;
         waiter.class = class;
         Self { armed: false, node: WaitNode::new(), waiter }
     }
 
+    /// What the node was given, or `WAITING`.
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn state(&self) -> usize {
+        self.node.state()
+    }
+
     /// The node (pinned, so only shared) and the fields that are not pinned.
     #[inline]
-    fn project(self: Pin<&mut Self>) -> (&WaitNode, &mut bool, &mut Waiter<'a, T, E>) {
+    pub(crate) fn project(self: Pin<&mut Self>) -> (&WaitNode, &mut bool, &mut Waiter<'a, T, E>) {
         // SAFETY: nothing pinned is moved: `node` is handed out only as `&WaitNode` (through
         // which it cannot be moved), and `armed` and `waiter` are not structurally pinned, so
         // `&mut` to them is fine.
@@ -270,7 +210,7 @@ impl<'a, T, E> Wait<'a, T, E> {
     /// given; the node is disarmed), `false` if it was served (its state says with what).
     /// (For a blocking waiter that times out.)
     #[cfg(all(feature = "std", not(loom)))]
-    fn unlink(self: Pin<&mut Self>) -> bool {
+    pub(crate) fn unlink(self: Pin<&mut Self>) -> bool {
         let (node, armed, waiter) = self.project();
         let unlinked = waiter.unlink(node);
         if unlinked {
@@ -642,143 +582,5 @@ impl<T, E> Core<T, E> {
     #[inline]
     pub fn acquire_until<W: Watch>(&self, deadline: u64, watch: W) -> Acquire<'_, T, E, W> {
         Acquire { wait: None, core: self, deadline, watch, done: false, priority: Priority::Normal }
-    }
-
-    /// Waits for an idle object or a permit to create one, parking the thread, until
-    /// `deadline`, in the ticks of [`time`](crate::time) ([`time::NEVER`](crate::time::NEVER):
-    /// no limit; [`time::after`](crate::time::after) makes one from a timeout).
-    ///
-    /// # Errors
-    ///
-    /// [`WaitError::Timeout`](crate::WaitError::Timeout) when the deadline passes first,
-    /// [`WaitError::Closed`](crate::WaitError::Closed) if the pool is closed.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the calling thread until an object is returned, a place is freed, the pool is
-    /// closed, or the deadline passes. Do not call it on an async executor's thread.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use cenote_core::{time, Core, Permit, WaitError};
-    ///
-    /// let core = Core::<u32>::new(1, 1, ()).unwrap();
-    /// let held = Permit::fill(core.try_reserve().unwrap(), 7);
-    /// let soon = time::after(Duration::from_millis(10));
-    /// assert_eq!(core.acquire_blocking(soon).err(), Some(WaitError::Timeout));
-    /// drop(held);
-    /// assert!(core.acquire_blocking(time::NEVER).is_ok());
-    /// ```
-    #[cfg(feature = "std")]
-    #[inline]
-    pub fn acquire_blocking(&self, deadline: u64) -> Result<Acquired<T, E>, crate::WaitError> {
-        self.acquire_blocking_with(deadline, Priority::Normal)
-    }
-
-    /// [`acquire_blocking`](Core::acquire_blocking) for a waiter of class `priority`: served
-    /// after waiting waiters of higher classes and before those of lower ones, within the
-    /// aging bound ([`AGE_AFTER`](crate::AGE_AFTER)); a `Normal` or `Low` waiter does not take
-    /// the [reserve](Core::set_reserve).
-    ///
-    /// # Errors
-    ///
-    /// As for [`acquire_blocking`](Core::acquire_blocking).
-    ///
-    /// # Blocking
-    ///
-    /// As for [`acquire_blocking`](Core::acquire_blocking).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use cenote_core::{time, Core, Permit, Priority, WaitError};
-    ///
-    /// let core = Core::<u32>::new(2, 2, ()).unwrap();
-    /// core.set_reserve(1).unwrap();
-    /// let held = Permit::fill(core.try_reserve().unwrap(), 7);
-    /// let soon = time::after(Duration::from_millis(10));
-    /// // The one place left is the reserve: Normal times out, High gets it.
-    /// assert_eq!(core.acquire_blocking_with(soon, Priority::Normal).err(), Some(WaitError::Timeout));
-    /// assert!(core.acquire_blocking_with(time::NEVER, Priority::High).is_ok());
-    /// # drop(held);
-    /// ```
-    #[cfg(feature = "std")]
-    pub fn acquire_blocking_with(
-        &self,
-        deadline: u64,
-        priority: Priority,
-    ) -> Result<Acquired<T, E>, crate::WaitError> {
-        match self.try_acquire_with(priority) {
-            TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-            TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-            TryAcquire::Closed => return Err(crate::WaitError::Closed),
-            TryAcquire::Exhausted => {}
-        }
-        // A short, bounded backoff before parking (a few µs of spinning, then a few yields):
-        // with objects held briefly, one is usually back by then, and a thread that parks and
-        // is unparked pays two context switches for it. Once waiters are served directly,
-        // returns skip the idle queue and this only finds freed places.
-        // (Not under loom: a bounded loop of retries only multiplies the states to explore.)
-        #[cfg(not(loom))]
-        let mut backoff = crate::sync::Backoff::default();
-        #[cfg(not(loom))]
-        while !backoff.is_completed() {
-            backoff.snooze();
-            match self.try_acquire_with(priority) {
-                TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-                TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-                TryAcquire::Closed => return Err(crate::WaitError::Closed),
-                TryAcquire::Exhausted => {}
-            }
-            if deadline != crate::time::NEVER && crate::time::now() >= deadline {
-                break;
-            }
-        }
-        let inner = self.inner();
-        let mut wait = core::pin::pin!(Wait::new(inner, true, NO_DEADLINE, priority));
-        let found = loop {
-            let (node, armed, waiter) = wait.as_mut().project();
-            match waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
-                Looked::Found(found) => break found,
-                Looked::Linked(_) => *armed = true,
-            }
-            let state = loop {
-                let state = wait.node.state();
-                if state != WAITING {
-                    break state;
-                }
-                if deadline == crate::time::NEVER {
-                    crate::sync::park();
-                    continue;
-                }
-                #[cfg(loom)]
-                crate::sync::park();
-                #[cfg(not(loom))]
-                {
-                    let left = crate::time::until(deadline);
-                    if !left.is_zero() {
-                        crate::sync::park_timeout(left);
-                        continue;
-                    }
-                    if wait.as_mut().unlink() {
-                        // Timed out before anyone served us. One last look.
-                        return match inner.try_take(priority) {
-                            Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
-                            None => Err(crate::WaitError::Timeout),
-                        };
-                    }
-                    // Served as the deadline passed: act on it.
-                }
-            };
-            let (node, armed, waiter) = wait.as_mut().project();
-            *armed = false;
-            if let Some(found) = waiter.on_served(node, state) {
-                break found;
-            }
-        };
-        found.map_err(|Closed| crate::WaitError::Closed)
     }
 }
