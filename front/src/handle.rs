@@ -60,6 +60,12 @@ impl<F: Front> Handle<F> {
                 ConfigError::OutOfMemory { capacity, bytes } => BuildError::OutOfMemory { capacity, bytes },
                 other => unreachable!("Core::new does not fail with {other:?}"),
             })?;
+        let reserve = core.ext().config.reserve;
+        if reserve != 0 {
+            // Validated below `max_size` with the rest of the config.
+            core.set_reserve(reserve)
+                .map_err(|_| BuildError::ReserveNotBelowMaxSize { reserve, max_size })?;
+        }
         Ok(Self { core })
     }
 
