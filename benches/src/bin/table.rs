@@ -846,15 +846,15 @@ fn run_memory() -> Vec<MemRow> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const SECTIONS: [&str; 8] =
-    ["memory", "single", "contended", "long", "tokio", "keyed", "allocs", "instructions"];
+const SECTIONS: [&str; 9] =
+    ["memory", "single", "contended", "long", "tokio", "keyed", "allocs", "instructions", "priority"];
 
 const USAGE: &str = "usage: table [--quick] [--only SECTION[,SECTION...]]
   --quick  fewer and shorter rounds (about 30-60 s instead of about 2-3 minutes)
   --only   run only these sections: memory, single, contended, long, tokio, keyed, allocs,
-           instructions (keyed: the keyed pool's hot key against the plain pool and a
+           instructions, priority (keyed: the keyed pool's hot key against the plain pool and a
            mutex-map cache; instructions: callgrind counts, needs valgrind and the profile
-           binary built)";
+           binary built; priority: get_with by class and the reserve, against plain get)";
 
 fn parse_args() -> Result<(Plan, Vec<&'static str>), String> {
     let mut quick = false;
@@ -913,6 +913,10 @@ fn main() {
     let allocs = runs("allocs").then(|| run_allocs(&plan, &rt));
     drop(rt);
     let instructions = runs("instructions").then(|| cenote_benches::instructions::count_all(progress));
+    let priority = runs("priority").then(|| {
+        progress("priority");
+        cenote_benches::priority::run(plan.quick)
+    });
     progress("done");
 
     let mut out = String::new();
@@ -943,6 +947,10 @@ fn main() {
         let (text, targets) = cenote_benches::instructions::report(counts);
         out.push_str(&text);
         verdicts.extend(targets.into_iter().map(|(met, text)| verdict(met, text)));
+    }
+
+    if let Some(priority) = &priority {
+        out.push_str(&cenote_benches::priority::report(priority));
     }
 
     let met = verdicts.iter().filter(|v| v.met).count();
