@@ -269,3 +269,24 @@ fn async_cancelled_priority_gets_leave_nothing_behind() {
     drop(held);
     assert_eq!(pool.status().idle, 1);
 }
+
+/// Maintenance visits every idle object, the reserve included: an idle object that is all
+/// that is left for `High` is still reaped when it expires.
+#[test]
+fn maintenance_reaps_a_reserved_idle_object() {
+    let pool = cenote_sync::Pool::builder(Numbered::default())
+        .max_size(2)
+        .reserve(1)
+        .idle_timeout(Some(Duration::from_millis(20)))
+        .maintenance_thread(false)
+        .build()
+        .unwrap();
+    let held = pool.get().unwrap();
+    drop(pool.get_with(Priority::High).unwrap()); // idle, and the reserve
+    assert!(pool.try_get().is_none());
+    thread::sleep(Duration::from_millis(40));
+    pool.maintain();
+    let status = pool.status();
+    assert_eq!((status.size, status.idle), (1, 0), "{status}");
+    drop(held);
+}
