@@ -1,8 +1,8 @@
 //! The `priority` section of the table: what priority gets cost and what they buy.
 //!
 //! * One thread, an idle object: `get` on a plain pool (the hot path), `get_with(High)` on
-//!   it, and both on a pool with `reserve(1)` (where a `Normal` get checks the reserve under
-//!   the wait list's lock, and a `High` one stays lock-free).
+//!   it, and both on a pool with `reserve(1)` (where a `Normal` get takes, then checks the
+//!   reserve, lock-free, and a `High` one runs the plain hot path).
 //! * Contended: threads of mixed classes (High, Normal, Low, Normal, ...) on fewer objects
 //!   than threads, against the same threads all calling plain `get`: total throughput, and
 //!   each class's share of the gets and its longest wait.

@@ -59,16 +59,14 @@
 //! Waiters carry a class ([`Priority`]); the wait list keeps one FIFO per class and the serve
 //! step above ("gives the object to the oldest waiter") picks the class first, under the
 //! same lock: the highest class with a waiter, unless a lower class has aged (see
-//! `priority.rs` for the rule and the bound). With a reserve set, every `Normal` or `Low`
-//! take is decided under the wait list's lock too (its look, a woken waiter's look, and a
-//! `try_acquire` that sees `RESERVED`), and so is every serve, so the count of available
-//! objects and places that the decision reads can only grow meanwhile by what comes through
-//! that lock (slow-path returns, freed places: the gate is shut while anyone waits) and shrink
-//! by lock-free `High` takes. Nothing else changes: the Dekker pairs below are the same, the
-//! reserve check's `SeqCst` read of `live` standing in for `try_reserve`'s in the waiter's
-//! half of "freed place ↔ waiter". A waiter kept out by the reserve is served by the return
-//! or freed place that makes more than the reserve available (each reaches the lock, since
-//! the waiter shut the gate).
+//! `priority.rs` for the rule and the bound). With a reserve set, a `Normal` or `Low` waiter's
+//! look (and a woken waiter's) checks the reserve and takes under the wait list's lock, every
+//! serve checks it there too, and a `try_acquire` that sees `RESERVED` takes lock-free and
+//! then checks (`priority.rs`, "The reserve", for why the two together are exact). Nothing
+//! else changes: the Dekker pairs below are the same, the reserve check's `SeqCst` read of
+//! `live` standing in for `try_reserve`'s in the waiter's half of "freed place ↔ waiter". A
+//! waiter kept out by the reserve is served by the return or freed place that makes more than
+//! the reserve available (each reaches the lock, since the waiter shut the gate).
 //!
 //! # Lifetime without reference counts on the hot path
 //!

@@ -28,14 +28,35 @@
 //! [`Core::set_reserve`](crate::Core::set_reserve)`(n)`: the last `n` of the pool's
 //! *available* objects and places, `idle + (max_size - live)`, go only to `High`. A
 //! `Normal` or `Low` caller may take one only while more than `n` are available; else it
-//! waits (or its `try_` call answers exhausted). The check is made under the wait list's lock
-//! (by takers and by servers alike), so two `Normal` callers cannot both take the last
-//! unreserved one; `High` callers take without it, lock-free.
+//! waits (or its `try_` call answers exhausted). `High` callers take without a check.
+//!
+//! Two ways to decide, both exact:
+//!
+//! * *Check, then take, under the wait list's lock*: a waiter's look and a woken waiter's
+//!   look (`try_take_locked`). The lock orders these among themselves, so at most one such
+//!   take is between its check and its take at any time. Every serve is decided under the
+//!   lock too (`serve_or_idle`, `release_place`, `wake_one` pass `open` to the list), but a
+//!   serve gives what is being returned or freed, which is not counted as available yet (it
+//!   is `extra`): it leaves at least `n` available.
+//! * *Take, then check, lock-free*: `try_acquire_with` and `try_take_idle_with`, the callers
+//!   that do not wait (`reserve_kept`). The caller pops (or wins a permit), then, after a
+//!   `SeqCst` fence, reads `idle.len() + max_size - live`: of any two such takers the one
+//!   whose fence comes later sees the other's take, so what it reads is short only of takes
+//!   still to come, and of at most one locked take in flight. More than `n` left: it keeps
+//!   what it took (even that one locked take leaves `n`). Fewer than `n`: it gives it back
+//!   through the ordinary return path (which may serve a waiter) and answers exhausted.
+//!   Exactly `n`: it decides again under the lock, where no locked take is in flight.
+//!   Locked checkers fence before they read, so a lock-free take that a locked check misses
+//!   sees that locked take, or is the one in flight that the margin above covers.
+//!
+//! Available objects are only added by returns and freed places, which reach the lock when
+//! anyone waits (the gate), so a waiter kept out by the reserve is served by the one that
+//! brings more than `n` available.
 //!
 //! A pool without a reserve pays nothing for it: the `RESERVED` bit lives in the `state`
 //! word that `try_acquire` already loads to test `CLOSED`, so the fast path tests both bits
 //! with the one instruction it had, and only a set bit sends a `Normal` or `Low` caller to
-//! the locked check (`Inner::try_take_locked`).
+//! the take-then-check (`Inner::try_acquire_reserved`): a few loads more, no lock.
 //!
 //! [`STARVE_AFTER_MISSES`]: crate::STARVE_AFTER_MISSES
 
@@ -90,7 +111,7 @@ pub const AGE_AFTER: u32 = 8;
 use crate::error::{Closed, ConfigError};
 use crate::lease::Lease;
 use crate::pool::{Acquired, Core, Inner, TryAcquire, RESERVED};
-use crate::sync::Ordering;
+use crate::sync::{fence, Ordering};
 
 impl<T, E> Core<T, E> {
     /// Keeps the last `reserve` available objects and places (idle objects plus room to
@@ -100,9 +121,10 @@ impl<T, E> Core<T, E> {
     ///
     /// This is the overflow pool of a hierarchical pool: `High` callers can always get one of
     /// the last `reserve` objects while the others share the rest. A pool with a reserve pays
-    /// for it on `Normal` and `Low` calls: each takes the wait list's lock to check and take
-    /// at once, so that two of them cannot both take the last unreserved object; `High`
-    /// calls, and every call on a pool without a reserve, stay lock-free.
+    /// for it on `Normal` and `Low` calls: each takes, then checks (a fence and a few loads,
+    /// lock-free; under the wait list's lock only when exactly the reserve is left), so that
+    /// two of them cannot both take the last unreserved object; `High` calls, and every call
+    /// on a pool without a reserve, run the plain fast path.
     ///
     /// Meant to be set when the pool is built; lowering it later wakes waiters for the
     /// objects it frees up. [`resize`](Self::resize) refuses a `max_size` at or below it.
@@ -182,11 +204,11 @@ impl<T, E> Inner<T, E> {
         if reserve == 0 {
             return true;
         }
-        // ORDERING: `SeqCst`: this read of `live` stands in for `try_reserve`'s in the
+        // ORDERING: `SeqCst` fence, then `SeqCst` loads: against the lock-free takers' fences
+        // (`reserve_kept`); and this read of `live` stands in for `try_reserve`'s in the
         // waiter's half of the "freed place ↔ waiter" pair (see `pool.rs`).
-        let live = self.counts.live.load(Ordering::SeqCst);
-        let max = self.counts.max_size.load(Ordering::SeqCst);
-        self.idle.len() + extra + max.saturating_sub(live) > reserve
+        fence(Ordering::SeqCst);
+        self.available() + extra > reserve
     }
 
     /// One look for something to take, made by a waiter of class `priority`: `Closed`, an
@@ -220,30 +242,82 @@ impl<T, E> Inner<T, E> {
         self.try_take_locked(priority)
     }
 
-    /// `Core::try_acquire_with` once `state` said closed or reserved.
+    /// Available objects and places now: `idle + max_size - live`.
+    #[inline]
+    fn available(&self) -> usize {
+        // ORDERING: `SeqCst` loads, after the caller's `SeqCst` fence (see the module docs).
+        let live = self.counts.live.load(Ordering::SeqCst);
+        let max = self.counts.max_size.load(Ordering::SeqCst);
+        self.idle.len() + max.saturating_sub(live)
+    }
+
+    /// Whether a `Normal` or `Low` caller that has just taken an object or a place (without
+    /// the wait list's lock) may keep it: the take-then-check of `try_acquire_reserved`, see
+    /// "The reserve" in the module docs. More than the reserve left: yes, at once; exactly
+    /// the reserve left: decided again under the lock; less: no.
+    #[inline]
+    fn reserve_kept(&self, reserve: usize) -> bool {
+        // ORDERING: `SeqCst` fence after our take, before the loads: of any two takers, the
+        // one whose fence is later sees the other's take.
+        fence(Ordering::SeqCst);
+        let left = self.available();
+        if left != reserve {
+            return left > reserve;
+        }
+        let list = self.waitlist.lock();
+        // ORDERING: as above; under the lock no locked check-then-take is in flight.
+        fence(Ordering::SeqCst);
+        let kept = self.available() >= reserve;
+        drop(list);
+        kept
+    }
+
+    /// `Core::try_acquire_with` once `state` said closed or reserved. A `Normal` or `Low`
+    /// caller takes first, lock-free, then checks that at least the reserve is left; if not,
+    /// it gives back what it took (through the ordinary return paths) and is told exhausted.
     #[cold]
     pub(crate) fn try_acquire_reserved(&self, priority: Priority) -> TryAcquire<T, E> {
-        match self.try_take(priority) {
-            Some(Ok(Acquired::Idle(lease))) => TryAcquire::Idle(lease),
-            Some(Ok(Acquired::Vacant(permit))) => TryAcquire::Vacant(permit),
-            Some(Err(Closed)) => TryAcquire::Closed,
+        if self.is_closed() {
+            return TryAcquire::Closed;
+        }
+        // ORDERING: as in `reserve_open`.
+        let reserve = self.counts.reserve.load(Ordering::Relaxed);
+        if let Some(index) = self.idle.pop() {
+            let mut lease = Lease::new(self, index);
+            if priority == Priority::High || self.reserve_kept(reserve) {
+                Lease::meta_mut(&mut lease).use_count += 1; // as `lend`
+                return TryAcquire::Idle(lease);
+            }
+            drop(lease); // back to the idle queue, or to a waiter that may have it
+            return TryAcquire::Exhausted;
+        }
+        match self.try_reserve() {
+            Some(permit) if priority == Priority::High || self.reserve_kept(reserve) => {
+                TryAcquire::Vacant(permit)
+            }
+            Some(permit) => {
+                drop(permit); // the place goes back, to a waiter that may have it
+                TryAcquire::Exhausted
+            }
             None => TryAcquire::Exhausted,
         }
     }
 
-    /// `Core::try_take_idle_with` once `state` said closed or reserved.
+    /// `Core::try_take_idle_with` once `state` said closed or reserved: as
+    /// `try_acquire_reserved`, for idle objects only.
     #[cold]
     pub(crate) fn try_take_idle_reserved(&self, priority: Priority) -> Option<Lease<T, E>> {
         if self.is_closed() {
             return None;
         }
         // ORDERING: as in `reserve_open`.
-        if priority == Priority::High || self.counts.reserve.load(Ordering::Relaxed) == 0 {
-            return self.idle.pop().map(|index| self.lend(index));
+        let reserve = self.counts.reserve.load(Ordering::Relaxed);
+        let mut lease = Lease::new(self, self.idle.pop()?);
+        if priority == Priority::High || self.reserve_kept(reserve) {
+            Lease::meta_mut(&mut lease).use_count += 1; // as `lend`
+            return Some(lease);
         }
-        let list = self.waitlist.lock();
-        let found = if self.reserve_open(0) { self.idle.pop() } else { None };
-        drop(list);
-        found.map(|index| self.lend(index))
+        drop(lease);
+        None
     }
 }

@@ -275,9 +275,10 @@ impl<F: Front> Builder<F> {
     /// `High` gets may take them. `n` must be below `max_size`
     /// ([`BuildError::ReserveNotBelowMaxSize`](crate::BuildError::ReserveNotBelowMaxSize)).
     ///
-    /// A pool with a reserve pays for it on `Normal` and `Low` gets: each takes the wait
-    /// list's short lock to check and take at once; `High` gets, and pools without a reserve,
-    /// stay lock-free.
+    /// A pool with a reserve pays for it on `Normal` and `Low` gets: each takes an idle
+    /// object and then checks (a fence and a few loads, lock-free) that the reserve is still
+    /// there, deciding under the wait list's lock only at its edge; `High` gets, and pools
+    /// without a reserve, run the plain hot path.
     ///
     /// # Examples
     ///

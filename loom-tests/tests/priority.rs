@@ -122,3 +122,29 @@ fn normal_waiter_is_served_past_the_reserve() {
         assert_balanced(&core, 2);
     });
 }
+
+/// Reserve 1 of 3, one object held, one idle, room for one: two `Normal` callers that do not
+/// wait race for the two available (their take-then-check, lock-free). At most one keeps
+/// what it took: after one take, what is left is the reserve.
+#[test]
+fn two_normal_takers_leave_the_reserve() {
+    loom::model(|| {
+        let core = Core::<u32>::new_with_idle_stand_in(3, 3, ()).unwrap();
+        core.set_reserve(1).unwrap();
+        let held = take(&core, Priority::High);
+        drop(take(&core, Priority::High)); // idle
+        let taker = || {
+            let core = core.clone();
+            thread::spawn(move || match core.try_acquire() {
+                TryAcquire::Idle(lease) => Some(into_lease(Acquired::Idle(lease))),
+                TryAcquire::Vacant(permit) => Some(Permit::fill(permit, 2)),
+                _ => None,
+            })
+        };
+        let (a, b) = (taker(), taker());
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        assert!(a.is_none() || b.is_none(), "both Normal takers kept one: the reserve was taken");
+        drop((a, b, held));
+        assert_balanced(&core, 3);
+    });
+}
