@@ -23,6 +23,7 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 /// | `max_pending_creates` | 2 |
 /// | `leak_detection_threshold` | none |
 /// | `max_waiters` (load shedding) | none (no limit) |
+/// | `reserve` (the last objects, for `Priority::High`) | 0 (off) |
 /// | `circuit_breaker` | none (off) |
 ///
 /// `build` creates no object in either front end: it never blocks and never fails because

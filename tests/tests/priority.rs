@@ -290,3 +290,21 @@ fn maintenance_reaps_a_reserved_idle_object() {
     assert_eq!((status.size, status.idle), (1, 0), "{status}");
     drop(held);
 }
+
+/// `reserve` from a config file reaches the pool (and a bad one is the build's error).
+#[test]
+fn reserve_from_a_config_file() {
+    let config = cenote_sync::Config::from_toml_str("max_size = 2\nreserve = 1").unwrap();
+    assert_eq!(config.reserve, 1);
+    let pool = cenote_sync::Pool::builder(Numbered::default()).config(&config).build().unwrap();
+    let held = pool.get().unwrap();
+    assert!(pool.try_get_with(Priority::Normal).is_none());
+    assert!(pool.get_with_timeout(Priority::Normal, SHORT).unwrap_err().is_timeout());
+    assert!(pool.get_with(Priority::High).is_ok());
+    drop(held);
+    let bad = cenote_sync::Config::from_toml_str("max_size = 2\nreserve = 2").unwrap();
+    assert!(matches!(
+        cenote_sync::Pool::builder(Numbered::default()).config(&bad).build(),
+        Err(BuildError::ReserveNotBelowMaxSize { reserve: 2, max_size: 2 })
+    ));
+}
