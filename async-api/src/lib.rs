@@ -58,6 +58,7 @@ mod maintenance;
 mod manager;
 mod pool;
 mod priority;
+mod sharded;
 mod timer;
 mod watch;
 
@@ -72,6 +73,7 @@ pub use cenote_front::{
 pub use cenote_front::{ConfigFileError, Format, Pools};
 pub use manager::Manager;
 pub use pool::{Async, Pool};
+pub use sharded::{ShardedBuilder, ShardedPool, ShardedPooled};
 
 /// Configures a [`Pool`]: see [`cenote_front::Builder`] for the options (the same in both
 /// front ends). Get one from [`Pool::builder`].

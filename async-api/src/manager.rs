@@ -96,3 +96,49 @@ pub trait Manager: Send + Sync + 'static {
         false
     }
 }
+
+/// A manager shared behind an `Arc` manages as the manager itself does: what the shards of a
+/// [`ShardedPool`](crate::ShardedPool) hold (one manager, `n` pools).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// # struct M; impl cenote_async::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+/// #     async fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+/// # futures_lite::future::block_on(async {
+/// let manager = Arc::new(M);
+/// let (a, b) = (cenote_async::Pool::new(manager.clone(), 1), cenote_async::Pool::new(manager, 1));
+/// assert_eq!((*a.get().await?, *b.get().await?), (1, 1));
+/// # Ok::<(), cenote_async::Error<std::convert::Infallible>>(())
+/// # }).unwrap();
+/// ```
+impl<M: Manager> Manager for std::sync::Arc<M> {
+    type Connection = M::Connection;
+    type Error = M::Error;
+
+    #[inline]
+    fn create(&self) -> impl Future<Output = Result<M::Connection, M::Error>> + Send {
+        (**self).create()
+    }
+
+    #[inline]
+    fn is_valid(&self, conn: &mut M::Connection) -> impl Future<Output = bool> + Send {
+        (**self).is_valid(conn)
+    }
+
+    #[inline]
+    fn check(&self, conn: &mut M::Connection) -> impl Future<Output = Result<(), Option<M::Error>>> + Send {
+        (**self).check(conn)
+    }
+
+    #[inline]
+    fn reset(&self, conn: &mut M::Connection) -> impl Future<Output = Result<(), M::Error>> + Send {
+        (**self).reset(conn)
+    }
+
+    #[inline]
+    fn has_broken(&self, conn: &mut M::Connection) -> bool {
+        (**self).has_broken(conn)
+    }
+}

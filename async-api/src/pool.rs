@@ -457,6 +457,18 @@ impl<M: Manager> Pool<M> {
         timeout: Timeout,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
+        self.get_first(priority, None, timeout, location).await
+    }
+
+    /// `get`, from a first `try_acquire`'s answer (`None`: ask; a sharded pool passes what
+    /// another step found: an idle object, or a place to create into).
+    pub(crate) async fn get_first(
+        &self,
+        priority: Priority,
+        mut first: Option<cenote_front::TryAcquireOf<Async<M>>>,
+        timeout: Timeout,
+        location: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error<M::Error>> {
         // Each await point below runs under the deadline, but the clock is first read (and the
         // timer used) only when one of them does not finish on its first poll: an idle object
         // whose reset completes at once never touches either.
@@ -464,7 +476,7 @@ impl<M: Manager> Pool<M> {
         // A create slot (`max_pending_creates`), kept across the pause after a failed create.
         let mut slot: Option<CreateSlot<'_, Async<M>>> = None;
         loop {
-            let acquired = match self.core().try_acquire_with(priority) {
+            let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire_with(priority)) {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),

@@ -16,6 +16,7 @@ pub mod keyed;
 pub mod managers;
 pub mod pools;
 pub mod priority;
+pub mod sharded;
 pub mod sys;
 pub mod work;
 

@@ -100,6 +100,17 @@ unsafe impl Send for IdleQueue {}
 #[derive(Debug)]
 pub(crate) struct NotPushed;
 
+/// What one try of a pop found.
+enum PopTry {
+    /// Popped this value.
+    Popped(u32),
+    /// Empty: no push claimed the position.
+    Empty,
+    /// Try again: from this head (a failed CAS read it), or (`None`) after a pause and a
+    /// fresh load.
+    Again(Option<usize>),
+}
+
 /// What one try of a push found.
 enum PushTry {
     /// Pushed: the queue may be freed from now on.
@@ -343,6 +354,9 @@ impl IdleQueue {
     }
 
     /// Pops the oldest value, if any.
+    ///
+    /// One try inline (what a get with nobody else on the queue takes), the retries out of
+    /// line, as for `push_inner`.
     #[inline]
     pub(crate) fn pop(&self) -> Option<u32> {
         #[cfg(loom)]
@@ -351,61 +365,90 @@ impl IdleQueue {
         }
         // ORDERING: `Relaxed` loads of `head` (here and on retries): a position to try; the
         // cell's stamp (`Acquire`) and the CAS decide.
-        let mut head = self.head.load(Ordering::Relaxed);
+        let head = self.head.load(Ordering::Relaxed);
+        match self.pop_once(head) {
+            PopTry::Popped(value) => Some(value),
+            PopTry::Empty => None,
+            PopTry::Again(seen) => self.pop_contended(seen),
+        }
+    }
+
+    /// The retries of [`pop`](Self::pop) (`seen`: the head a failed CAS read, `None`: wait,
+    /// then reload).
+    #[cold]
+    #[inline(never)]
+    fn pop_contended(&self, mut seen: Option<usize>) -> Option<u32> {
         let mut backoff = Backoff::new();
         #[cfg(test)]
         let mut rounds = 0;
         loop {
             #[cfg(test)]
             bound_spin(&mut rounds, "pop");
-            let index = head & (self.one_lap - 1);
-            debug_assert!(index < self.cap);
-            let slot = &self.buffer[index];
-            // ORDERING: `Acquire` pairs with the pusher's `Release` stamp store: the value
-            // (and, through the slot index, the slot's contents) is visible to us.
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            if head + 1 == stamp {
-                let new_head = self.next(head);
-                // ORDERING: `SeqCst`, as crossbeam; the claim itself needs only `Relaxed`
-                // (the stamp carries the data), `SeqCst` keeps the pops in the same total
-                // order as the pushes' CAS for the Dekker arguments. `Relaxed` on failure: we
-                // only retry.
-                match self.head.compare_exchange_weak(head, new_head, Ordering::SeqCst, Ordering::Relaxed) {
-                    Ok(_) => {
-                        // SAFETY: the CAS gave us this full cell; the pusher's `Release`
-                        // stamp store happens-before our `Acquire` load above.
-                        let value = slot.value.with_mut(|v| unsafe { *v });
-                        // ORDERING: `Release` hands the cell back to the next lap's pusher.
-                        slot.stamp.store(self.lap_after(head), Ordering::Release);
-                        return Some(value);
-                    }
-                    Err(actual) => {
-                        head = actual;
-                        backoff.spin();
-                    }
+            let head = match seen {
+                Some(head) => {
+                    backoff.spin();
+                    head
                 }
-            } else if stamp == head {
-                // The cell is empty. It is truly empty only if no push claimed this position.
-                // ORDERING: `SeqCst` fence, then the tail: a push whose `SeqCst` CAS precedes
-                // this fence in the total order is seen here (C++20 [atomics.fences]), so
-                // "empty" is never reported past a completed or in-flight push.
-                crate::sync::fence(Ordering::SeqCst);
-                // ORDERING: `Relaxed` after the fence (above).
-                let tail = self.tail.load(Ordering::Relaxed) >> GATE_BITS;
-                if tail == head {
-                    return None;
+                None => {
+                    // A push claimed the cell and has not stored its stamp yet, our head is
+                    // stale, or a popper of last lap has not finished with the cell: it may
+                    // have been preempted, so spin, then yield to it.
+                    backoff.snooze();
+                    // ORDERING: `Relaxed`, as the first load (see `pop`).
+                    self.head.load(Ordering::Relaxed)
                 }
-                // A push claimed this cell and has not stored its stamp yet: it may have been
-                // preempted, so spin, then yield to it.
-                backoff.snooze();
-                // ORDERING: `Relaxed`, as the first load.
-                head = self.head.load(Ordering::Relaxed);
-            } else {
-                // Our `head` is stale, or a popper of last lap has not finished with this cell.
-                backoff.snooze();
-                // ORDERING: `Relaxed`, as the first load.
-                head = self.head.load(Ordering::Relaxed);
+            };
+            match self.pop_once(head) {
+                PopTry::Popped(value) => return Some(value),
+                PopTry::Empty => return None,
+                PopTry::Again(again) => seen = again,
             }
+        }
+    }
+
+    /// One try to pop at the position `head` names.
+    #[inline(always)]
+    fn pop_once(&self, head: usize) -> PopTry {
+        let index = head & (self.one_lap - 1);
+        debug_assert!(index < self.cap);
+        let slot = &self.buffer[index];
+        // ORDERING: `Acquire` pairs with the pusher's `Release` stamp store: the value
+        // (and, through the slot index, the slot's contents) is visible to us.
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if head + 1 == stamp {
+            let new_head = self.next(head);
+            // ORDERING: `SeqCst`, as crossbeam; the claim itself needs only `Relaxed`
+            // (the stamp carries the data), `SeqCst` keeps the pops in the same total
+            // order as the pushes' CAS for the Dekker arguments. `Relaxed` on failure: we
+            // only retry.
+            match self.head.compare_exchange_weak(head, new_head, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => {
+                    // SAFETY: the CAS gave us this full cell; the pusher's `Release`
+                    // stamp store happens-before our `Acquire` load above.
+                    let value = slot.value.with_mut(|v| unsafe { *v });
+                    // ORDERING: `Release` hands the cell back to the next lap's pusher.
+                    slot.stamp.store(self.lap_after(head), Ordering::Release);
+                    PopTry::Popped(value)
+                }
+                Err(actual) => PopTry::Again(Some(actual)),
+            }
+        } else if stamp == head {
+            // The cell is empty. It is truly empty only if no push claimed this position.
+            // ORDERING: `SeqCst` fence, then the tail: a push whose `SeqCst` CAS precedes
+            // this fence in the total order is seen here (C++20 [atomics.fences]), so
+            // "empty" is never reported past a completed or in-flight push.
+            crate::sync::fence(Ordering::SeqCst);
+            // ORDERING: `Relaxed` after the fence (above).
+            let tail = self.tail.load(Ordering::Relaxed) >> GATE_BITS;
+            if tail == head {
+                PopTry::Empty
+            } else {
+                // A push claimed this cell and has not stored its stamp yet.
+                PopTry::Again(None)
+            }
+        } else {
+            // Our `head` is stale, or a popper of last lap has not finished with this cell.
+            PopTry::Again(None)
         }
     }
 
@@ -719,14 +762,25 @@ mod tests {
 
     /// Threads move a fixed set of values through the queue while others flip the gate:
     /// nothing is lost or duplicated, and nobody hangs. Once on a fresh queue, once on one
-    /// that crosses its (tiny) position range's wrap many times.
+    /// that starts two laps before its positions wrap (the real range, so that it crosses
+    /// the wrap under contention).
+    ///
+    /// Not on a tiny range: with 32 positions a thread preempted between its tail load and
+    /// its head load can see the positions come round again (an ABA of 24 operations, which
+    /// a descheduled thread on a loaded machine misses easily) and take a queue of 3 values
+    /// for full. The real range needs 2^61 operations (2^30 on 32-bit targets) for that;
+    /// `positions_wrap` covers the tiny range's arithmetic single-threaded.
     #[test]
     fn concurrent_values_are_conserved() {
         concurrent_values_conserved(IdleQueue::try_new(6).unwrap());
-        concurrent_values_conserved(IdleQueue::with_positions(6, 5, 2));
+        let one_lap = (6usize + 1).next_power_of_two();
+        let laps = (POS_MASK / one_lap) + 1;
+        let start = (laps - 2) * one_lap;
+        let q = concurrent_values_conserved(IdleQueue::with_positions(6, usize::BITS - GATE_BITS, laps - 2));
+        assert!(q.head.load(O::Relaxed) < start, "the positions wrapped");
     }
 
-    fn concurrent_values_conserved(q: IdleQueue) {
+    fn concurrent_values_conserved(q: IdleQueue) -> IdleQueue {
         let rounds = if cfg!(miri) { 50 } else { 100_000 };
         let values = 3u32;
         for v in 0..values {
@@ -759,15 +813,21 @@ mod tests {
                     q.clear_gate(GATE_WAITERS);
                 }
             });
-            for mover in movers {
-                mover.join().unwrap();
-            }
+            // Stop the gate flipper even if a mover failed, then report the failure (else
+            // the scope would wait for the flipper for ever).
+            let joined: alloc::vec::Vec<_> = movers.into_iter().map(|mover| mover.join()).collect();
             stop.store(true, O::Relaxed);
+            for result in joined {
+                if let Err(panic) = result {
+                    std::panic::resume_unwind(panic);
+                }
+            }
         });
         assert!(moved.load(O::Relaxed) > 0);
         let mut left: alloc::vec::Vec<u32> = core::iter::from_fn(|| q.pop()).collect();
         left.sort_unstable();
         assert_eq!(left, [0, 1, 2]);
+        q
     }
 }
 

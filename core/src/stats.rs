@@ -50,6 +50,24 @@ impl Counter {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Adds one and returns the count before: a ticket number, each caller's distinct (for
+    /// handing out indices round-robin, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_core::stats::Counter;
+    ///
+    /// static NEXT: Counter = Counter::new();
+    /// assert_eq!((NEXT.fetch_incr(), NEXT.fetch_incr()), (0, 1));
+    /// assert_eq!(NEXT.get(), 2);
+    /// ```
+    #[inline]
+    pub fn fetch_incr(&self) -> usize {
+        // ORDERING: `Relaxed`: a ticket orders nothing; the RMW alone makes each one distinct.
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// Raises the count to `value` if it is below; returns the count after (the larger).
     /// For a value that must never go down although it is derived from several counters
     /// read at slightly different times (a high-water mark).

@@ -321,6 +321,14 @@ pub enum BuildError {
         /// The `max_size` (or autoscale `min`) it must be below.
         max_size: usize,
     },
+    /// A sharded pool's `shards` was 0, or more than its `max_size` (each shard holds at
+    /// least one object).
+    Shards {
+        /// The requested number of shards.
+        shards: usize,
+        /// The requested `max_size`.
+        max_size: usize,
+    },
     /// `create_backoff`'s first pause was longer than its longest.
     BackoffFirstAboveMax {
         /// The first pause.
@@ -365,6 +373,13 @@ impl fmt::Display for BuildError {
             ),
             Self::Unsupported { option, why } => write!(f, "{option} is not supported here: {why}"),
             Self::Autoscale { why } => write!(f, "autoscale: {why}"),
+            Self::Shards { shards: 0, .. } => {
+                f.write_str("shards is 0: give at least 1 (or leave it unset for the machine's parallelism)")
+            }
+            Self::Shards { shards, max_size } => write!(
+                f,
+                "more shards ({shards}) than max_size ({max_size}): each shard holds at least one object, so lower shards or raise max_size"
+            ),
             Self::BackoffFirstAboveMax { first, max } => write!(
                 f,
                 "create_backoff's first pause ({first:?}) is longer than its longest ({max:?}): swap them or raise the longest"

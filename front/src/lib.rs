@@ -123,6 +123,7 @@ mod prometheus;
 mod refresh;
 mod retry;
 mod settings;
+pub mod sharded;
 mod shed;
 pub mod trace;
 
@@ -151,3 +152,4 @@ pub use pooled::Pooled;
 #[cfg(feature = "prometheus")]
 pub use prometheus::PoolCollector;
 pub use retry::{Retry, RetryPolicy, RunError, DEFAULT_RETRY_BACKOFF};
+pub use sharded::{default_shards, ShardedBuilder, Shards, WaitAny};

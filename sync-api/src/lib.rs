@@ -56,6 +56,7 @@ mod manager;
 mod pool;
 mod priority;
 mod run;
+mod sharded;
 
 #[cfg(feature = "prometheus")]
 pub use cenote_front::PoolCollector;
@@ -68,6 +69,7 @@ pub use cenote_front::{
 pub use cenote_front::{ConfigFileError, Format, Pools};
 pub use manager::Manager;
 pub use pool::{Blocking, Pool};
+pub use sharded::{ShardedBuilder, ShardedPool, ShardedPooled};
 
 /// Configures a [`Pool`]: see [`cenote_front::Builder`] for the options (the same in both
 /// front ends). Get one from [`Pool::builder`].

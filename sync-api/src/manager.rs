@@ -92,3 +92,47 @@ pub trait Manager: Send + Sync + 'static {
         false
     }
 }
+
+/// A manager shared behind an `Arc` manages as the manager itself does: what the shards of a
+/// [`ShardedPool`](crate::ShardedPool) hold (one manager, `n` pools).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+/// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+/// let manager = Arc::new(M);
+/// let (a, b) = (cenote_sync::Pool::new(manager.clone(), 1), cenote_sync::Pool::new(manager, 1));
+/// assert_eq!((*a.get()?, *b.get()?), (1, 1));
+/// # Ok::<(), cenote_sync::Error<std::convert::Infallible>>(())
+/// ```
+impl<M: Manager> Manager for std::sync::Arc<M> {
+    type Connection = M::Connection;
+    type Error = M::Error;
+
+    #[inline]
+    fn create(&self) -> Result<M::Connection, M::Error> {
+        (**self).create()
+    }
+
+    #[inline]
+    fn is_valid(&self, conn: &mut M::Connection) -> bool {
+        (**self).is_valid(conn)
+    }
+
+    #[inline]
+    fn check(&self, conn: &mut M::Connection) -> Result<(), Option<M::Error>> {
+        (**self).check(conn)
+    }
+
+    #[inline]
+    fn reset(&self, conn: &mut M::Connection) -> Result<(), M::Error> {
+        (**self).reset(conn)
+    }
+
+    #[inline]
+    fn has_broken(&self, conn: &mut M::Connection) -> bool {
+        (**self).has_broken(conn)
+    }
+}

@@ -379,9 +379,10 @@ impl<M: Manager> Pool<M> {
     }
 
     /// The rest of `get`: waits, creates and retries, from the first `try_acquire`'s answer
-    /// (`None`: ask again). The clock is read from here on.
+    /// (`None`: ask again; a sharded pool passes what another step found). The clock is read
+    /// from here on.
     #[inline(never)]
-    fn get_slow(
+    pub(crate) fn get_slow(
         &self,
         priority: Priority,
         mut first: Option<FirstTry<M>>,
@@ -516,7 +517,7 @@ impl<M: Manager> Pool<M> {
 }
 
 /// What `get`'s first `try_acquire` answered, handed to its slow path.
-type FirstTry<M> =
+pub(crate) type FirstTry<M> =
     TryAcquire<cenote_front::Entry<<M as Manager>::Connection>, cenote_front::Shared<Blocking<M>>>;
 
 impl<M: Manager> fmt::Debug for Pool<M> {

@@ -193,6 +193,16 @@ assert_value!(cenote_core::TryAcquire<Vec<u8>>: Send & Sync & Unpin);
 // The `Clone` of a handle is a handle: cloning works across threads.
 assert_value!(std::sync::Arc<Pool<CellManager>>: Send & Sync & Unpin);
 
+// The sharded pool: a handle like `Pool`, and its futures as `Pool::get`'s (the wait on every
+// shard is boxed, but the object is held across `reset`'s await, as in `Pool::get`).
+assert_value!(cenote_async::ShardedPool<CellManager>: Send & Sync & Unpin);
+assert_value!(cenote_async::ShardedBuilder<CellManager>: Send & Sync & Unpin);
+assert_value!(cenote_async::ShardedPooled<CellManager>: Send & !Sync & Unpin);
+assert_future!(|pool: cenote_async::ShardedPool<CellManager>| pool.get() => Send & !Sync & !Unpin);
+assert_future!(|pool: cenote_async::ShardedPool<CellManager>, d: Duration| pool.get_timeout(d) => Send & !Sync & !Unpin);
+assert_future!(|pool: cenote_async::ShardedPool<CellManager>| pool.get_from(&3_u8) => Send & !Sync & !Unpin);
+assert_future!(|pool: cenote_async::ShardedPool<SyncManager>| pool.get() => Send & Sync & !Unpin);
+
 /// `get`, `get_timeout` and `warm` futures run as `tokio::spawn`ed tasks on the
 /// multi-threaded runtime, with a `Send + !Sync` connection.
 #[test]

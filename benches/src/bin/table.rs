@@ -6,6 +6,7 @@
 //! cargo run --release -p cenote-benches --bin table -- --quick  # ~30-60 seconds
 //! cargo run --release -p cenote-benches --bin table -- --only contended,tokio
 //! cargo run --release -p cenote-benches --bin table -- --only keyed   # keyed pool, hot key
+//! cargo run --release -p cenote-benches --bin table -- --only sharded # sharded vs plain pool
 //! cargo build --release -p cenote-benches --bin profile   # for the instruction counts
 //! ```
 //!
@@ -17,6 +18,10 @@
 //! order that rotates from round to round, so that drifts of the machine hit all pools alike;
 //! every ratio is the median of per-round ratios. Wait latencies are merged over all rounds.
 //! Progress goes to stderr; the table goes to stdout.
+
+// The `sharded` section, in its own file (a crate root's `mod` looks beside it: hence the path).
+#[path = "table/sharded.rs"]
+mod sharded;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -846,14 +851,25 @@ fn run_memory() -> Vec<MemRow> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const SECTIONS: [&str; 9] =
-    ["memory", "single", "contended", "long", "tokio", "keyed", "allocs", "instructions", "priority"];
+const SECTIONS: [&str; 10] = [
+    "memory",
+    "single",
+    "contended",
+    "long",
+    "tokio",
+    "keyed",
+    "sharded",
+    "allocs",
+    "instructions",
+    "priority",
+];
 
 const USAGE: &str = "usage: table [--quick] [--only SECTION[,SECTION...]]
   --quick  fewer and shorter rounds (about 30-60 s instead of about 2-3 minutes)
-  --only   run only these sections: memory, single, contended, long, tokio, keyed, allocs,
-           instructions, priority (keyed: the keyed pool's hot key against the plain pool and a
-           mutex-map cache; instructions: callgrind counts, needs valgrind and the profile
+  --only   run only these sections: memory, single, contended, long, tokio, keyed, sharded,
+           allocs, instructions, priority (keyed: the keyed pool's hot key against the plain
+           pool and a mutex-map cache; sharded: the sharded pool against the plain pool at 2,
+           4 and 16 threads; instructions: callgrind counts, needs valgrind and the profile
            binary built; priority: get_with by class and the reserve, against plain get)";
 
 fn parse_args() -> Result<(Plan, Vec<&'static str>), String> {
@@ -910,6 +926,7 @@ fn main() {
     let rt = work::tokio_runtime(TOKIO_WORKERS);
     let tasks = runs("tokio").then(|| run_tasks(&plan, &rt));
     let keyed = runs("keyed").then(|| run_keyed(&plan, &rt));
+    let sharded = runs("sharded").then(|| sharded::run(&plan));
     let allocs = runs("allocs").then(|| run_allocs(&plan, &rt));
     drop(rt);
     let instructions = runs("instructions").then(|| cenote_benches::instructions::count_all(progress));
@@ -936,6 +953,9 @@ fn main() {
     }
     if let Some(keyed) = &keyed {
         report_keyed(&mut out, &mut verdicts, keyed);
+    }
+    if let Some(sharded) = &sharded {
+        sharded::report(&mut out, &mut verdicts, sharded);
     }
     if let Some(allocs) = &allocs {
         report_allocs(&mut out, &mut verdicts, allocs);
