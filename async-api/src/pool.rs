@@ -401,7 +401,7 @@ impl<M: Manager> Pool<M> {
     /// report names where the object was acquired.
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_within(Priority::Normal, Timeout::Pool, Location::caller())
+        self.get_within(Ask, Timeout::Pool, Location::caller())
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -418,7 +418,7 @@ impl<M: Manager> Pool<M> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_within(Priority::Normal, Timeout::Given(Some(timeout)), Location::caller())
+        self.get_within(Ask, Timeout::Given(Some(timeout)), Location::caller())
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -451,21 +451,23 @@ impl<M: Manager> Pool<M> {
         None
     }
 
-    pub(crate) async fn get_within(
+    /// `get` with `timeout`: [`get_first`](Pool::get_first)'s future itself (not awaited
+    /// inside another: one state machine less on every get). `first` is [`Ask`] for a plain
+    /// get (`Normal`), [`AskAs`] for a priority get.
+    pub(crate) fn get_within(
         &self,
-        priority: Priority,
+        first: impl First<M> + 'static,
         timeout: Timeout,
         location: &'static Location<'static>,
-    ) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_first(priority, None, timeout, location).await
+    ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
+        self.get_first(first, timeout, location)
     }
 
-    /// `get`, from a first `try_acquire`'s answer (`None`: ask; a sharded pool passes what
-    /// another step found: an idle object, or a place to create into).
+    /// `get`, from a first `try_acquire`'s answer ([`Ask`]: ask the core; a sharded pool
+    /// passes what another step found: an idle object, or a place to create into).
     pub(crate) async fn get_first(
         &self,
-        priority: Priority,
-        mut first: Option<cenote_front::TryAcquireOf<Async<M>>>,
+        mut first: impl First<M>,
         timeout: Timeout,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
@@ -476,28 +478,29 @@ impl<M: Manager> Pool<M> {
         // A create slot (`max_pending_creates`), kept across the pause after a failed create.
         let mut slot: Option<CreateSlot<'_, Async<M>>> = None;
         loop {
-            let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire_with(priority)) {
-                TryAcquire::Idle(lease) => Acquired::Idle(lease),
-                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
-                TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => {
-                    attempt.slow();
-                    slot = None; // nothing to create for now: let another caller have the slot
-                    self.handle.admit(&mut attempt)?; // `max_waiters`
-                    let span = self.handle.get_span();
-                    let waited = span.clone().wrap(pin!(self.wait(&mut attempt, priority))).await;
-                    span.outcome(match &waited {
-                        Some(Ok(_)) => "ok",
-                        Some(Err(Closed)) => "closed",
-                        None => "timeout",
-                    });
-                    match waited {
-                        None => return Err(attempt.timed_out()),
-                        Some(Err(Closed)) => return Err(Error::Closed),
-                        Some(Ok(acquired)) => acquired,
+            let acquired =
+                match first.next().unwrap_or_else(|| self.core().try_acquire_with(first.priority())) {
+                    TryAcquire::Idle(lease) => Acquired::Idle(lease),
+                    TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
+                    TryAcquire::Closed => return Err(Error::Closed),
+                    TryAcquire::Exhausted => {
+                        attempt.slow();
+                        slot = None; // nothing to create for now: let another caller have the slot
+                        self.handle.admit(&mut attempt)?; // `max_waiters`
+                        let span = self.handle.get_span();
+                        let waited = span.clone().wrap(pin!(self.wait(&mut attempt, first.priority()))).await;
+                        span.outcome(match &waited {
+                            Some(Ok(_)) => "ok",
+                            Some(Err(Closed)) => "closed",
+                            None => "timeout",
+                        });
+                        match waited {
+                            None => return Err(attempt.timed_out()),
+                            Some(Err(Closed)) => return Err(Error::Closed),
+                            Some(Ok(acquired)) => acquired,
+                        }
                     }
-                }
-            };
+                };
             match acquired {
                 Acquired::Idle(lease) => {
                     match within(&mut attempt, pin!(self.check_out(lease, location))).await {
@@ -667,5 +670,52 @@ impl<M: Manager> Pool<M> {
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.handle, f)
+    }
+}
+
+/// What [`Pool::get_first`] starts from: nothing ([`Ask`], a plain `get`: a zero-sized type,
+/// so that its future is the same as without this parameter), or what a sharded pool's
+/// step found (`Option<TryAcquire>`, taken on the first round).
+pub(crate) trait First<M: Manager>: Send {
+    /// The answer to use instead of asking the core, this round.
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>>;
+
+    /// The class the get asks and waits in: `Normal` but for [`AskAs`] (a constant for the
+    /// others, so that a plain get's future is the same as without classes).
+    #[inline(always)]
+    fn priority(&self) -> Priority {
+        Priority::Normal
+    }
+}
+
+/// Ask the core from the first round on.
+pub(crate) struct Ask;
+
+impl<M: Manager> First<M> for Ask {
+    #[inline(always)]
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>> {
+        None
+    }
+}
+
+/// Ask the core from the first round on, in a class (`get_with`).
+pub(crate) struct AskAs(pub(crate) Priority);
+
+impl<M: Manager> First<M> for AskAs {
+    #[inline(always)]
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>> {
+        None
+    }
+
+    #[inline(always)]
+    fn priority(&self) -> Priority {
+        self.0
+    }
+}
+
+impl<M: Manager> First<M> for Option<cenote_front::TryAcquireOf<Async<M>>> {
+    #[inline]
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>> {
+        self.take()
     }
 }

@@ -7,6 +7,7 @@ use core::time::Duration;
 
 use cenote_front::Timeout;
 
+use crate::pool::AskAs;
 use crate::{Error, Manager, Pool, Pooled, Priority};
 
 impl<M: Manager> Pool<M> {
@@ -44,7 +45,7 @@ impl<M: Manager> Pool<M> {
         &self,
         priority: Priority,
     ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_within(priority, Timeout::Pool, Location::caller())
+        self.get_within(AskAs(priority), Timeout::Pool, Location::caller())
     }
 
     /// [`get_with`](Pool::get_with), waiting up to `timeout` instead of `acquire_timeout`.
@@ -79,7 +80,7 @@ impl<M: Manager> Pool<M> {
         priority: Priority,
         timeout: Duration,
     ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_within(priority, Timeout::Given(Some(timeout)), Location::caller())
+        self.get_within(AskAs(priority), Timeout::Given(Some(timeout)), Location::caller())
     }
 
     /// [`try_get`](Pool::try_get) in class `priority`: a `Normal` or `Low` caller does not

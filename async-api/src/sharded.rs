@@ -221,10 +221,7 @@ impl<M: Manager> ShardedPool<M> {
     ) -> Result<ShardedPooled<M>, Error<M::Error>> {
         // Step 1, the hot path: the home shard's idle object, lent as its own `get` lends it.
         if let Some(lease) = self.shard(home).try_take_idle() {
-            return self
-                .shard(home)
-                .get_first(cenote_core::Priority::Normal, Some(TryAcquire::Idle(lease)), timeout, location)
-                .await;
+            return self.shard(home).get_first(Some(TryAcquire::Idle(lease)), timeout, location).await;
         }
         let mut attempt = self.shard(home).attempt_for(timeout);
         let left = |attempt: &mut cenote_front::Attempt<'_, Front<M>>| match attempt.deadline() {
@@ -278,7 +275,7 @@ impl<M: Manager> ShardedPool<M> {
         }
         let Some((s, first)) = found else { unreachable!("each branch above found something or returned") };
         let timeout = left(&mut attempt);
-        self.shard(s).get_first(cenote_core::Priority::Normal, Some(first), timeout, location).await
+        self.shard(s).get_first(Some(first), timeout, location).await
     }
 }
 
