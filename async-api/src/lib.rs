@@ -57,6 +57,7 @@
 mod maintenance;
 mod manager;
 mod pool;
+mod priority;
 mod sharded;
 mod timer;
 mod watch;
@@ -65,8 +66,8 @@ mod watch;
 pub use cenote_front::PoolCollector;
 pub use cenote_front::{
     Autoscale, BuildError, CircuitBreaker, Closed, Config, Dropped, Error, Handle, Histogram, Maintenance,
-    Metrics, ResizeError, RetryPolicy, RunError, Shutdown, SlotMeta, Status, DEFAULT_ACQUIRE_TIMEOUT,
-    DEFAULT_MAX_SIZE,
+    Metrics, Priority, ResizeError, RetryPolicy, RunError, Shutdown, SlotMeta, Status, AGE_AFTER,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_SIZE,
 };
 #[cfg(feature = "serde")]
 pub use cenote_front::{ConfigFileError, Format, Pools};

@@ -10,7 +10,7 @@ use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::sync::Arc;
 
-use cenote_core::{time, Acquired, Closed, TryAcquire};
+use cenote_core::{time, Acquired, Closed, Priority, TryAcquire};
 use cenote_front::{
     Attempt, CreateSlot, Creating, Dropped, Front, Handle, LeaseOf, Lifeline, Maintenance, PermitOf, Return,
     Shared, Shutdown, Timeout, WarmStep,
@@ -401,7 +401,7 @@ impl<M: Manager> Pool<M> {
     /// report names where the object was acquired.
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_within(Timeout::Pool, Location::caller())
+        self.get_within(Ask, Timeout::Pool, Location::caller())
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -418,7 +418,7 @@ impl<M: Manager> Pool<M> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_within(Timeout::Given(Some(timeout)), Location::caller())
+        self.get_within(Ask, Timeout::Given(Some(timeout)), Location::caller())
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -429,9 +429,16 @@ impl<M: Manager> Pool<M> {
     /// pool, still marked for its reset, and `None` is returned: use `get` for those.
     #[track_caller]
     pub fn try_get(&self) -> Option<Pooled<M>> {
-        let location = Location::caller();
+        self.try_get_inner(Priority::Normal, Location::caller())
+    }
+
+    pub(crate) fn try_get_inner(
+        &self,
+        priority: Priority,
+        location: &'static Location<'static>,
+    ) -> Option<Pooled<M>> {
         let mut cx = Context::from_waker(Waker::noop());
-        while let Some(lease) = self.handle.try_take_idle() {
+        while let Some(lease) = self.handle.core().try_take_idle_with(priority) {
             let checked = pin!(self.check_out(lease, location));
             match checked.poll(&mut cx) {
                 Poll::Ready(Some(pooled)) => return Some(pooled),
@@ -445,13 +452,15 @@ impl<M: Manager> Pool<M> {
     }
 
     /// `get` with `timeout`: [`get_first`](Pool::get_first)'s future itself (not awaited
-    /// inside another: one state machine less on every get).
-    fn get_within(
+    /// inside another: one state machine less on every get). `first` is [`Ask`] for a plain
+    /// get (`Normal`), [`AskAs`] for a priority get.
+    pub(crate) fn get_within(
         &self,
+        first: impl First<M> + 'static,
         timeout: Timeout,
         location: &'static Location<'static>,
     ) -> impl Future<Output = Result<Pooled<M>, Error<M::Error>>> + Send + '_ {
-        self.get_first(Ask, timeout, location)
+        self.get_first(first, timeout, location)
     }
 
     /// `get`, from a first `try_acquire`'s answer ([`Ask`]: ask the core; a sharded pool
@@ -469,28 +478,29 @@ impl<M: Manager> Pool<M> {
         // A create slot (`max_pending_creates`), kept across the pause after a failed create.
         let mut slot: Option<CreateSlot<'_, Async<M>>> = None;
         loop {
-            let acquired = match first.next().unwrap_or_else(|| self.core().try_acquire()) {
-                TryAcquire::Idle(lease) => Acquired::Idle(lease),
-                TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
-                TryAcquire::Closed => return Err(Error::Closed),
-                TryAcquire::Exhausted => {
-                    attempt.slow();
-                    slot = None; // nothing to create for now: let another caller have the slot
-                    self.handle.admit(&mut attempt)?; // `max_waiters`
-                    let span = self.handle.get_span();
-                    let waited = span.clone().wrap(pin!(self.wait(&mut attempt))).await;
-                    span.outcome(match &waited {
-                        Some(Ok(_)) => "ok",
-                        Some(Err(Closed)) => "closed",
-                        None => "timeout",
-                    });
-                    match waited {
-                        None => return Err(attempt.timed_out()),
-                        Some(Err(Closed)) => return Err(Error::Closed),
-                        Some(Ok(acquired)) => acquired,
+            let acquired =
+                match first.next().unwrap_or_else(|| self.core().try_acquire_with(first.priority())) {
+                    TryAcquire::Idle(lease) => Acquired::Idle(lease),
+                    TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
+                    TryAcquire::Closed => return Err(Error::Closed),
+                    TryAcquire::Exhausted => {
+                        attempt.slow();
+                        slot = None; // nothing to create for now: let another caller have the slot
+                        self.handle.admit(&mut attempt)?; // `max_waiters`
+                        let span = self.handle.get_span();
+                        let waited = span.clone().wrap(pin!(self.wait(&mut attempt, first.priority()))).await;
+                        span.outcome(match &waited {
+                            Some(Ok(_)) => "ok",
+                            Some(Err(Closed)) => "closed",
+                            None => "timeout",
+                        });
+                        match waited {
+                            None => return Err(attempt.timed_out()),
+                            Some(Err(Closed)) => return Err(Error::Closed),
+                            Some(Ok(acquired)) => acquired,
+                        }
                     }
-                }
-            };
+                };
             match acquired {
                 Acquired::Idle(lease) => {
                     match within(&mut attempt, pin!(self.check_out(lease, location))).await {
@@ -564,14 +574,15 @@ impl<M: Manager> Pool<M> {
     async fn wait(
         &self,
         attempt: &mut Attempt<'_, Async<M>>,
+        priority: Priority,
     ) -> Option<Result<Acquired<cenote_front::Entry<M::Connection>, Ext<M>>, Closed>> {
         let (due, fresh) = attempt.deadline_fresh();
         if due == time::NEVER {
-            return Some(self.core().acquire().await);
+            return Some(self.core().acquire().with_priority(priority).await);
         }
         let shared = self.shared();
         let watch = &self.watch;
-        let mut acquire = pin!(self.core().acquire_until(due, |due| watch.arm(due)));
+        let mut acquire = pin!(self.core().acquire_until(due, |due| watch.arm(due)).with_priority(priority));
         // A deadline fixed from the clock just now is still ahead at the first poll.
         let mut skip_check = fresh;
         core::future::poll_fn(|cx| {
@@ -674,6 +685,13 @@ impl<M: Manager> fmt::Debug for Pool<M> {
 pub(crate) trait First<M: Manager>: Send {
     /// The answer to use instead of asking the core, this round.
     fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>>;
+
+    /// The class the get asks and waits in: `Normal` but for [`AskAs`] (a constant for the
+    /// others, so that a plain get's future is the same as without classes).
+    #[inline(always)]
+    fn priority(&self) -> Priority {
+        Priority::Normal
+    }
 }
 
 /// Ask the core from the first round on.
@@ -683,6 +701,21 @@ impl<M: Manager> First<M> for Ask {
     #[inline(always)]
     fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>> {
         None
+    }
+}
+
+/// Ask the core from the first round on, in a class (`get_with`).
+pub(crate) struct AskAs(pub(crate) Priority);
+
+impl<M: Manager> First<M> for AskAs {
+    #[inline(always)]
+    fn next(&mut self) -> Option<cenote_front::TryAcquireOf<Async<M>>> {
+        None
+    }
+
+    #[inline(always)]
+    fn priority(&self) -> Priority {
+        self.0
     }
 }
 

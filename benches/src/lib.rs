@@ -15,6 +15,7 @@ pub mod instructions;
 pub mod keyed;
 pub mod managers;
 pub mod pools;
+pub mod priority;
 pub mod sharded;
 pub mod sys;
 pub mod work;

@@ -201,6 +201,18 @@ pub fn cenote_sync(n: usize) -> cenote_sync::Pool<SyncNumbers> {
     pool
 }
 
+/// cenote's blocking pool with `n` objects, all idle, and `reserve(1)`: plain gets are
+/// `Normal`, so each checks the reserve (for the instruction count of that path).
+pub fn cenote_sync_reserved(n: usize) -> cenote_sync::Pool<SyncNumbers> {
+    let pool = match cenote_sync::Pool::builder(SyncNumbers).max_size(n).reserve(1).build() {
+        Ok(pool) => pool,
+        Err(e) => panic!("cenote_sync build: {e}"),
+    };
+    let held: Vec<_> = (0..n).map(|_| pool.get_with(cenote_sync::Priority::High)).collect();
+    drop(held);
+    pool
+}
+
 /// cenote's blocking pool with `n` objects, all idle, and maintenance on (`min_idle(n)`: the
 /// background thread runs its passes), for instruction counts "with maintenance on".
 pub fn cenote_sync_maintained(n: usize) -> cenote_sync::Pool<SyncNumbers> {

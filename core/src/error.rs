@@ -30,6 +30,14 @@ pub enum ConfigError {
     },
     /// The pool is closed; it can no longer be resized.
     Closed,
+    /// The reserve for `High` ([`Core::set_reserve`](crate::Core::set_reserve)) was not below
+    /// `max_size`, so `Normal` and `Low` callers could never get anything.
+    ReserveNotBelowMaxSize {
+        /// The reserve.
+        reserve: usize,
+        /// The maximum size it was checked against.
+        max_size: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -50,6 +58,10 @@ impl fmt::Display for ConfigError {
                 "could not allocate {bytes} bytes for a pool of capacity {capacity} (slots and queues are allocated once, up front); lower capacity to what the pool can really need"
             ),
             Self::Closed => f.write_str("the pool is closed and can no longer be resized"),
+            Self::ReserveNotBelowMaxSize { reserve, max_size } => write!(
+                f,
+                "reserve {reserve} is not below max_size {max_size}, so Normal and Low gets could never be served; lower the reserve below max_size (or raise max_size above it)"
+            ),
         }
     }
 }

@@ -28,6 +28,9 @@
 //! * [`Lease::mark_lent`] records when and where an object was lent (two atomic stores, only
 //!   for a front end that asks), and [`Core::for_each_lent`] reads every record from another
 //!   thread, for leak reports.
+//! * Waiters have a [`Priority`] ([`Core::try_acquire_with`], [`Acquire::with_priority`],
+//!   [`Core::acquire_blocking_with`]): classes are served in order, FIFO within a class, with
+//!   aging ([`AGE_AFTER`]); [`Core::set_reserve`] keeps the last objects or places for `High`.
 //! * [`Core::close`], [`Core::resize`] (within the capacity fixed at construction) and
 //!   [`Core::retain`] (visit idle objects, for eviction).
 //!
@@ -81,12 +84,16 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+mod blocking;
 mod error;
 mod handle;
 mod lease;
 mod lent;
 mod pool;
+mod priority;
 mod queue;
+mod rawlock;
 mod release;
 mod slot;
 pub mod stats;
@@ -105,15 +112,20 @@ pub mod __hooks {
 }
 mod wait;
 mod waitlist;
+mod wake;
+mod watch;
 mod weak;
 
 pub use error::{Closed, ConfigError, WaitError};
 pub use lease::{Lease, Permit};
 pub use lent::Lent;
 pub use pool::{Acquired, Core, CoreStatus, Hooks, TryAcquire, Vacated, STARVE_AFTER_MISSES};
+pub use priority::{Priority, AGE_AFTER};
 pub use slot::SlotMeta;
 pub use wait::{Acquire, NoWatch, Watch};
 pub use weak::WeakCore;
 
+#[cfg(test)]
+mod priority_tests;
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,20 @@
 //! becomes direct, so the next return is its. (Several such waiters relink at the front in
 //! the order they missed, newest first; only waiters already served once can move up.)
 //!
+//! # Priority classes and the reserve
+//!
+//! Waiters carry a class ([`Priority`]); the wait list keeps one FIFO per class and the serve
+//! step above ("gives the object to the oldest waiter") picks the class first, under the
+//! same lock: the highest class with a waiter, unless a lower class has aged (see
+//! `priority.rs` for the rule and the bound). With a reserve set, a `Normal` or `Low` waiter's
+//! look (and a woken waiter's) checks the reserve and takes under the wait list's lock, every
+//! serve checks it there too, and a `try_acquire` that sees `RESERVED` takes lock-free and
+//! then checks (`priority.rs`, "The reserve", for why the two together are exact). Nothing
+//! else changes: the Dekker pairs below are the same, the reserve check's `SeqCst` read of
+//! `live` standing in for `try_reserve`'s in the waiter's half of "freed place ↔ waiter". A
+//! waiter kept out by the reserve is served by the return or freed place that makes more than
+//! the reserve available (each reaches the lock, since the waiter shut the gate).
+//!
 //! # Lifetime without reference counts on the hot path
 //!
 //! A [`Lease`] or [`Permit`] holds a raw pointer to the pool, not a counted reference: taking
@@ -98,6 +112,7 @@ use alloc::vec::Vec;
 
 use crate::error::ConfigError;
 use crate::lease::{Lease, Permit};
+use crate::priority::Priority;
 use crate::queue::{
     idle_queue_bytes, plain_queue_bytes, try_plain_queue, IdleQueue, PlainQueue, GATE_CLOSED, GATE_SHRINK,
 };
@@ -107,6 +122,10 @@ use crate::waitlist::{wake_all, WaitList, Wake, CLOSED_NODE, WAKE_BATCH};
 
 /// Bit 0 of `state`: the pool is closed.
 pub(crate) const CLOSED: usize = 1;
+/// Bit 1 of `state`: a reserve is set (`Counts::reserve > 0`), so `Normal` and `Low` callers
+/// take under the wait list's lock (see `priority.rs`). Tested with `CLOSED` in one
+/// instruction on the fast path.
+pub(crate) const RESERVED: usize = 2;
 /// Added to `live` when the last handle is gone: the pool is freed when `live == ORPHAN`.
 pub(crate) const ORPHAN: usize = 1 << (usize::BITS - 1);
 /// How many fruitless wakeups a blocking waiter takes before it is served directly (see
@@ -292,8 +311,11 @@ pub(crate) struct Counts {
     /// until the extras return.
     pub(crate) live: AtomicUsize,
     pub(crate) max_size: AtomicUsize,
-    /// `CLOSED` bit.
+    /// `CLOSED` and `RESERVED` bits.
     pub(crate) state: AtomicUsize,
+    /// How many available objects and places only `High` may take (see `priority.rs`).
+    /// Read-mostly: written by `Core::set_reserve`.
+    pub(crate) reserve: AtomicUsize,
 }
 
 // SAFETY: `Core` shares an `Inner` between threads and may drop it (and with it `E` and any
@@ -469,6 +491,7 @@ impl<T, E> Core<T, E> {
                 live: AtomicUsize::new(0),
                 max_size: AtomicUsize::new(max_size),
                 state: AtomicUsize::new(0),
+                reserve: AtomicUsize::new(0),
             }),
             waiters: CachePadded::new(AtomicUsize::new(0)),
             handles: CachePadded::new(AtomicUsize::new(1)),
@@ -547,13 +570,42 @@ impl<T, E> Core<T, E> {
     /// While waiters are served directly (see the module docs), returns and freed places go
     /// to them and not to the idle queue, so this answers [`TryAcquire::Exhausted`] and the
     /// caller lines up behind them.
+    ///
+    /// This is [`try_acquire_with`](Self::try_acquire_with)`(Priority::Normal)`.
     #[inline]
     pub fn try_acquire(&self) -> TryAcquire<T, E> {
+        self.try_acquire_with(Priority::Normal)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a caller of class `priority`: a `Normal` or
+    /// `Low` caller takes an object or a place only while more than the
+    /// [reserve](Self::set_reserve) are available, else it is told
+    /// [`TryAcquire::Exhausted`]; `High` may take the reserve.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_core::{Core, Permit, Priority, TryAcquire};
+    ///
+    /// let core = Core::<u32>::new(2, 2, ()).unwrap();
+    /// core.set_reserve(1).unwrap();
+    /// Permit::fill_idle(core.try_reserve().unwrap(), 1);
+    /// let TryAcquire::Idle(lease) = core.try_acquire_with(Priority::Low) else { unreachable!() };
+    /// // One place is left, and it is the reserve.
+    /// assert!(matches!(core.try_acquire_with(Priority::Normal), TryAcquire::Exhausted));
+    /// assert!(matches!(core.try_acquire_with(Priority::High), TryAcquire::Vacant(_)));
+    /// # drop(lease);
+    /// ```
+    #[inline]
+    pub fn try_acquire_with(&self, priority: Priority) -> TryAcquire<T, E> {
         let inner = self.inner();
+        // `High` ignores the reserve; the others take the locked path when one is set.
+        let slow = if priority == Priority::High { CLOSED } else { CLOSED | RESERVED };
         // ORDERING: `Relaxed` is enough: `CLOSED` is a hint here. A caller that misses a
-        // just-set `CLOSED` linearises before `close`.
-        if inner.counts.state.load(Ordering::Relaxed) & CLOSED != 0 {
-            return TryAcquire::Closed;
+        // just-set `CLOSED` linearises before `close`. `RESERVED` is set before the pool is
+        // shared, or by `set_reserve`, which linearises the change at its store.
+        if inner.counts.state.load(Ordering::Relaxed) & slow != 0 {
+            return inner.try_acquire_reserved(priority);
         }
         if let Some(index) = inner.idle.pop() {
             return TryAcquire::Idle(inner.lend(index));
@@ -565,12 +617,38 @@ impl<T, E> Core<T, E> {
     }
 
     /// Lends an idle object now, or returns `None`. Never creates, never waits.
+    ///
+    /// This is [`try_take_idle_with`](Self::try_take_idle_with)`(Priority::Normal)`.
     #[inline]
     pub fn try_take_idle(&self) -> Option<Lease<T, E>> {
+        self.try_take_idle_with(Priority::Normal)
+    }
+
+    /// [`try_take_idle`](Self::try_take_idle) for a caller of class `priority`: as
+    /// [`try_acquire_with`](Self::try_acquire_with), a `Normal` or `Low` caller does not take
+    /// one of the [reserve](Self::set_reserve).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_core::{Core, Permit, Priority};
+    ///
+    /// let core = Core::<u32>::new(2, 2, ()).unwrap();
+    /// core.set_reserve(2).unwrap_err(); // the reserve must leave room for Normal
+    /// core.set_reserve(1).unwrap();
+    /// let held = Permit::fill(core.try_reserve().unwrap(), 1);
+    /// Permit::fill_idle(core.try_reserve().unwrap(), 2);
+    /// assert!(core.try_take_idle_with(Priority::Normal).is_none()); // the last one is reserved
+    /// assert!(core.try_take_idle_with(Priority::High).is_some());
+    /// # drop(held);
+    /// ```
+    #[inline]
+    pub fn try_take_idle_with(&self, priority: Priority) -> Option<Lease<T, E>> {
         let inner = self.inner();
-        // ORDERING: as in `try_acquire`.
-        if inner.counts.state.load(Ordering::Relaxed) & CLOSED != 0 {
-            return None;
+        let slow = if priority == Priority::High { CLOSED } else { CLOSED | RESERVED };
+        // ORDERING: as in `try_acquire_with`.
+        if inner.counts.state.load(Ordering::Relaxed) & slow != 0 {
+            return inner.try_take_idle_reserved(priority);
         }
         inner.idle.pop().map(|index| inner.lend(index))
     }
@@ -621,6 +699,11 @@ impl<T, E> Core<T, E> {
         }
         if inner.is_closed() {
             return Err(ConfigError::Closed);
+        }
+        // ORDERING: a read-mostly setting; see `set_reserve`.
+        let reserve = inner.counts.reserve.load(Ordering::Relaxed);
+        if reserve != 0 && reserve >= max_size {
+            return Err(ConfigError::ReserveNotBelowMaxSize { reserve, max_size });
         }
         // ORDERING: `SeqCst` swap then `SeqCst` loads of `waiters` and `live`: pairs with a
         // waiter's increment followed by its `SeqCst` read of `max_size` in `try_reserve`, and

@@ -160,10 +160,16 @@ impl<T, E> Inner<T, E> {
     /// pushes it to the idle queue (ignoring the gate) and wakes the oldest waiter, if any, to
     /// look. Both under the wait list's lock, so that a waiter either sees the object in its
     /// look under that lock or is linked and served here. The caller holds a handle.
+    ///
+    /// "Oldest" is of the class the list picks (see `priority.rs`): with a reserve set, the
+    /// object goes to a `Normal` or `Low` waiter only if more than the reserve are available
+    /// with it; else it goes to a `High` waiter, or to the idle queue with nobody woken.
     pub(crate) fn serve_or_idle(&self, index: u32) {
         let mut list = self.waitlist.lock();
-        let woken = if list.front_is_direct() == Some(true) {
-            list.serve_front(GIVEN_SLOT + index as usize)
+        // Under the lock, where every `Normal` and `Low` take is decided (`try_take_locked`).
+        let open = self.reserve_open(1);
+        let woken = if list.front_is_direct(open) == Some(true) {
+            list.serve_front(GIVEN_SLOT + index as usize, open)
         } else {
             if let Err(index) = self.idle.push(index) {
                 // Unreachable: the idle queue has room for every slot twice over. Never lose
@@ -173,7 +179,7 @@ impl<T, E> Inner<T, E> {
                 debug_assert!(false, "idle queue full");
                 return;
             }
-            list.serve_front(WOKEN)
+            list.serve_front(WOKEN, open)
         };
         drop(list);
         wake(woken.flatten());
@@ -186,10 +192,12 @@ impl<T, E> Inner<T, E> {
         }
     }
 
-    /// Wakes the oldest waiter, if any, to look again; returns whether there was one.
+    /// Wakes the oldest waiter, if any, to look again; returns whether there was one. (Of the
+    /// class the list picks: only `High` if what is available is all in the reserve.)
     pub(crate) fn wake_one(&self) -> bool {
         let mut list = self.waitlist.lock();
-        let served = list.serve_front(WOKEN);
+        let open = self.reserve_open(0);
+        let served = list.serve_front(WOKEN, open);
         drop(list);
         let any = served.is_some();
         wake(served.flatten());
@@ -269,8 +277,10 @@ impl<T, E> Inner<T, E> {
             && !self.over_max()
         {
             let mut list = self.waitlist.lock();
-            if list.front_is_direct() == Some(true) {
-                let woken = list.serve_front(GIVEN_PERMIT);
+            // The place being freed is still counted in `live`: one more is available.
+            let open = self.reserve_open(1);
+            if list.front_is_direct(open) == Some(true) {
+                let woken = list.serve_front(GIVEN_PERMIT, open);
                 drop(list);
                 return wake(woken.flatten());
             }

@@ -21,81 +21,15 @@ use core::task::{ready, Context, Poll};
 
 use crate::error::Closed;
 use crate::pool::{Acquired, Core, Inner, TryAcquire, STARVE_AFTER_MISSES};
+use crate::priority::{Found, Priority};
 use crate::queue::GATE_WAITERS;
 use crate::sync::{seqcst_fence_for_loom, Ordering};
 use crate::waitlist::{WaitNode, Wake, CLOSED_NODE, GIVEN_PERMIT, GIVEN_SLOT, NO_DEADLINE, WAITING, WOKEN};
-
-/// How a timed waiter ([`Core::acquire_until`]) asks for a call to
-/// [`WeakCore::expire_waiters`](crate::WeakCore::expire_waiters).
-///
-/// Implemented for every `FnMut(u64)` closure; implement it on a type of your own (a handle to
-/// your pool's timer) to be able to name the future's type, [`Acquire<'_, T, E, YourWatch>`].
-///
-/// # Examples
-///
-/// ```
-/// use std::cell::Cell;
-/// use cenote_core::{Acquire, Core, Permit, Watch};
-///
-/// /// The pool's one timer: the earliest time it was asked to fire at.
-/// struct Timer<'a>(&'a Cell<u64>);
-///
-/// impl Watch for Timer<'_> {
-///     fn watch(&mut self, deadline: u64) {
-///         self.0.set(self.0.get().min(deadline));
-///     }
-/// }
-///
-/// /// A type that holds a wait can name it.
-/// struct TimedGet<'a> {
-///     wait: Acquire<'a, u32, (), Timer<'a>>,
-/// }
-///
-/// let core = Core::<u32>::new(1, 1, ()).unwrap();
-/// let _held = Permit::fill(core.try_reserve().unwrap(), 7);
-/// let due = Cell::new(u64::MAX);
-/// let get = TimedGet { wait: core.acquire_until(100, Timer(&due)) };
-/// # futures_lite::future::block_on(async {
-/// let mut wait = std::pin::pin!(get.wait);
-/// assert!(futures_lite::future::poll_once(wait.as_mut()).await.is_none());
-/// assert_eq!(due.get(), 100); // the timer must fire at 100
-/// # });
-/// ```
-pub trait Watch {
-    /// Called (outside any lock, on the waiter's task) when the waiter's `deadline` is earlier
-    /// than any call to `expire_waiters` already promised: see to it that
-    /// `expire_waiters(now)` runs once `now >= deadline`, and again at each time it returns.
-    fn watch(&mut self, deadline: u64);
-}
-
-impl<F: FnMut(u64)> Watch for F {
-    #[inline]
-    fn watch(&mut self, deadline: u64) {
-        self(deadline);
-    }
-}
-
-/// The [`Watch`] of a waiter without a deadline ([`Core::acquire`]): never called.
-///
-/// # Examples
-///
-/// ```
-/// use cenote_core::{Acquire, Core, NoWatch};
-///
-/// let core = Core::<u32>::new(1, 1, ()).unwrap();
-/// let _wait: Acquire<'_, u32, (), NoWatch> = core.acquire();
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoWatch;
-
-impl Watch for NoWatch {
-    #[inline]
-    fn watch(&mut self, _deadline: u64) {}
-}
+pub use crate::watch::{NoWatch, Watch};
 
 /// A caller between "I will wait" and "I am done waiting": keeps `waiters` right on every
 /// exit, including a panic or a dropped future, and decides where its node goes.
-struct Waiter<'a, T, E> {
+pub(crate) struct Waiter<'a, T, E> {
     core: &'a Inner<T, E>,
     misses: u32,
     /// Served directly (returns go to us, not to the idle queue) and linked at the front after
@@ -108,10 +42,12 @@ struct Waiter<'a, T, E> {
     /// When an async waiter gives up, for `expire` to wake it then (`NO_DEADLINE`: never, or
     /// it keeps its own time, as blocking waiters do).
     deadline: u64,
+    /// The waiter's class: which FIFO it lines up in, and whether it may take the reserve.
+    class: Priority,
 }
 
 /// What a look under the lock did.
-enum Looked<T, E> {
+pub(crate) enum Looked<T, E> {
     /// Found an object, a permit, or a closed pool.
     Found(Found<T, E>),
     /// Linked the node; `Some(deadline)`: the caller must see to it that
@@ -124,7 +60,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         // ORDERING: `SeqCst`, ordered with the last leaver's re-read under the lock (`drop`)
         // and with freers' reads (`release_live`).
         core.waiters.fetch_add(1, Ordering::SeqCst);
-        Self { core, misses: 0, direct: !thread, thread, deadline: NO_DEADLINE }
+        Self { core, misses: 0, direct: !thread, thread, deadline: NO_DEADLINE, class: Priority::Normal }
     }
 
     /// A wakeup that found nothing.
@@ -140,7 +76,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
     /// `None` once linked.
     /// `wake` is made by the caller before the lock is taken (cloning a waker runs the
     /// executor's code) and dropped after it is released if not needed.
-    fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Looked<T, E> {
+    pub(crate) fn look_or_link(&self, node: &WaitNode, wake: Wake) -> Looked<T, E> {
         let mut list = self.core.waitlist.lock();
         // ORDERING: the `SeqCst` RMW that sets the gate, under the lock: the waiter's half of
         // the return ↔ wait pair (see `pool.rs`). Every gated push after it fails and takes
@@ -149,7 +85,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         // so it cannot be cleared behind us while we are.
         self.core.idle.set_gate(GATE_WAITERS);
         seqcst_fence_for_loom();
-        if let Some(found) = self.core.try_take() {
+        if let Some(found) = self.core.try_take_locked(self.class) {
             drop(list);
             drop(wake);
             return Looked::Found(found);
@@ -158,7 +94,7 @@ impl<'a, T, E> Waiter<'a, T, E> {
         let front = self.misses > 0;
         // SAFETY: `node` is ours, unlinked and `WAITING` (new or rearmed), pinned in its
         // `Wait`, which unlinks it before it goes (see "Pinning").
-        let old = unsafe { list.link(node, front, self.direct, wake) };
+        let old = unsafe { list.link(node, self.class.index(), front, self.direct, wake) };
         let watch = if self.deadline == NO_DEADLINE {
             None
         } else {
@@ -184,11 +120,11 @@ impl<'a, T, E> Waiter<'a, T, E> {
     }
 
     /// Acts on what a server gave our node (`state`, not `WAITING`); `None` means look again.
-    fn on_served(&mut self, node: &WaitNode, state: usize) -> Option<Found<T, E>> {
+    pub(crate) fn on_served(&mut self, node: &WaitNode, state: usize) -> Option<Found<T, E>> {
         match state {
             CLOSED_NODE => Some(Err(Closed)),
             WOKEN => {
-                let found = self.core.try_take();
+                let found = self.core.try_take(self.class);
                 if found.is_none() {
                     self.missed();
                     node.rearm();
@@ -227,16 +163,13 @@ impl<T, E> Drop for Waiter<'_, T, E> {
     }
 }
 
-/// What a look found: an object or permit, or the news that the pool is closed.
-type Found<T, E> = Result<Acquired<T, E>, Closed>;
-
 /// A caller that waits: its count in `waiters`, its node, and whether the node needs
 /// seeing to before it goes. Pinned (see "Pinning" in the module docs).
 ///
 /// Dropped while armed (the future dropped, the thread timed out or panicked), it unlinks the
 /// node or, if a server got there first, passes on what the node was given, so that nothing
 /// is lost; then, and also if passing on panics, the count is given up (`waiter`'s drop).
-struct Wait<'a, T, E> {
+pub(crate) struct Wait<'a, T, E> {
     /// The node is linked, or was served and what it was given is not acted on yet.
     armed: bool,
     /// Structurally pinned: linked by address while `armed`.
@@ -247,16 +180,25 @@ struct Wait<'a, T, E> {
 }
 
 impl<'a, T, E> Wait<'a, T, E> {
-    /// Counts a new waiter (a blocking one if `thread`) that gives up at `deadline`.
-    fn new(core: &'a Inner<T, E>, thread: bool, deadline: u64) -> Self {
+    /// Counts a new waiter (a blocking one if `thread`) of class `class` that gives up at
+    /// `deadline`.
+    pub(crate) fn new(core: &'a Inner<T, E>, thread: bool, deadline: u64, class: Priority) -> Self {
         let mut waiter = Waiter::new(core, thread);
         waiter.deadline = deadline;
+        waiter.class = class;
         Self { armed: false, node: WaitNode::new(), waiter }
+    }
+
+    /// What the node was given, or `WAITING`.
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn state(&self) -> usize {
+        self.node.state()
     }
 
     /// The node (pinned, so only shared) and the fields that are not pinned.
     #[inline]
-    fn project(self: Pin<&mut Self>) -> (&WaitNode, &mut bool, &mut Waiter<'a, T, E>) {
+    pub(crate) fn project(self: Pin<&mut Self>) -> (&WaitNode, &mut bool, &mut Waiter<'a, T, E>) {
         // SAFETY: nothing pinned is moved: `node` is handed out only as `&WaitNode` (through
         // which it cannot be moved), and `armed` and `waiter` are not structurally pinned, so
         // `&mut` to them is fine.
@@ -268,7 +210,7 @@ impl<'a, T, E> Wait<'a, T, E> {
     /// given; the node is disarmed), `false` if it was served (its state says with what).
     /// (For a blocking waiter that times out.)
     #[cfg(all(feature = "std", not(loom)))]
-    fn unlink(self: Pin<&mut Self>) -> bool {
+    pub(crate) fn unlink(self: Pin<&mut Self>) -> bool {
         let (node, armed, waiter) = self.project();
         let unlinked = waiter.unlink(node);
         if unlinked {
@@ -351,18 +293,6 @@ impl<T, E> Drop for Wait<'_, T, E> {
 }
 
 impl<T, E> Inner<T, E> {
-    /// One look for something to take, made by a waiter: `Closed`, an idle object, or a
-    /// permit.
-    fn try_take(&self) -> Option<Found<T, E>> {
-        if self.is_closed() {
-            return Some(Err(Closed));
-        }
-        if let Some(index) = self.idle.pop() {
-            return Some(Ok(Acquired::Idle(self.lend(index))));
-        }
-        self.try_reserve().map(|p| Ok(Acquired::Vacant(p)))
-    }
-
     /// Takes what a server gave a waiter (`GIVEN_SLOT + index` or `GIVEN_PERMIT`). If the
     /// pool closed meanwhile, passes it back and answers `Closed`.
     fn take_given(&self, given: usize) -> Option<Found<T, E>> {
@@ -446,6 +376,8 @@ pub struct Acquire<'a, T, E = (), W = NoWatch> {
     watch: W,
     /// The future returned `Ready`.
     done: bool,
+    /// The class it waits in (`Normal` unless set by `with_priority`).
+    priority: Priority,
 }
 
 /// An [`Acquire`], projected: the wait pinned, the other fields not.
@@ -455,6 +387,7 @@ struct AcquireProj<'p, 'a, T, E, W> {
     deadline: u64,
     watch: &'p mut W,
     done: &'p mut bool,
+    priority: Priority,
 }
 
 impl<'a, T, E, W> Acquire<'a, T, E, W> {
@@ -472,7 +405,41 @@ impl<'a, T, E, W> Acquire<'a, T, E, W> {
             deadline: this.deadline,
             watch: &mut this.watch,
             done: &mut this.done,
+            priority: this.priority,
         }
+    }
+}
+
+impl<T, E, W> Acquire<'_, T, E, W> {
+    /// Waits in class `priority` instead of `Normal`: served after waiting waiters of higher
+    /// classes and before those of lower ones, within the aging bound
+    /// ([`AGE_AFTER`](crate::AGE_AFTER)); a `Normal` or `Low` waiter does not take the
+    /// [reserve](Core::set_reserve). Set it before the first poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cenote_core::{Acquired, Core, Permit, Priority};
+    ///
+    /// let core = Core::<u32>::new(1, 1, ()).unwrap();
+    /// let held = Permit::fill(core.try_reserve().unwrap(), 7);
+    /// # futures_lite::future::block_on(async {
+    /// let mut low = std::pin::pin!(core.acquire().with_priority(Priority::Low));
+    /// let mut high = std::pin::pin!(core.acquire().with_priority(Priority::High));
+    /// assert!(futures_lite::future::poll_once(low.as_mut()).await.is_none());
+    /// assert!(futures_lite::future::poll_once(high.as_mut()).await.is_none());
+    /// drop(held); // High came later, but is served first
+    /// let Ok(Acquired::Idle(lease)) = high.await else { unreachable!() };
+    /// assert!(futures_lite::future::poll_once(low.as_mut()).await.is_none());
+    /// drop(lease); // and then Low
+    /// assert!(matches!(low.await, Ok(Acquired::Idle(_))));
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless polled"]
+    pub fn with_priority(mut self, priority: Priority) -> Self {
+        debug_assert!(self.wait.is_none(), "set the priority before the first poll");
+        self.priority = priority;
+        self
     }
 }
 
@@ -483,15 +450,15 @@ impl<T, E, W: Watch> Future for Acquire<'_, T, E, W> {
     ///
     /// If polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let AcquireProj { mut wait, core, deadline, watch, done } = self.project();
+        let AcquireProj { mut wait, core, deadline, watch, done, priority } = self.project();
         if wait.is_none() {
             assert!(!*done, "`Acquire` polled after completion");
-            let found = match core.try_acquire() {
+            let found = match core.try_acquire_with(priority) {
                 TryAcquire::Idle(lease) => Ok(Acquired::Idle(lease)),
                 TryAcquire::Vacant(permit) => Ok(Acquired::Vacant(permit)),
                 TryAcquire::Closed => Err(Closed),
                 TryAcquire::Exhausted => {
-                    wait.set(Some(Wait::new(core.inner(), false, deadline)));
+                    wait.set(Some(Wait::new(core.inner(), false, deadline, priority)));
                     return poll_wait(wait, cx, watch, done);
                 }
             };
@@ -614,106 +581,6 @@ impl<T, E> Core<T, E> {
     /// ```
     #[inline]
     pub fn acquire_until<W: Watch>(&self, deadline: u64, watch: W) -> Acquire<'_, T, E, W> {
-        Acquire { wait: None, core: self, deadline, watch, done: false }
-    }
-
-    /// Waits for an idle object or a permit to create one, parking the thread, until
-    /// `deadline`, in the ticks of [`time`](crate::time) ([`time::NEVER`](crate::time::NEVER):
-    /// no limit; [`time::after`](crate::time::after) makes one from a timeout).
-    ///
-    /// # Errors
-    ///
-    /// [`WaitError::Timeout`](crate::WaitError::Timeout) when the deadline passes first,
-    /// [`WaitError::Closed`](crate::WaitError::Closed) if the pool is closed.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the calling thread until an object is returned, a place is freed, the pool is
-    /// closed, or the deadline passes. Do not call it on an async executor's thread.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use cenote_core::{time, Core, Permit, WaitError};
-    ///
-    /// let core = Core::<u32>::new(1, 1, ()).unwrap();
-    /// let held = Permit::fill(core.try_reserve().unwrap(), 7);
-    /// let soon = time::after(Duration::from_millis(10));
-    /// assert_eq!(core.acquire_blocking(soon).err(), Some(WaitError::Timeout));
-    /// drop(held);
-    /// assert!(core.acquire_blocking(time::NEVER).is_ok());
-    /// ```
-    #[cfg(feature = "std")]
-    pub fn acquire_blocking(&self, deadline: u64) -> Result<Acquired<T, E>, crate::WaitError> {
-        match self.try_acquire() {
-            TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-            TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-            TryAcquire::Closed => return Err(crate::WaitError::Closed),
-            TryAcquire::Exhausted => {}
-        }
-        // A short, bounded backoff before parking (a few µs of spinning, then a few yields):
-        // with objects held briefly, one is usually back by then, and a thread that parks and
-        // is unparked pays two context switches for it. Once waiters are served directly,
-        // returns skip the idle queue and this only finds freed places.
-        // (Not under loom: a bounded loop of retries only multiplies the states to explore.)
-        #[cfg(not(loom))]
-        let mut backoff = crate::sync::Backoff::default();
-        #[cfg(not(loom))]
-        while !backoff.is_completed() {
-            backoff.snooze();
-            match self.try_acquire() {
-                TryAcquire::Idle(lease) => return Ok(Acquired::Idle(lease)),
-                TryAcquire::Vacant(permit) => return Ok(Acquired::Vacant(permit)),
-                TryAcquire::Closed => return Err(crate::WaitError::Closed),
-                TryAcquire::Exhausted => {}
-            }
-            if deadline != crate::time::NEVER && crate::time::now() >= deadline {
-                break;
-            }
-        }
-        let inner = self.inner();
-        let mut wait = core::pin::pin!(Wait::new(inner, true, NO_DEADLINE));
-        let found = loop {
-            let (node, armed, waiter) = wait.as_mut().project();
-            match waiter.look_or_link(node, Wake::Thread(crate::sync::current())) {
-                Looked::Found(found) => break found,
-                Looked::Linked(_) => *armed = true,
-            }
-            let state = loop {
-                let state = wait.node.state();
-                if state != WAITING {
-                    break state;
-                }
-                if deadline == crate::time::NEVER {
-                    crate::sync::park();
-                    continue;
-                }
-                #[cfg(loom)]
-                crate::sync::park();
-                #[cfg(not(loom))]
-                {
-                    let left = crate::time::until(deadline);
-                    if !left.is_zero() {
-                        crate::sync::park_timeout(left);
-                        continue;
-                    }
-                    if wait.as_mut().unlink() {
-                        // Timed out before anyone served us. One last look.
-                        return match inner.try_take() {
-                            Some(found) => found.map_err(|Closed| crate::WaitError::Closed),
-                            None => Err(crate::WaitError::Timeout),
-                        };
-                    }
-                    // Served as the deadline passed: act on it.
-                }
-            };
-            let (node, armed, waiter) = wait.as_mut().project();
-            *armed = false;
-            if let Some(found) = waiter.on_served(node, state) {
-                break found;
-            }
-        };
-        found.map_err(|Closed| crate::WaitError::Closed)
+        Acquire { wait: None, core: self, deadline, watch, done: false, priority: Priority::Normal }
     }
 }

@@ -23,13 +23,24 @@
 //! waker" for "no node". `watch_at` records the earliest time someone has promised to run
 //! `expire`, so that only a waiter due earlier than that asks for a timer.
 //!
-//! The lock is std's mutex with `std`, a spin lock without it, loom's mutex under loom.
+//! Waiters are in classes (`Priority`): the list is one FIFO per class under the one lock,
+//! and a node carries its class so that unlinking finds its FIFO. A server asks `pick` which
+//! class to serve (the highest with a waiter, unless a lower one has aged past `AGE_AFTER`
+//! serves, or only `High` if what is given is in the reserve: `open == false`) and serves
+//! that class's front, counting the serve for aging; `front_is_direct` looks at the same
+//! node, so both decide on one pick under one lock. See `priority.rs`.
+//!
+//! The lock is std's mutex with `std`, a spin lock without it, loom's mutex under loom
+//! (`rawlock.rs`).
 
 use core::marker::{PhantomData, PhantomPinned};
 use core::ptr;
 use core::task::Waker;
 
+use crate::priority::{Priority, AGE_AFTER, CLASSES};
+use crate::rawlock::{RawGuard, RawLock};
 use crate::sync::{AtomicUsize, Cell, Ordering};
+pub(crate) use crate::wake::{wake_all, Wake, WAKE_BATCH};
 
 /// `WaitNode::state`: linked (or about to be), nothing given yet.
 pub(crate) const WAITING: usize = 0;
@@ -46,54 +57,6 @@ pub(crate) const GIVEN_SLOT: usize = 4;
 /// `WaitNode::deadline` of a waiter with no deadline (or one already told it passed).
 pub(crate) const NO_DEADLINE: u64 = u64::MAX;
 
-/// How to wake a waiter.
-pub(crate) enum Wake {
-    /// An async waiter's task.
-    Task(Waker),
-    /// A blocking waiter's thread.
-    #[cfg(feature = "std")]
-    Thread(crate::sync::Thread),
-}
-
-impl Wake {
-    /// Wakes the waiter. Runs foreign code (the executor's waker): never under the lock.
-    pub(crate) fn wake(self) {
-        match self {
-            Self::Task(waker) => waker.wake(),
-            #[cfg(feature = "std")]
-            Self::Thread(thread) => thread.unpark(),
-        }
-    }
-}
-
-/// How many wakers `close` and `expire` collect under the lock, on the stack, before they
-/// unlock and wake them.
-pub(crate) const WAKE_BATCH: usize = 8;
-
-/// Wakes a batch of wakers collected under the lock (after unlocking, as every wake). If one
-/// waker panics, the rest of the batch is still woken (see `WakeRest`) and the panic goes on
-/// to the caller.
-pub(crate) fn wake_all(batch: &mut [Option<Wake>]) {
-    let mut rest = WakeRest(batch.iter_mut());
-    while let Some(wake) = rest.0.by_ref().find_map(Option::take) {
-        wake.wake();
-    }
-}
-
-/// The wakers of a batch not woken yet. If one waker panics, the others are still woken as
-/// the panic unwinds (a second panic then aborts, as any panic in a drop while unwinding), so
-/// that one bad waker does not leave the other waiters of its batch asleep (their nodes are
-/// served, or their deadlines cleared, already).
-struct WakeRest<'a>(core::slice::IterMut<'a, Option<Wake>>);
-
-impl Drop for WakeRest<'_> {
-    fn drop(&mut self) {
-        for wake in self.0.by_ref().filter_map(Option::take) {
-            wake.wake();
-        }
-    }
-}
-
 /// One waiter's place in the list. Pinned while linked; see the module docs for who may
 /// touch what. The fields marked "under the lock" are reached only through
 /// [`Locked::node`], whose contract says when that is sound.
@@ -109,6 +72,9 @@ pub(crate) struct WaitNode {
     /// Whether returns go to this waiter directly (`GIVEN_SLOT`), rather than to the idle
     /// queue with a `WOKEN` for it. Under the lock.
     direct: Cell<bool>,
+    /// The waiter's class (`Priority::index`): which of the list's FIFOs it is in. Under the
+    /// lock.
+    class: Cell<usize>,
     /// How to wake the waiter; taken by whoever serves it, or by `expire`. Under the lock.
     wake: Cell<Option<Wake>>,
     /// When the waiter gives up, in the caller's clock ticks (see `Core::acquire_until`);
@@ -133,6 +99,7 @@ impl WaitNode {
             next: Cell::new(ptr::null()),
             linked: Cell::new(false),
             direct: Cell::new(false),
+            class: Cell::new(Priority::Normal.index()),
             wake: Cell::new(None),
             deadline: Cell::new(NO_DEADLINE),
             _pinned: PhantomPinned,
@@ -156,71 +123,7 @@ impl WaitNode {
     }
 }
 
-/// A raw lock around the list's links.
-struct RawLock {
-    #[cfg(all(feature = "std", not(loom)))]
-    mutex: std::sync::Mutex<()>,
-    #[cfg(loom)]
-    mutex: loom::sync::Mutex<()>,
-    #[cfg(all(not(feature = "std"), not(loom)))]
-    locked: core::sync::atomic::AtomicBool,
-}
-
-/// Proof that the lock is held; unlocks on drop.
-struct RawGuard<'a> {
-    #[cfg(all(feature = "std", not(loom)))]
-    _guard: std::sync::MutexGuard<'a, ()>,
-    #[cfg(loom)]
-    _guard: loom::sync::MutexGuard<'a, ()>,
-    #[cfg(all(not(feature = "std"), not(loom)))]
-    locked: &'a core::sync::atomic::AtomicBool,
-}
-
-impl RawLock {
-    fn new() -> Self {
-        Self {
-            #[cfg(any(feature = "std", loom))]
-            mutex: Default::default(),
-            #[cfg(all(not(feature = "std"), not(loom)))]
-            locked: core::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    fn lock(&self) -> RawGuard<'_> {
-        #[cfg(all(feature = "std", not(loom)))]
-        return RawGuard {
-            // Poisoning cannot happen (no code that can panic runs under the lock), and the
-            // list stays consistent if it did: ignore it.
-            _guard: self.mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
-        };
-        #[cfg(loom)]
-        return RawGuard { _guard: self.mutex.lock().unwrap() };
-        #[cfg(all(not(feature = "std"), not(loom)))]
-        {
-            let mut backoff = crate::sync::Backoff::default();
-            // ORDERING: `Acquire` on taking the lock pairs with the `Release` that frees it, so
-            // the previous holder's writes to the links are visible.
-            while self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
-                backoff.snooze();
-            }
-            RawGuard { locked: &self.locked }
-        }
-    }
-}
-
-#[cfg(all(not(feature = "std"), not(loom)))]
-impl Drop for RawGuard<'_> {
-    fn drop(&mut self) {
-        // ORDERING: `Release` publishes our writes to the links to the next holder.
-        self.locked.store(false, Ordering::Release);
-    }
-}
-
-/// The FIFO of waiting nodes.
+/// The FIFOs of waiting nodes, one per class.
 pub(crate) struct WaitList {
     lock: RawLock,
     /// Objects or permits given to blocking waiters and not yet picked up. A thread that was
@@ -229,10 +132,13 @@ pub(crate) struct WaitList {
     /// circulating among running threads instead of queueing for sleeping ones (a lock
     /// convoy). Incremented under the lock, decremented by the thread when it picks up.
     threads_served: AtomicUsize,
-    /// Oldest node (null when empty). Under the lock.
-    head: Cell<*const WaitNode>,
-    /// Newest node (null when empty). Under the lock.
-    tail: Cell<*const WaitNode>,
+    /// Oldest node of each class, `High` first (null when empty). Under the lock.
+    head: [Cell<*const WaitNode>; CLASSES],
+    /// Newest node of each class (null when empty). Under the lock.
+    tail: [Cell<*const WaitNode>; CLASSES],
+    /// Per class, serves that went to a higher class while this one could have been served,
+    /// since it was last served or empty (see "Aging" in `priority.rs`). Under the lock.
+    bypassed: [Cell<u32>; CLASSES],
     /// A time by which someone has promised to call `expire` (the earliest deadline any
     /// waiter announced, or the earliest left after the last `expire`); `NO_DEADLINE` if no
     /// such promise is pending. Every linked node's deadline is at or after it. Under the
@@ -250,8 +156,9 @@ impl WaitList {
         Self {
             lock: RawLock::new(),
             threads_served: AtomicUsize::new(0),
-            head: Cell::new(ptr::null()),
-            tail: Cell::new(ptr::null()),
+            head: core::array::from_fn(|_| Cell::new(ptr::null())),
+            tail: core::array::from_fn(|_| Cell::new(ptr::null())),
+            bypassed: core::array::from_fn(|_| Cell::new(0)),
             watch_at: Cell::new(NO_DEADLINE),
         }
     }
@@ -340,6 +247,18 @@ impl Node<'_> {
     }
 
     #[inline(always)]
+    fn class(self) -> usize {
+        // SAFETY: as in `linked`.
+        self.0.class.with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_class(self, class: usize) {
+        // SAFETY: as in `linked`; a `usize` has nothing to drop.
+        self.0.class.with_mut(|p| unsafe { *p = class });
+    }
+
+    #[inline(always)]
     fn deadline(self) -> u64 {
         // SAFETY: as in `linked`.
         self.0.deadline.with_mut(|p| unsafe { *p })
@@ -396,28 +315,59 @@ impl Locked<'_> {
     }
 
     #[inline(always)]
-    fn head(&self) -> *const WaitNode {
+    fn head(&self, class: usize) -> *const WaitNode {
         // SAFETY: the list's fields are guarded by its lock, which `self` holds, on this
         // thread only (`Locked` is not `Sync`): nobody else accesses them meanwhile.
-        self.list.head.with_mut(|p| unsafe { *p })
+        self.list.head[class].with_mut(|p| unsafe { *p })
     }
 
     #[inline(always)]
-    fn set_head(&self, head: *const WaitNode) {
+    fn set_head(&self, class: usize, head: *const WaitNode) {
         // SAFETY: as in `head`; a pointer has nothing to drop.
-        self.list.head.with_mut(|p| unsafe { *p = head });
+        self.list.head[class].with_mut(|p| unsafe { *p = head });
     }
 
     #[inline(always)]
-    fn tail(&self) -> *const WaitNode {
+    fn tail(&self, class: usize) -> *const WaitNode {
         // SAFETY: as in `head`.
-        self.list.tail.with_mut(|p| unsafe { *p })
+        self.list.tail[class].with_mut(|p| unsafe { *p })
     }
 
     #[inline(always)]
-    fn set_tail(&self, tail: *const WaitNode) {
+    fn set_tail(&self, class: usize, tail: *const WaitNode) {
         // SAFETY: as in `set_head`.
-        self.list.tail.with_mut(|p| unsafe { *p = tail });
+        self.list.tail[class].with_mut(|p| unsafe { *p = tail });
+    }
+
+    #[inline(always)]
+    fn bypassed(&self, class: usize) -> u32 {
+        // SAFETY: as in `head`.
+        self.list.bypassed[class].with_mut(|p| unsafe { *p })
+    }
+
+    #[inline(always)]
+    fn set_bypassed(&self, class: usize, count: u32) {
+        // SAFETY: as in `head`; a `u32` has nothing to drop.
+        self.list.bypassed[class].with_mut(|p| unsafe { *p = count });
+    }
+
+    /// Whether no node is linked.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        (0..CLASSES).all(|class| self.head(class).is_null())
+    }
+
+    /// The class to serve next (see "Classes" and "Aging" in `priority.rs`), or `None` if no
+    /// node may be served: the list is empty, or only `Normal` and `Low` wait and `open` is
+    /// `false` (what is being given is in the reserve, for `High` only).
+    #[inline]
+    pub(crate) fn pick(&self, open: bool) -> Option<usize> {
+        let eligible = |class: usize| !self.head(class).is_null() && (class == 0 || open);
+        // Aged classes first, the lowest first.
+        if let Some(class) = (1..CLASSES).rev().find(|&c| eligible(c) && self.bypassed(c) >= AGE_AFTER) {
+            return Some(class);
+        }
+        (0..CLASSES).find(|&c| eligible(c))
     }
 
     #[inline(always)]
@@ -432,15 +382,12 @@ impl Locked<'_> {
         self.list.watch_at.with_mut(|p| unsafe { *p = at });
     }
 
-    /// Whether the oldest node is to be given returns directly now: it wants them, and it is
-    /// a task, or a thread while no other thread has a hand-off in flight. `None` if the list
-    /// is empty.
+    /// Whether the node `serve_front(_, open)` would serve is to be given returns directly
+    /// now: it wants them, and it is a task, or a thread while no other thread has a hand-off
+    /// in flight. `None` if there is no such node (see `pick`).
     #[inline]
-    pub(crate) fn front_is_direct(&self) -> Option<bool> {
-        let head = self.head();
-        if head.is_null() {
-            return None;
-        }
+    pub(crate) fn front_is_direct(&self, open: bool) -> Option<bool> {
+        let head = self.head(self.pick(open)?);
         // SAFETY: `head` is linked in this list.
         let node = unsafe { self.node(head) };
         if !node.direct() {
@@ -450,7 +397,8 @@ impl Locked<'_> {
         Some(!node.is_thread() || self.list.threads_served.load(Ordering::Relaxed) == 0)
     }
 
-    /// Links `node` at the back (or, if `front`, at the front), to be woken through `wake`.
+    /// Links `node` at the back of its `class` (or, if `front`, at the front), to be woken
+    /// through `wake`.
     /// Returns the node's previous waker, if it still had one, to drop after unlocking.
     ///
     /// # Safety
@@ -461,38 +409,41 @@ impl Locked<'_> {
     pub(crate) unsafe fn link(
         &mut self,
         node: &WaitNode,
+        class: usize,
         front: bool,
         direct: bool,
         wake: Wake,
     ) -> Option<Wake> {
+        debug_assert!(class < CLASSES);
         let this: *const WaitNode = node;
         // SAFETY: not linked and the caller's own (the caller's contract).
         let node = unsafe { self.node(this) };
         debug_assert!(!node.linked());
         node.set_direct(direct);
+        node.set_class(class);
         let old = node.replace_wake(Some(wake));
         node.set_linked(true);
-        let (head, tail) = (self.head(), self.tail());
+        let (head, tail) = (self.head(class), self.tail(class));
         if front {
             node.set_prev(ptr::null());
             node.set_next(head);
             if head.is_null() {
-                self.set_tail(this);
+                self.set_tail(class, this);
             } else {
                 // SAFETY: `head` is linked in this list.
                 unsafe { self.node(head) }.set_prev(this);
             }
-            self.set_head(this);
+            self.set_head(class, this);
         } else {
             node.set_next(ptr::null());
             node.set_prev(tail);
             if tail.is_null() {
-                self.set_head(this);
+                self.set_head(class, this);
             } else {
                 // SAFETY: `tail` is linked in this list.
                 unsafe { self.node(tail) }.set_next(this);
             }
-            self.set_tail(this);
+            self.set_tail(class, this);
         }
         old
     }
@@ -509,15 +460,19 @@ impl Locked<'_> {
         if !node.linked() {
             return false;
         }
-        let (prev, next) = (node.prev(), node.next());
+        let (prev, next, class) = (node.prev(), node.next(), node.class());
         if prev.is_null() {
-            self.set_head(next);
+            self.set_head(class, next);
         } else {
             // SAFETY: a neighbour of a linked node is linked in this list.
             unsafe { self.node(prev) }.set_next(next);
         }
         if next.is_null() {
-            self.set_tail(prev);
+            self.set_tail(class, prev);
+            if prev.is_null() {
+                // The class emptied: its aging starts afresh with its next waiter.
+                self.set_bypassed(class, 0);
+            }
         } else {
             // SAFETY: as above.
             unsafe { self.node(next) }.set_prev(prev);
@@ -526,15 +481,22 @@ impl Locked<'_> {
         true
     }
 
-    /// Unlinks the oldest node and gives it `state`. Returns `None` if the list is empty,
-    /// else how to wake the node's waiter (after unlocking): `Some(None)` if it has no waker
-    /// (`expire` took it, and has woken or is about to wake the waiter, which then finds what
-    /// it was given).
-    pub(crate) fn serve_front(&mut self, state: usize) -> Option<Option<Wake>> {
+    /// Unlinks the oldest node of the class `pick(open)` chooses and gives it `state`, and
+    /// counts the serve for aging. Returns `None` if no node may be served, else how to wake
+    /// the node's waiter (after unlocking): `Some(None)` if it has no waker (`expire` took it,
+    /// and has woken or is about to wake the waiter, which then finds what it was given).
+    pub(crate) fn serve_front(&mut self, state: usize, open: bool) -> Option<Option<Wake>> {
         debug_assert!(state != WAITING);
-        let head = self.head();
-        if head.is_null() {
-            return None;
+        let class = self.pick(open)?;
+        let head = self.head(class);
+        // Aging: a serve to `class` bypasses every lower class that could have been served.
+        self.set_bypassed(class, 0);
+        if open {
+            for lower in class + 1..CLASSES {
+                if !self.head(lower).is_null() {
+                    self.set_bypassed(lower, self.bypassed(lower).saturating_add(1));
+                }
+            }
         }
         // SAFETY: `head` is linked in this list, so alive until the store below, our last
         // access (the waiter may free the node once it sees it, without the lock).
@@ -563,12 +525,12 @@ impl Locked<'_> {
     /// first; call again).
     pub(crate) fn serve_batch(&mut self, state: usize, batch: &mut [Option<Wake>]) -> (usize, bool) {
         for (served, slot) in batch.iter_mut().enumerate() {
-            match self.serve_front(state) {
+            match self.serve_front(state, true) {
                 Some(wake) => *slot = wake,
                 None => return (served, true),
             }
         }
-        (batch.len(), self.head().is_null())
+        (batch.len(), self.is_empty())
     }
 
     /// Gives a just-linked node the deadline of its waiter. Returns `Some(deadline)` if no
@@ -598,8 +560,16 @@ impl Locked<'_> {
     pub(crate) fn expire(&mut self, now: u64, batch: &mut [Option<Wake>]) -> (usize, Option<u64>) {
         let mut taken = 0;
         let mut next = NO_DEADLINE;
-        let mut cursor = self.head();
-        while !cursor.is_null() {
+        let mut cursor: *const WaitNode = ptr::null();
+        let mut class = 0;
+        loop {
+            while cursor.is_null() && class < CLASSES {
+                cursor = self.head(class);
+                class += 1;
+            }
+            if cursor.is_null() {
+                break;
+            }
             // SAFETY: reached from `head` through `next` links: linked in this list.
             let node = unsafe { self.node(cursor) };
             let deadline = node.deadline();

@@ -23,6 +23,7 @@ use crate::{BuildError, Config, Handle, DEFAULT_MAX_SIZE};
 /// | `max_pending_creates` | 2 |
 /// | `leak_detection_threshold` | none |
 /// | `max_waiters` (load shedding) | none (no limit) |
+/// | `reserve` (the last objects, for `Priority::High`) | 0 (off) |
 /// | `circuit_breaker` | none (off) |
 ///
 /// `build` creates no object in either front end: it never blocks and never fails because
@@ -265,6 +266,39 @@ impl<F: Front> Builder<F> {
     /// ```
     pub fn max_waiters(mut self, n: impl Into<Option<usize>>) -> Self {
         self.config.max_waiters = n.into();
+        self
+    }
+
+    /// The overflow pool (off by default): the last `n` available objects and places (idle
+    /// objects plus room to create) go only to [`Priority::High`](crate::Priority) gets
+    /// (`get_with(Priority::High)`); a `Normal` or `Low` get that would take one of them waits
+    /// instead, within its timeout, and is served once more than `n` are available again.
+    /// `High` gets may take them. `n` must be below `max_size`
+    /// ([`BuildError::ReserveNotBelowMaxSize`](crate::BuildError::ReserveNotBelowMaxSize)).
+    ///
+    /// A pool with a reserve pays for it on `Normal` and `Low` gets: each takes an idle
+    /// object and then checks (a fence and a few loads, lock-free) that the reserve is still
+    /// there, deciding under the wait list's lock only at its edge; `High` gets, and pools
+    /// without a reserve, run the plain hot path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cenote_sync::Priority;
+    /// # struct M; impl cenote_sync::Manager for M { type Connection = u8; type Error = std::convert::Infallible;
+    /// #     fn create(&self) -> Result<u8, Self::Error> { Ok(1) } }
+    /// let pool = cenote_sync::Pool::builder(M).max_size(2).reserve(1).build()?;
+    /// let normal = pool.get()?;
+    /// let short = Duration::from_millis(10);
+    /// assert!(pool.get_timeout(short).unwrap_err().is_timeout(), "the last one is reserved");
+    /// let high = pool.get_with(Priority::High)?;
+    /// # drop((normal, high));
+    /// assert!(cenote_sync::Pool::builder(M).max_size(2).reserve(2).build().is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reserve(mut self, n: usize) -> Self {
+        self.config.reserve = n;
         self
     }
 

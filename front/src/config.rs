@@ -83,6 +83,11 @@ pub struct Config {
     /// instead of queueing into a timeout. `Some(0)`: never queue. `None`: no limit. Default:
     /// `None`. See [`Builder::max_waiters`](crate::Builder::max_waiters) for the bound.
     pub max_waiters: Option<usize>,
+    /// The overflow pool: the last `reserve` available objects and places (idle objects plus
+    /// room to create) go only to [`Priority::High`](crate::Priority) gets; a `Normal` or
+    /// `Low` get that would take one waits instead. 0: off. Default: 0. Must be below
+    /// `max_size`. See [`Builder::reserve`](crate::Builder::reserve).
+    pub reserve: usize,
     /// The circuit breaker on creation: after this many consecutive failed creates, a `get`
     /// that would have to create fails at once with
     /// [`Error::Unavailable`](crate::Error::Unavailable) until a probe create succeeds. `None`:
@@ -138,6 +143,7 @@ impl Config {
             max_pending_creates: DEFAULT_MAX_PENDING_CREATES,
             leak_detection_threshold: None,
             max_waiters: None,
+            reserve: 0,
             circuit_breaker: None,
             name: String::from("cenote"),
             autoscale: None,
@@ -186,6 +192,18 @@ impl Config {
         }
         if self.min_idle > self.max_size {
             return Err(BuildError::MinIdleAboveMaxSize { min_idle: self.min_idle, max_size: self.max_size });
+        }
+        if self.reserve != 0 && self.reserve >= self.max_size {
+            return Err(BuildError::ReserveNotBelowMaxSize {
+                reserve: self.reserve,
+                max_size: self.max_size,
+            });
+        }
+        if let Some(autoscale) = self.autoscale.filter(|a| self.reserve != 0 && self.reserve >= a.min) {
+            return Err(BuildError::ReserveNotBelowMaxSize {
+                reserve: self.reserve,
+                max_size: autoscale.min,
+            });
         }
         let capacity = self.slots();
         if capacity < self.max_size {
@@ -295,6 +313,14 @@ pub enum BuildError {
     },
     /// `circuit_breaker`'s `failures` was 0: it would be open before any create failed.
     ZeroBreakerFailures,
+    /// `reserve` was not below `max_size` (or below `autoscale`'s `min`, the smallest
+    /// `max_size` autoscaling may set): `Normal` and `Low` gets could never be served.
+    ReserveNotBelowMaxSize {
+        /// The requested reserve.
+        reserve: usize,
+        /// The `max_size` (or autoscale `min`) it must be below.
+        max_size: usize,
+    },
     /// A sharded pool's `shards` was 0, or more than its `max_size` (each shard holds at
     /// least one object).
     Shards {
@@ -340,6 +366,10 @@ impl fmt::Display for BuildError {
             }
             Self::ZeroBreakerFailures => f.write_str(
                 "circuit_breaker failures is 0: the breaker would open before any create failed; give the number of consecutive failed creates that opens it (at least 1), or leave the breaker off (None)",
+            ),
+            Self::ReserveNotBelowMaxSize { reserve, max_size } => write!(
+                f,
+                "reserve ({reserve}) is not below max_size ({max_size}, or autoscale's min): Normal and Low gets could never be served; lower reserve below it (it is the part of the pool kept for Priority::High) or raise max_size"
             ),
             Self::Unsupported { option, why } => write!(f, "{option} is not supported here: {why}"),
             Self::Autoscale { why } => write!(f, "autoscale: {why}"),

@@ -54,6 +54,7 @@ pub(crate) struct ConfigRepr {
     leak_detection_threshold: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_waiters: Option<usize>,
+    reserve: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     circuit_breaker: Option<BreakerRepr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,6 +173,7 @@ impl From<Config> for ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             max_waiters,
+            reserve,
             circuit_breaker,
             name,
             autoscale,
@@ -195,6 +197,7 @@ impl From<Config> for ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             max_waiters,
+            reserve,
             circuit_breaker: circuit_breaker
                 .map(|b| BreakerRepr { failures: b.failures, open_for: b.open_for }),
             name: Some(name),
@@ -225,6 +228,7 @@ impl ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             max_waiters,
+            reserve,
             circuit_breaker,
             name,
             autoscale,
@@ -248,6 +252,7 @@ impl ConfigRepr {
             max_pending_creates,
             leak_detection_threshold,
             max_waiters,
+            reserve,
             circuit_breaker: circuit_breaker.map(|b| crate::CircuitBreaker::new(b.failures, b.open_for)),
             name: name.unwrap_or_else(|| default_name.to_owned()),
             autoscale: autoscale.map(crate::Autoscale::from),

@@ -60,6 +60,12 @@ impl<F: Front> Handle<F> {
                 ConfigError::OutOfMemory { capacity, bytes } => BuildError::OutOfMemory { capacity, bytes },
                 other => unreachable!("Core::new does not fail with {other:?}"),
             })?;
+        let reserve = core.ext().config.reserve;
+        if reserve != 0 {
+            // Validated below `max_size` with the rest of the config.
+            core.set_reserve(reserve)
+                .map_err(|_| BuildError::ReserveNotBelowMaxSize { reserve, max_size })?;
+        }
         Ok(Self { core })
     }
 
@@ -168,10 +174,13 @@ impl<F: Front> Handle<F> {
         Some((pooled, validate))
     }
 
-    /// For front ends: an idle object now, if any (never waits, never creates).
+    /// For front ends and maintenance: an idle object now, if any (never waits, never
+    /// creates), the [`reserve`](crate::Builder::reserve) included (taken as
+    /// [`Priority::High`](crate::Priority)), so that maintenance visits every idle object.
+    /// A getter's `try_get_with` goes through the core's `try_take_idle_with` instead.
     #[inline]
     pub fn try_take_idle(&self) -> Option<LeaseOf<F>> {
-        self.core.try_take_idle()
+        self.core.try_take_idle_with(cenote_core::Priority::High)
     }
 
     /// For front ends: puts a newly created object into `permit` and lends it.

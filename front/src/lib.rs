@@ -132,7 +132,7 @@ pub use autoscale::Autoscale;
 pub use background::Background;
 pub use breaker::{CircuitBreaker, Probe};
 pub use builder::Builder;
-pub use cenote_core::{ConfigError as ResizeError, SlotMeta};
+pub use cenote_core::{ConfigError as ResizeError, Priority, SlotMeta, AGE_AFTER};
 pub use config::{
     BuildError, Config, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_CREATE_BACKOFF, DEFAULT_HEALTH_CHECK_TIMEOUT,
     DEFAULT_MAINTENANCE_INTERVAL, DEFAULT_MAX_PENDING_CREATES, DEFAULT_MAX_SIZE, DEFAULT_VALIDATE_IDLE_AFTER,

@@ -301,7 +301,7 @@ where
     ///
     /// What a plain pool's `build` rejects, and: 0 shards ([`BuildError::Shards`]), more
     /// shards than `max_size`, and the options a sharded pool cannot split
-    /// ([`BuildError::Unsupported`]: `capacity`, `autoscale`, `max_waiters`).
+    /// ([`BuildError::Unsupported`]: `capacity`, `autoscale`, `max_waiters`, `reserve`).
     pub fn build(self) -> Result<P, BuildError> {
         let config = self.config;
         config.validate()?;
@@ -322,6 +322,12 @@ where
         }
         if config.autoscale.is_some() {
             return unsupported("autoscale", "a sharded pool cannot be resized; size it with max_size");
+        }
+        if config.reserve != 0 {
+            return unsupported(
+                "reserve",
+                "a sharded pool has no priority gets (get_with), so nothing could take the reserve; use a plain pool for the overflow pool",
+            );
         }
         if config.max_waiters.is_some() {
             return unsupported(

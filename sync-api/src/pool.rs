@@ -6,7 +6,7 @@ use core::ops::Deref;
 use core::panic::Location;
 use core::time::Duration;
 
-use cenote_core::{Acquired, TryAcquire, WaitError};
+use cenote_core::{Acquired, Priority, TryAcquire, WaitError};
 use std::sync::Arc;
 
 use cenote_front::{
@@ -319,7 +319,7 @@ impl<M: Manager> Pool<M> {
     #[inline]
     #[track_caller]
     pub fn get(&self) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(Timeout::Pool, Location::caller())
+        self.get_inner(Priority::Normal, Timeout::Pool, Location::caller())
     }
 
     /// Like [`get`](Pool::get), waiting up to `timeout` instead of `acquire_timeout`.
@@ -333,7 +333,7 @@ impl<M: Manager> Pool<M> {
     /// As for [`get`](Pool::get).
     #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error<M::Error>> {
-        self.get_inner(Timeout::Given(Some(timeout)), Location::caller())
+        self.get_inner(Priority::Normal, Timeout::Given(Some(timeout)), Location::caller())
     }
 
     /// An idle object now, or `None`. Never waits and never creates.
@@ -343,9 +343,16 @@ impl<M: Manager> Pool<M> {
     /// Runs `is_valid` on the calling thread when configured.
     #[track_caller]
     pub fn try_get(&self) -> Option<Pooled<M>> {
-        let location = Location::caller();
+        self.try_get_inner(Priority::Normal, Location::caller())
+    }
+
+    pub(crate) fn try_get_inner(
+        &self,
+        priority: Priority,
+        location: &'static Location<'static>,
+    ) -> Option<Pooled<M>> {
         loop {
-            let lease = self.handle.try_take_idle()?;
+            let lease = self.handle.core().try_take_idle_with(priority)?;
             if let Some(pooled) = self.check_out(lease, location) {
                 return Some(pooled);
             }
@@ -353,21 +360,22 @@ impl<M: Manager> Pool<M> {
     }
 
     #[inline]
-    fn get_inner(
+    pub(crate) fn get_inner(
         &self,
+        priority: Priority,
         timeout: Timeout,
         location: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error<M::Error>> {
         // The fast path: an idle object at once, fit to lend. No clock read, no `Attempt`, no
         // create slot, no metrics beyond the slot's own use count.
-        let first = match self.core().try_acquire() {
+        let first = match self.core().try_acquire_with(priority) {
             TryAcquire::Idle(lease) => match self.check_out(lease, location) {
                 Some(pooled) => return Ok(pooled),
                 None => None, // dropped (expired, failed its check): look again
             },
             other => Some(other),
         };
-        self.get_slow(first, timeout, location)
+        self.get_slow(priority, first, timeout, location)
     }
 
     /// The rest of `get`: waits, creates and retries, from the first `try_acquire`'s answer
@@ -376,6 +384,7 @@ impl<M: Manager> Pool<M> {
     #[inline(never)]
     pub(crate) fn get_slow(
         &self,
+        priority: Priority,
         mut first: Option<FirstTry<M>>,
         timeout: Timeout,
         location: &'static Location<'static>,
@@ -384,7 +393,7 @@ impl<M: Manager> Pool<M> {
         // A create slot (`max_pending_creates`), kept across the pause after a failed create.
         let mut slot: Option<CreateSlot<'_, Blocking<M>>> = None;
         loop {
-            let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire()) {
+            let acquired = match first.take().unwrap_or_else(|| self.core().try_acquire_with(priority)) {
                 TryAcquire::Idle(lease) => Acquired::Idle(lease),
                 TryAcquire::Vacant(permit) => Acquired::Vacant(permit),
                 TryAcquire::Closed => return Err(Error::Closed),
@@ -393,7 +402,8 @@ impl<M: Manager> Pool<M> {
                     slot = None; // nothing to create for now: let another caller have the slot
                     self.handle.admit(&mut attempt)?; // `max_waiters`
                     let span = self.handle.get_span();
-                    let waited = span.in_scope(|| self.core().acquire_blocking(attempt.deadline()));
+                    let waited =
+                        span.in_scope(|| self.core().acquire_blocking_with(attempt.deadline(), priority));
                     span.outcome(match &waited {
                         Ok(_) => "ok",
                         Err(WaitError::Closed) => "closed",

@@ -236,8 +236,9 @@ impl<M: Manager> ShardedPool<M> {
             deadline => Timeout::Given(Some(time::until(deadline))),
         };
         // What a shard's own `get` goes on from: what we found there, under the time left.
-        let finish =
-            |shard: usize, found, timeout| self.shard(shard).get_slow(Some(found), timeout, location);
+        let finish = |shard: usize, found, timeout| {
+            self.shard(shard).get_slow(cenote_core::Priority::Normal, Some(found), timeout, location)
+        };
         // (Room only where the breaker lets a create through: a shard that would refuse
         // must not turn the get away while another shard has an idle object or a create.)
         let admits = |s: usize| !self.shard(s).shared().breaker_refuses();

@@ -146,6 +146,7 @@ assert_value!(Error<Infallible>: Send & Sync & Unpin);
 assert_value!(Status: Send & Sync & Unpin);
 assert_value!(BuildError: Send & Sync & Unpin);
 assert_value!(ResizeError: Send & Sync & Unpin);
+assert_value!(cenote_async::Priority: Send & Sync & Unpin);
 
 // A lent object can move to another thread; it is shared between threads only if the
 // connection is (`&Pooled` gives `&Connection`).
@@ -163,6 +164,10 @@ assert_future!(|pool: Pool<CellManager>| pool.warm() => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>| pool.get() => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>, d: Duration| pool.get_timeout(d) => Send & Sync & !Unpin);
 assert_future!(|pool: Pool<SyncManager>| pool.warm() => Send & Sync & !Unpin);
+// Priority gets are the same futures with a class.
+assert_future!(|pool: Pool<CellManager>| pool.get_with(cenote_async::Priority::High) => Send & !Sync & !Unpin);
+assert_future!(|pool: Pool<CellManager>, d: Duration| pool.get_with_timeout(cenote_async::Priority::Low, d) => Send & !Sync & !Unpin);
+assert_future!(|pool: Pool<SyncManager>| pool.get_with(cenote_async::Priority::High) => Send & Sync & !Unpin);
 
 // The core's wait futures are named types: `Send` when the object is (`Sync` objects not
 // needed) and the watch is, `Sync` when the watch is too, never `Unpin` (the waiter's node is

@@ -78,7 +78,8 @@ impl<M: Manager> Pool<M> {
         async move {
             let mut retry = Retry::new(policy);
             loop {
-                let conn = self.get_within(Timeout::Pool, location).await.map_err(RunError::Pool)?;
+                let conn =
+                    self.get_within(super::Ask, Timeout::Pool, location).await.map_err(RunError::Pool)?;
                 let (mut conn, result) = f(conn).await;
                 let error = match result {
                     Ok(value) => return Ok(value),

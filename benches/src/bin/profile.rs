@@ -103,6 +103,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 "cenote" => work::time_get_drop(&pools::cenote_sync(4), ops),
                 "async" => work::time_get_drop_block_on(&pools::cenote_async(4), ops),
                 "cenote-maintained" => work::time_get_drop(&pools::cenote_sync_maintained(4), ops),
+                "cenote-reserve" => work::time_get_drop(&pools::cenote_sync_reserved(4), ops),
                 "async-maintained" => work::time_get_drop_block_on(&pools::cenote_async_maintained(4), ops),
                 "card" => work::time_get_drop(&card::card(4), ops),
                 "card-async" => work::time_get_drop_block_on(&card::card(4), ops),

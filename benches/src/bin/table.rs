@@ -851,16 +851,26 @@ fn run_memory() -> Vec<MemRow> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const SECTIONS: [&str; 9] =
-    ["memory", "single", "contended", "long", "tokio", "keyed", "sharded", "allocs", "instructions"];
+const SECTIONS: [&str; 10] = [
+    "memory",
+    "single",
+    "contended",
+    "long",
+    "tokio",
+    "keyed",
+    "sharded",
+    "allocs",
+    "instructions",
+    "priority",
+];
 
 const USAGE: &str = "usage: table [--quick] [--only SECTION[,SECTION...]]
   --quick  fewer and shorter rounds (about 30-60 s instead of about 2-3 minutes)
   --only   run only these sections: memory, single, contended, long, tokio, keyed, sharded,
-           allocs, instructions (keyed: the keyed pool's hot key against the plain pool and a
-           mutex-map cache; sharded: the sharded pool against the plain pool at 2, 4 and 16
-           threads; instructions: callgrind counts, needs valgrind and the profile binary
-           built)";
+           allocs, instructions, priority (keyed: the keyed pool's hot key against the plain
+           pool and a mutex-map cache; sharded: the sharded pool against the plain pool at 2,
+           4 and 16 threads; instructions: callgrind counts, needs valgrind and the profile
+           binary built; priority: get_with by class and the reserve, against plain get)";
 
 fn parse_args() -> Result<(Plan, Vec<&'static str>), String> {
     let mut quick = false;
@@ -920,6 +930,10 @@ fn main() {
     let allocs = runs("allocs").then(|| run_allocs(&plan, &rt));
     drop(rt);
     let instructions = runs("instructions").then(|| cenote_benches::instructions::count_all(progress));
+    let priority = runs("priority").then(|| {
+        progress("priority");
+        cenote_benches::priority::run(plan.quick)
+    });
     progress("done");
 
     let mut out = String::new();
@@ -953,6 +967,10 @@ fn main() {
         let (text, targets) = cenote_benches::instructions::report(counts);
         out.push_str(&text);
         verdicts.extend(targets.into_iter().map(|(met, text)| verdict(met, text)));
+    }
+
+    if let Some(priority) = &priority {
+        out.push_str(&cenote_benches::priority::report(priority));
     }
 
     let met = verdicts.iter().filter(|v| v.met).count();
