@@ -1,7 +1,8 @@
 //! The pool shapes of the README's "Patterns" section, each exercised once with its outcome
 //! printed: autoscaling under a load that rises and falls, load shedding, the circuit breaker
 //! on creation against a backend that goes down and comes back, the retry helper on
-//! transient errors, and the sharded pool (threads on their home shards, one `max_size`).
+//! transient errors, the sharded pool (threads on their home shards, one `max_size`), and
+//! priority gets with a reserve for `High` (the overflow pool).
 //!
 //! ```text
 //! cargo run -p cenote-examples --example patterns
@@ -14,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cenote_sync::{Autoscale, CircuitBreaker, Manager, Pool, RetryPolicy, RunError, ShardedPool};
+use cenote_sync::{Autoscale, CircuitBreaker, Manager, Pool, Priority, RetryPolicy, RunError, ShardedPool};
 
 /// A connection to the pretend backend.
 #[derive(Debug)]
@@ -265,11 +266,55 @@ fn sharded() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+fn priorities() -> Result<(), Box<dyn std::error::Error>> {
+    println!("== priority: the reserve for High, and waiters served by class");
+    let (manager, _) = backend();
+    let pool = Pool::builder(manager).max_size(2).reserve(1).build()?;
+    let first = pool.get_with(Priority::Normal)?;
+    // One object left, and it is the reserve: Normal may not have it, High may.
+    let start = Instant::now();
+    let normal = pool.get_with_timeout(Priority::Normal, Duration::from_millis(50));
+    println!(
+        "  Normal get with only the reserve left: {:?} after {:?}",
+        normal.map(|c| c.id).map_err(|e| e.to_string()),
+        start.elapsed()
+    );
+    let high = pool.get_with(Priority::High)?;
+    println!("  High get takes the reserved one: connection {}", high.id);
+    drop((first, high));
+    // Classes: a pool of 1, lent; queue a Low, then a Normal, then a High waiter (each queued
+    // before the next), then return the object.
+    let (manager, _) = backend();
+    let pool = Pool::builder(manager).max_size(1).build()?;
+    let first = pool.get()?;
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for (class, name) in [(Priority::Low, "Low"), (Priority::Normal, "Normal"), (Priority::High, "High")] {
+        let (waiter, order) = (pool.clone(), Arc::clone(&order));
+        let before = pool.status().waiting;
+        waiters.push(std::thread::spawn(move || {
+            let conn = waiter.get_with(class).map_err(|e| e.to_string());
+            order.lock().map(|mut o| o.push(name)).ok();
+            drop(conn);
+        }));
+        while pool.status().waiting == before {
+            std::thread::yield_now();
+        }
+    }
+    drop(first);
+    for waiter in waiters {
+        waiter.join().map_err(|_| "a waiter panicked")?;
+    }
+    println!("  queued Low, Normal, High; served {:?}", order.lock().map(|o| o.clone()).unwrap_or_default());
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     autoscaling()?;
     load_shedding()?;
     circuit_breaker()?;
     retries()?;
     sharded()?;
+    priorities()?;
     Ok(())
 }
