@@ -88,7 +88,10 @@
 //! * `max_waiters` is rejected (a waiter queues on every shard); `max_pending_creates`,
 //!   the circuit breaker, `set_acquire_timeout` and metrics are per shard: reach a shard with
 //!   [`Shards::shard`] (also for `warm`, `maintain`, `shutdown`, `refresh` and, in the async
-//!   front end, each shard's `maintenance()` future to spawn).
+//!   front end, each shard's `maintenance()` future to spawn). To shut down gracefully,
+//!   [`close`](Shards::close) the sharded pool first (else the other shards keep lending
+//!   and creating), then `shutdown` each shard; closing one shard closes the sharded pool as
+//!   far as [`is_closed`](Shards::is_closed) and its waits go.
 //! * Waiting allocates (see above), and a waiter is counted in each shard's `waiting`.
 //! * Metrics are each shard's own: a lend is counted (`acquired`, and its wait in the `wait`
 //!   histogram) by the shard that lent it, which sees only its own part of the `get`; the time
@@ -507,9 +510,12 @@ where
         }
     }
 
-    /// Whether the pool is closed.
+    /// Whether the pool is closed: [`close`](Shards::close) was called, or one of its shards
+    /// was closed through [`shard`](Shards::shard) (a `get` that has to wait then fails with
+    /// `Closed`, as it waits on every shard: to shut a sharded pool down, close it first, then
+    /// shut its shards down one by one).
     pub fn is_closed(&self) -> bool {
-        self.pools[0].is_closed()
+        self.pools.iter().any(|pool| pool.is_closed())
     }
 
     /// For front ends: the shards in the order a getter from `home` visits them after its

@@ -260,3 +260,17 @@ fn an_open_breaker_on_the_keys_shard_still_lends_an_idle_object_of_another() {
     let second = pool.get_from(&k0);
     assert!(second.is_ok(), "shard 1's idle object is lent: {:?}", second.err());
 }
+
+/// Closing one shard through `shard(i)` closes the sharded pool as far as its `is_closed` and
+/// its waits are concerned: the two agree.
+#[test]
+fn one_closed_shard_and_is_closed_agree() {
+    let (pool, _counts) = pool(2, 2);
+    let held = (pool.get().unwrap(), pool.get().unwrap());
+    assert!(!pool.is_closed());
+    pool.shard(1).close();
+    assert!(pool.is_closed());
+    let e = pool.get_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(e.is_closed(), "{e:?}");
+    drop(held);
+}
