@@ -238,18 +238,10 @@ impl<F: Front> Handle<F> {
         // More than 1% of the window's waits above the limit: its p99 is above it.
         let slow_p99 = waits > 0 && slow.saturating_mul(100) > waits;
         let current = status.max_size;
-        // The size that would run at `target_utilization`, rounded up (by hand: `f64::ceil`
-        // is not in every build this layer is used in).
+        // The size that would run at `target_utilization`, rounded up (a float cast saturates:
+        // a huge value cannot wrap).
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // small, positive
-        let wanted = {
-            let x = mean_in_use / a.target_utilization;
-            let whole = x as usize;
-            if (whole as f64) < x {
-                whole + 1
-            } else {
-                whole
-            }
-        };
+        let wanted = (mean_in_use / a.target_utilization).ceil() as usize;
         let grow = utilization >= a.scale_up_at || slow_p99;
         let shrink = waits == 0 && utilization <= a.scale_down_at;
         let target = if grow {
